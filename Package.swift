@@ -1,0 +1,79 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "swift-dicom",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "DICOMCore", targets: ["DICOMCore"]),
+        .library(name: "DICOMIO", targets: ["DICOMIO"]),
+        .library(name: "DICOMJSON", targets: ["DICOMJSON"]),
+        .library(name: "DICOMNetwork", targets: ["DICOMNetwork"]),
+        .library(name: "DICOMServices", targets: ["DICOMServices"]),
+        .executable(name: "dcmdump", targets: ["dcmdump"]),
+        .executable(name: "dcmsend", targets: ["dcmsend"]),
+        .executable(name: "dcmbench", targets: ["dcmbench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // Layer 0: the data model. Standard library and Foundation only.
+        .target(name: "DICOMCore"),
+        // Layer 1: Part 10 and data-set reading and writing.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "DICOMIO", dependencies: ["DICOMCore", "CZlib"]),
+        .target(name: "DICOMJSON", dependencies: ["DICOMCore"]),
+        // Layer 2: the upper layer, ACSE and DIMSE (NIOCore only).
+        .target(name: "DICOMNetwork", dependencies: [
+            "DICOMCore", "DICOMIO",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Layer 3: SCU and SCP services on sockets and TLS.
+        .target(name: "DICOMServices", dependencies: [
+            "DICOMCore", "DICOMIO", "DICOMNetwork",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "DICOMToolSupport", dependencies: [
+            "DICOMCore", "DICOMIO", "DICOMJSON",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Thin executables.
+        .executableTarget(name: "dcmdump", dependencies: [
+            "DICOMCore", "DICOMIO", "DICOMJSON", "DICOMToolSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "dcmsend", dependencies: [
+            "DICOMCore", "DICOMIO", "DICOMNetwork", "DICOMServices", "DICOMToolSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "dcmbench", dependencies: [
+            "DICOMCore", "DICOMIO", "DICOMToolSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Tests.
+        .testTarget(name: "DICOMCoreTests", dependencies: ["DICOMCore"]),
+        .testTarget(name: "DICOMIOTests", dependencies: ["DICOMCore", "DICOMIO"]),
+        .testTarget(name: "DICOMJSONTests", dependencies: ["DICOMCore", "DICOMIO", "DICOMJSON"]),
+        .testTarget(name: "DICOMNetworkTests", dependencies: [
+            "DICOMCore", "DICOMIO", "DICOMNetwork",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOTestUtils", package: "swift-nio"),
+        ]),
+        .testTarget(name: "DICOMServicesTests", dependencies: [
+            "DICOMCore", "DICOMIO", "DICOMNetwork", "DICOMServices",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        .testTarget(name: "ToolTests", dependencies: ["DICOMCore", "DICOMIO", "DICOMJSON"]),
+    ]
+)
