@@ -7,12 +7,12 @@ import Glibc
 struct ChildResult {
     var seconds: Double
     var status: Int32
-    /// Peak resident set size of this child alone (from `wait4`), in bytes.
+    /// Peak resident set size from `wait4`, in bytes. Not the child's alone: posix_spawn starts the child in the
+    /// parent's address space (vfork), whose size Linux folds into the child's maximum at exec. Use GNU time for memory.
     var maxRSS: Int
 }
 
-/// Runs commands with `posix_spawn` and `wait4`, so each child's time and peak memory are its own
-/// (`getrusage(RUSAGE_CHILDREN)` would report the maximum over all children so far).
+/// Runs commands with `posix_spawn` and `wait4`, timing each child on the monotonic clock.
 enum ChildProcess {
     /// Runs `arguments[0]` (an absolute path) with the rest as arguments; stdout goes to `stdoutPath`
     /// (default /dev/null), stderr is inherited.
