@@ -28,8 +28,8 @@ public struct PersonName: Sendable, Hashable, CustomStringConvertible {
 
         /// A group from its DICOM form, e.g. "Иванов^Иван". Components beyond the fifth stay in the suffix.
         public init(_ text: some StringProtocol) {
-            let parts = Substring(text).split(separator: Character("^"), maxSplits: 4, omittingEmptySubsequences: false).map(String.init)
-            func part(_ i: Int) -> String { i < parts.count ? parts[i] : "" }
+            let parts = Substring(text).splitASCII(0x5E, maxPieces: 5)  // ^
+            func part(_ i: Int) -> String { i < parts.count ? String(parts[i]) : "" }
             self.init(familyName: part(0), givenName: part(1), middleName: part(2), namePrefix: part(3), nameSuffix: part(4))
         }
 
@@ -77,7 +77,11 @@ public struct PersonName: Sendable, Hashable, CustomStringConvertible {
     /// the phonetic group verbatim, so `dicomString` gives the text back. Use `init(validating:)` to reject those.
     public init(_ value: some StringProtocol) {
         let text = Substring(value).withoutPersonNamePadding()
-        let groups = text.split(separator: Character("="), maxSplits: 2, omittingEmptySubsequences: false)
+        let groups = text.splitASCII(0x3D, maxPieces: 3)  // =
+        if groups.count == 1, !text.utf8.contains(0x5E) {  // the common "Family" alone
+            self.init(alphabetic: ComponentGroup(familyName: String(text)))
+            return
+        }
         func group(_ i: Int) -> ComponentGroup { i < groups.count ? ComponentGroup(groups[i]) : ComponentGroup() }
         self.init(alphabetic: group(0), ideographic: group(1), phonetic: group(2))
     }
@@ -86,15 +90,15 @@ public struct PersonName: Sendable, Hashable, CustomStringConvertible {
     /// more than five components in a group, or a backslash (which separates values, not names).
     public init(validating value: some StringProtocol) throws {
         let text = Substring(value).withoutPersonNamePadding()
-        if text.contains("\\") {
+        if text.utf8.contains(0x5C) {
             throw DICOMError(.invalidValue, "a person name value contains a backslash, which separates values (PS3.5 §6.2)")
         }
-        let groups = text.split(separator: Character("="), omittingEmptySubsequences: false)
+        let groups = text.splitASCII(0x3D, maxPieces: .max)
         guard groups.count <= 3 else {
             throw DICOMError(.invalidValue, "a person name has \(groups.count) component groups; PS3.5 §6.2.1 allows at most 3")
         }
         for (index, group) in groups.enumerated() {
-            let count = group.split(separator: Character("^"), omittingEmptySubsequences: false).count
+            let count = group.splitASCII(0x5E, maxPieces: .max).count
             guard count <= 5 else {
                 throw DICOMError(.invalidValue, "component group \(index + 1) of a person name has \(count) components; PS3.5 §6.2.1 allows at most 5")
             }
@@ -125,11 +129,37 @@ public struct PersonName: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+extension Substring {
+    /// Splits on an ASCII byte into at most `maxPieces` pieces (the last keeps the rest), keeping empty pieces.
+    /// Works on UTF-8 code units: an ASCII byte never occurs inside a multi-byte character, and this avoids
+    /// grapheme breaking, which made `split(separator: Character)` the cost of parsing a name.
+    func splitASCII(_ separator: UInt8, maxPieces: Int) -> [Substring] {
+        var pieces: [Substring] = []
+        var start = utf8.startIndex
+        var index = start
+        while index != utf8.endIndex, pieces.count < maxPieces - 1 {
+            if utf8[index] == separator {
+                pieces.append(self[start..<index])
+                start = utf8.index(after: index)
+            }
+            index = utf8.index(after: index)
+        }
+        pieces.append(self[start..<utf8.endIndex])
+        return pieces
+    }
+}
+
 extension StringProtocol {
     /// Without trailing spaces and NULs (the padding of text values, PS3.5 §6.2).
     fileprivate func withoutPersonNamePadding() -> Substring {
         var text = Substring(self)
-        while let last = text.last, last == " " || last == "\0" { text.removeLast() }
+        var end = text.utf8.endIndex
+        while end > text.utf8.startIndex {
+            let before = text.utf8.index(before: end)
+            guard text.utf8[before] == 0x20 || text.utf8[before] == 0x00 else { break }
+            end = before
+        }
+        text = text[text.startIndex..<end]
         return text
     }
 

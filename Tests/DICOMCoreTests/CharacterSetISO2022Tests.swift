@@ -151,6 +151,24 @@ import Testing
         #expect(chinese.decode(latin1Bytes("\u{1B}$)A\u{D5}"), vr: .LO) == "\u{FFFD}")
     }
 
+    @Test func concurrentDecodingSharesConvertersSafely() async throws {
+        // iconv converters are not thread-safe; the pool hands each call its own.
+        let charset = try SpecificCharacterSet(terms: ["", "ISO 2022 IR 87"])
+        let bytes = latin1Bytes("Yamada^Tarou=\u{1B}$B;3ED\u{1B}(B^\u{1B}$BB@O:\u{1B}(B=\u{1B}$B$d$^$@\u{1B}(B^\u{1B}$B$?$m$&\u{1B}(B")
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    (0..<200).allSatisfy { _ in
+                        charset.decode(bytes, vr: .PN) == "Yamada^Tarou=山田^太郎=やまだ^たろう"
+                            && (try? charset.encode("山田^太郎", vr: .PN)) == latin1Bytes("\u{1B}$B;3ED\u{1B}(B^\u{1B}$BB@O:\u{1B}(B")
+                    }
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(results == Array(repeating: true, count: 8))
+    }
+
     @Test func randomBytesNeverCrash() throws {
         var generator = SystemRandomNumberGenerator()
         let sets = try [["", "ISO 2022 IR 87", "ISO 2022 IR 159"], ["ISO 2022 IR 13", "ISO 2022 IR 87"],

@@ -128,9 +128,19 @@ public struct SpecificCharacterSet: Sendable, Hashable, CustomStringConvertible 
     ///
     /// Padding is not removed. With code extensions, the escape state resets as PS3.5 §6.1.2.5.3 requires,
     /// which depends on the VR (backslash delimits values except in LT, ST, UT and UR; PN also resets at `^` and `=`).
-    public func decode(_ bytes: some Collection<UInt8>, vr: VR) -> String {
+    @inlinable public func decode(_ bytes: some Collection<UInt8>, vr: VR) -> String {
         if let result = bytes.withContiguousStorageIfAvailable({ decode(buffer: $0, vr: vr) }) { return result }
         return Array(bytes).withUnsafeBufferPointer { decode(buffer: $0, vr: vr) }
+    }
+
+    /// Decodes a text value held in `Data` (as `DataElement` holds it).
+    public func decode(_ data: Data, vr: VR) -> String {
+        data.withUnsafeBytes { decode(buffer: $0.bindMemory(to: UInt8.self), vr: vr) }
+    }
+
+    /// Decodes a text value held in an array.
+    public func decode(_ bytes: [UInt8], vr: VR) -> String {
+        bytes.withUnsafeBufferPointer { decode(buffer: $0, vr: vr) }
     }
 
     /// Decodes a text value held in contiguous memory.
@@ -251,7 +261,7 @@ public struct SpecificCharacterSet: Sendable, Hashable, CustomStringConvertible 
     /// Decodes a PN value with any number of values (separated by backslashes) into person names.
     public func decodePersonNames(_ bytes: some Collection<UInt8>) -> [PersonName] {
         let text = decode(bytes, vr: .PN)
-        return text.split(separator: "\\", omittingEmptySubsequences: false).map { PersonName(String($0)) }
+        return Substring(text).splitASCII(0x5C, maxPieces: .max).map { PersonName($0) }
     }
 
     /// Encodes a person name as a PN value (no padding); throws `.unencodableCharacter` like `encode(_:vr:)`.

@@ -43,3 +43,5 @@ print("encode")
 measure("ISO_IR 144 \"Иванов^Иван\"", iterations: n, bytes: russian.count) { (try? cyrillic.encode("Иванов^Иван", vr: .PN).count) ?? 0 }
 measure("ISO 2022 IR 87 Example H.3-1", iterations: n / 10, bytes: japaneseName.count) { (try? japanese.encode("Yamada^Tarou=山田^太郎=やまだ^たろう", vr: .PN).count) ?? 0 }
 measure("GB18030 Example K.1-1", iterations: n / 10, bytes: chineseName.count) { (try? gb18030.encode("Wang^XiaoDong=王^小东", vr: .PN).count) ?? 0 }
+print("baseline")
+measure("String(decoding:as: UTF8) of the 21-byte UTF-8 form", iterations: n, bytes: 21) { String(decoding: Array("Иванов^Иван".utf8), as: UTF8.self).utf8.count }
