@@ -45,6 +45,31 @@ struct ISO2022Decoder {
         let isPersonName = vr == .PN
         var output: [UInt8] = []
         output.reserveCapacity(input.count + input.count / 2)
+        // Double-byte characters are collected in their EUC form (with the ASCII between them) and converted
+        // in one iconv call per run of one EUC code, rather than one call per component.
+        var pending: [UInt8] = []
+        var pendingPool: IconvPool?
+        func flush() {
+            if let pool = pendingPool, !pending.isEmpty {
+                pending.withUnsafeBufferPointer { pool.decode($0, invalidSkip: 0, into: &output) }
+                pending.removeAll(keepingCapacity: true)
+            }
+            pendingPool = nil
+        }
+        func appendASCII(_ byte: UInt8) {
+            if pendingPool != nil { pending.append(byte) } else { output.append(byte) }
+        }
+        func appendReplacement() {
+            flush()
+            output.append(contentsOf: replacementUTF8)
+        }
+        func switchPending(to pool: IconvPool) {
+            if pendingPool !== pool {
+                flush()
+                pendingPool = pool
+            }
+        }
+
         var g0 = configuration.initialG0
         var g1 = configuration.initialG1
         let count = input.count
@@ -56,13 +81,13 @@ struct ISO2022Decoder {
                 if let element {
                     if element.isG0 { g0 = element } else { g1 = element }
                 } else {
-                    output.append(contentsOf: replacementUTF8)
+                    appendReplacement()
                 }
                 i += length
                 continue
             }
             if byte < 0x20 || byte == 0x7F {
-                output.append(byte)
+                appendASCII(byte)
                 if byte == 0x0A || byte == 0x0D || byte == 0x0C || byte == 0x09 {
                     g0 = configuration.initialG0
                     g1 = configuration.initialG1
@@ -72,13 +97,22 @@ struct ISO2022Decoder {
             }
             if byte < 0x80 {
                 if g0.isDoubleByte && byte != 0x20 {
+                    // JIS X 0208 or 0212 in GL: 7-bit pairs, in EUC-JP form with the high bits set.
                     var end = i
                     while end < count, input[end] >= 0x21, input[end] <= 0x7E { end += 1 }
-                    decodeDoubleByteG0(UnsafeBufferPointer(rebasing: input[i..<end]), element: g0, into: &output)
+                    switchPending(to: IconvCodes.eucJPDecoder)
+                    var k = i
+                    while k + 1 < end {
+                        if g0 == .jisX0212 { pending.append(0x8F) }
+                        pending.append(input[k] | 0x80)
+                        pending.append(input[k + 1] | 0x80)
+                        k += 2
+                    }
+                    if k < end { appendReplacement() }
                     i = end
                     continue
                 }
-                output.append(byte)
+                appendASCII(byte)
                 if (byte == 0x5C && backslashDelimits) || (isPersonName && (byte == 0x5E || byte == 0x3D)) {
                     g0 = configuration.initialG0
                     g1 = configuration.initialG1
@@ -89,23 +123,29 @@ struct ISO2022Decoder {
             // GR: bytes 0x80–0xFF, interpreted by G1.
             switch g1 {
             case .upperHalf(let code)?:
+                flush()
                 SingleByteCodec.codec(for: code).appendUpper(byte, to: &output)
                 i += 1
             case let element? where element.isDoubleByte:
+                // KS X 1001 or GB 2312 in GR: pairs 0xA1–0xFE, which are their EUC-KR and EUC-CN forms.
                 var end = i
                 while end < count, input[end] >= 0xA1, input[end] <= 0xFE { end += 1 }
                 if end == i {
-                    output.append(contentsOf: replacementUTF8)
+                    appendReplacement()
                     i += 1
-                } else {
-                    decodeDoubleByteG1(UnsafeBufferPointer(rebasing: input[i..<end]), element: element, into: &output)
-                    i = end
+                    continue
                 }
+                switchPending(to: element == .ksX1001 ? IconvCodes.eucKRDecoder : IconvCodes.eucCNDecoder)
+                let evenEnd = end - (end - i) % 2
+                pending.append(contentsOf: UnsafeBufferPointer(rebasing: input[i..<evenEnd]))
+                if evenEnd < end { appendReplacement() }
+                i = end
             default:
-                output.append(contentsOf: replacementUTF8)
+                appendReplacement()
                 i += 1
             }
         }
+        flush()
         return String(decoding: output, as: UTF8.self)
     }
 
@@ -118,30 +158,5 @@ struct ISO2022Decoder {
         guard end < input.count, input[end] >= 0x30, input[end] <= 0x7E, end > start + 1 else { return (nil, 1) }
         let sequence = input[(start + 1)...end]
         return (CodeElement.designated(by: ArraySlice(sequence)), end + 1 - start)
-    }
-
-    /// JIS X 0208 or 0212 in GL: 7-bit byte pairs, converted through their EUC-JP form.
-    private func decodeDoubleByteG0(_ run: UnsafeBufferPointer<UInt8>, element: CodeElement, into output: inout [UInt8]) {
-        let pairs = run.count / 2
-        let supplementary = element == .jisX0212
-        var euc: [UInt8] = []
-        euc.reserveCapacity(pairs * 3)
-        for k in 0..<pairs {
-            if supplementary { euc.append(0x8F) }
-            euc.append(run[2 * k] | 0x80)
-            euc.append(run[2 * k + 1] | 0x80)
-        }
-        euc.withUnsafeBufferPointer {
-            IconvCodes.eucJPDecoder.decode($0, invalidSkip: supplementary ? 3 : 2, into: &output)
-        }
-        if run.count % 2 == 1 { output.append(contentsOf: replacementUTF8) }
-    }
-
-    /// KS X 1001 or GB 2312 in GR: byte pairs 0xA1–0xFE, which are their EUC-KR and EUC-CN forms.
-    private func decodeDoubleByteG1(_ run: UnsafeBufferPointer<UInt8>, element: CodeElement, into output: inout [UInt8]) {
-        let even = UnsafeBufferPointer(rebasing: run[0..<(run.count & ~1)])
-        let pool = element == .ksX1001 ? IconvCodes.eucKRDecoder : IconvCodes.eucCNDecoder
-        pool.decode(even, invalidSkip: 2, into: &output)
-        if run.count % 2 == 1 { output.append(contentsOf: replacementUTF8) }
     }
 }

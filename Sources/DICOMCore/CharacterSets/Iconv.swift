@@ -49,40 +49,36 @@ final class IconvPool: @unchecked Sendable {
     }
 
     /// Decodes `input` to UTF-8 appended to `output`. Never fails: a byte sequence iconv rejects becomes
-    /// U+FFFD and decoding resumes `invalidSkip` bytes later (the unit width of fixed-width codes, 1 for
-    /// variable-width ones), so an incomplete sequence at the end becomes U+FFFD too.
+    /// U+FFFD and decoding resumes `invalidSkip` bytes later, so an incomplete sequence at the end becomes
+    /// U+FFFD too. `invalidSkip` 0 means EUC units: 3 bytes after 0x8F, 2 after another byte above 0x7F, else 1.
     func decode(_ input: UnsafeBufferPointer<UInt8>, invalidSkip: Int, into output: inout [UInt8]) {
         guard !input.isEmpty, let base = input.baseAddress else { return }
         withConverter { converter in
             guard let converter else {
-                for _ in 0..<max(1, input.count / max(1, invalidSkip)) { output.append(contentsOf: replacementUTF8) }
+                output.append(contentsOf: replacementUTF8)
                 return
             }
-            var buffer = [UInt8](repeating: 0, count: input.count * 2 + 16)
-            var position = 0
-            while position < input.count {
-                var inPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(mutating: base + position)
-                    .assumingMemoryBound(to: CChar.self)
-                var inLeft = input.count - position
-                let (result, produced, consumed, error) = buffer.withUnsafeMutableBytes { raw -> (Int, Int, Int, Int32) in
-                    var outPointer: UnsafeMutablePointer<CChar>? = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
-                    var outLeft = raw.count
-                    let before = inLeft
+            // Any one character takes at most 4 bytes of UTF-8, so iconv always makes progress in 16 bytes.
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: min(input.count * 2 + 16, 4096)) { buffer in
+                let outBase = UnsafeMutableRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+                var position = 0
+                while position < input.count {
+                    var inPointer: UnsafeMutablePointer<CChar>? = UnsafeMutableRawPointer(mutating: base + position)
+                        .assumingMemoryBound(to: CChar.self)
+                    var inLeft = input.count - position
+                    var outPointer: UnsafeMutablePointer<CChar>? = outBase
+                    var outLeft = buffer.count
                     let result = iconv(converter, &inPointer, &inLeft, &outPointer, &outLeft)
                     let error = result == -1 ? errno : 0
-                    return (result, raw.count - outLeft, before - inLeft, error)
-                }
-                output.append(contentsOf: buffer[0..<produced])
-                position += consumed
-                if result != -1 { break }
-                switch error {
-                case E2BIG:
-                    if consumed == 0 { buffer = [UInt8](repeating: 0, count: buffer.count * 2) }
-                default:
+                    output.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[0..<(buffer.count - outLeft)]))
+                    position = input.count - inLeft
+                    if result != -1 || error == E2BIG { continue }
                     // EILSEQ, or EINVAL (glibc also reports a lead byte followed by bytes that cannot continue
                     // it as incomplete): replace and resynchronise after the unit.
                     output.append(contentsOf: replacementUTF8)
-                    position += max(1, min(invalidSkip, input.count - position))
+                    var skip = invalidSkip
+                    if skip == 0 { skip = input[position] == 0x8F ? 3 : input[position] >= 0x80 ? 2 : 1 }
+                    position += max(1, min(skip, input.count - position))
                     _ = iconv(converter, nil, nil, nil, nil)
                 }
             }
