@@ -113,6 +113,9 @@ struct Metadata: ParsableCommand {
     @Option(help: "How many CT files to generate and read.")
     var count: Int = 10_000
 
+    @Option(help: "Also read this many of the files from disk, evicted from the page cache before every run (0: skip).")
+    var cold: Int = 0
+
     func validate() throws {
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
     }
@@ -121,7 +124,7 @@ struct Metadata: ParsableCommand {
         let report = BenchReport()
         let workdir = try common.prepareWorkdir()
         printHeader(workdir: workdir)
-        try MetadataBenchmark(count: count, repeats: common.repeats, workdir: workdir, report: report).run()
+        try MetadataBenchmark(count: count, repeats: common.repeats, workdir: workdir, report: report, coldSample: cold).run()
         report.printSummary()
     }
 }

@@ -10,6 +10,8 @@ struct MetadataBenchmark {
     var repeats: Int
     var workdir: String
     var report: BenchReport
+    /// When > 0, also measure this many files read from disk (page cache emptied of them before every run).
+    var coldSample: Int = 0
 
     /// Files given to one dcmdump process: amortizes start-up, stays far below ARG_MAX.
     static let filesPerDcmdump = 1000
@@ -88,6 +90,61 @@ struct MetadataBenchmark {
         table.notes.append("All readers single-threaded; the first 64 KiB of every file are read into the page cache before each reader (untimed). " +
                            "Every reader looks at PatientName and StudyInstanceUID of every file. DCMTK: \(Peers.dcmtkVersion()), output to /dev/null.")
         report.print(table)
+        if coldSample > 0 { try runCold(Array(paths.prefix(coldSample)), listFile: listFile) }
+    }
+
+    /// The same readers with the files not in the page cache: shows how much each reads from disk.
+    func runCold(_ sample: [String], listFile: String) throws {
+        let coldList = listFile + ".cold"
+        try Data((sample.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: coldList))
+        var table = Table("Metadata read of \(sample.count) CT files from disk (evicted from the page cache before each run), best of \(repeats)",
+                          ["reader", "files/s", "time (s)", "swift-dicom (metadataOnly) is faster by"])
+        log("metadata (cold): swift-dicom ...")
+        let ours = try bestOf(repeats) {
+            Self.evict(sample)
+            return try timed { _ = try Self.readAll(sample, options: .metadataOnly) }
+        }
+        table.add(["swift-dicom `DICOMFile(contentsOf:options: .metadataOnly)`", grouped(Double(sample.count) / ours), fixed(ours, 3), ""])
+        if isExecutable(Peers.dcmdump) {
+            log("metadata (cold): DCMTK ...")
+            let dcmtk = try bestOf(repeats) {
+                Self.evict(sample)
+                return try Self.dcmdump(sample, extra: ["-M"])
+            }
+            table.add(["DCMTK `dcmdump -M` (\(Self.filesPerDcmdump) files per process)", grouped(Double(sample.count) / dcmtk), fixed(dcmtk, 3), ratio(dcmtk / ours)])
+        }
+        log("metadata (cold): pydicom ...")
+        var best = Double.infinity
+        for _ in 0..<repeats {
+            Self.evict(sample)
+            if let py = try? Peers.pydicom(listFile: coldList, repeats: 1, workdir: workdir), let t = py.seconds.first { best = min(best, t) }
+        }
+        if best.isFinite {
+            table.add(["pydicom `dcmread(f, stop_before_pixels=True)`", grouped(Double(sample.count) / best), fixed(best, 3), ratio(best / ours)])
+        }
+        table.notes.append("Files are evicted with posix_fadvise(POSIX_FADV_DONTNEED); the block device's read-ahead is " +
+                           "\(Self.readAheadKB() ?? "?") KiB. A memory-mapped read faults in the read-ahead window around the first page touched.")
+        report.print(table)
+    }
+
+    /// Drops the files' pages from the page cache (clean pages of files not mapped by anyone).
+    static func evict(_ paths: [String]) {
+        for path in paths {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED))
+            close(fd)
+        }
+    }
+
+    /// The read-ahead of the first virtio/SCSI/NVMe disk, in KiB, for the notes.
+    static func readAheadKB() -> String? {
+        for disk in ["vda", "sda", "nvme0n1", "xvda"] {
+            if let text = try? String(contentsOfFile: "/sys/block/\(disk)/queue/read_ahead_kb", encoding: .utf8) {
+                return text.trimmingCharacters(in: .whitespacesAndNewlines) + " (\(disk))"
+            }
+        }
+        return nil
     }
 
     /// Reads the first 64 KiB of every file (all any reader needs of these files) so that the page cache holds them

@@ -31,7 +31,7 @@ struct Profile: ParsableCommand {
             body = { try DICOMFile(data: bytes).dataSet.count }
         case "metadata-files":
             let directory = URL(fileURLWithPath: workdir).standardizedFileURL.path
-            guard let series = try FileManager.default.contentsOfDirectory(atPath: directory).first(where: { $0.hasPrefix("ct-") && !$0.hasSuffix(".list") }) else {
+            guard let series = try FileManager.default.contentsOfDirectory(atPath: directory).first(where: { $0.hasPrefix("ct-") && !$0.contains(".") }) else {
                 throw ValidationError("no ct-N directory in \(directory); run `dcmbench metadata` first")
             }
             let paths = try FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(series)")
@@ -50,12 +50,12 @@ struct Profile: ParsableCommand {
         default:
             throw ValidationError("unknown workload \(workload)")
         }
-        let end = monotonicSeconds() + seconds
+        let start = monotonicSeconds(), end = start + seconds
         var calls = 0, sink = 0
-        while monotonicSeconds() < end {
+        repeat {
             for _ in 0..<100 { sink &+= try body() }
             calls += 100
-        }
-        log("\(workload): \(calls) calls, \(String(format: "%.2f", seconds * 1e6 / Double(calls))) µs each (checksum \(sink))")
+        } while monotonicSeconds() < end
+        log("\(workload): \(calls) calls, \(String(format: "%.2f", (monotonicSeconds() - start) * 1e6 / Double(calls))) µs each (checksum \(sink))")
     }
 }
