@@ -16,6 +16,8 @@ public struct AETitle: Hashable, Sendable, CustomStringConvertible, ExpressibleB
     }
 
     /// A title from a string literal; the literal must be a valid title (a programming error otherwise).
+    /// Note that `AETitle("X")` with a literal argument also uses this initializer (SE-0213): titles from
+    /// user input or configuration are `String` values and go through the throwing ``init(_:)``.
     public init(stringLiteral value: String) {
         do { try self.init(value) } catch { preconditionFailure("invalid AE title literal: \(error)") }
     }

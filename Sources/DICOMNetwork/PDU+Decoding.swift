@@ -58,12 +58,12 @@ struct PDUCursor {
     }
 
     /// A cursor over the next `length` bytes, which this cursor skips. A length past the end is `invalidLength`.
-    mutating func readCursor(length: Int, _ what: String) throws -> PDUCursor {
+    mutating func readCursor(length: Int, _ what: String, reportingAt headerOffset: Int? = nil) throws -> PDUCursor {
         guard length <= buffer.readableBytes else {
-            throw error(.invalidLength, "\(what) declares \(length) bytes but only \(buffer.readableBytes) remain in its container")
+            throw error(.invalidLength, "\(what) declares \(length) bytes but only \(buffer.readableBytes) remain in its container", at: headerOffset)
         }
-        let sub = PDUCursor(buffer.readSlice(length: length)!, base: offset, pduType: pduType)
-        return sub
+        let start = offset
+        return PDUCursor(buffer.readSlice(length: length)!, base: start, pduType: pduType)
     }
 
     /// A 16-bit length followed by that many bytes.
@@ -167,7 +167,7 @@ extension PDU {
             guard length >= 2 else {
                 throw cursor.error(.invalidLength, "PDV item length \(length) is less than 2 (context ID and message control header)", at: itemOffset)
             }
-            var item = try cursor.readCursor(length: length, "PDV item")
+            var item = try cursor.readCursor(length: length, "PDV item", reportingAt: itemOffset)
             let id = try item.readUInt8("presentation context ID")
             guard PresentationContext.isValidID(id) else {
                 throw cursor.error(.invalidPresentationContextID, "PDV presentation context ID \(id) is not odd", at: itemOffset + 4)
@@ -191,7 +191,7 @@ extension PDU {
             let type = try cursor.readUInt8("item type")
             let reserved = try cursor.readUInt8("item reserved byte")
             let length = Int(try cursor.readUInt16("item length"))
-            let value = try cursor.readCursor(length: length, "item \(hexString(type, digits: 2))H")
+            let value = try cursor.readCursor(length: length, "item \(hexString(type, digits: 2))H", reportingAt: offset)
             items.append((type, reserved, offset, value))
         }
         return items
