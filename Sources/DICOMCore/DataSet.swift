@@ -106,7 +106,7 @@ public struct DataSet: Sendable, Equatable, Sequence {
     /// Specific Character Set (0008,0005), else the inherited one, else the default repertoire (ISO_IR 6).
     public var characterSet: SpecificCharacterSet {
         if let characterSetOverride { return characterSetOverride }
-        if let element = self[.specificCharacterSetTag], case .bytes(let data) = element.value {
+        if let element = self[.specificCharacterSet], case .bytes(let data) = element.value {
             let terms = DataSet.splitASCII(data)
             if let set = try? SpecificCharacterSet(terms: terms) { return set }
         }
@@ -120,9 +120,4 @@ public struct DataSet: Sendable, Equatable, Sequence {
             String($0).trimmingCharacters(in: CharacterSet(charactersIn: " \0"))
         }
     }
-}
-
-extension Tag {
-    /// (0008,0005) Specific Character Set.
-    public static let specificCharacterSetTag = Tag(0x0008, 0x0005)
 }

@@ -58,15 +58,6 @@ public struct Tag: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 }
 
-extension Tag {
-    /// (FFFE,E000) Item.
-    public static let item = Tag(0xFFFE, 0xE000)
-    /// (FFFE,E00D) Item Delimitation Item.
-    public static let itemDelimitationItem = Tag(0xFFFE, 0xE00D)
-    /// (FFFE,E0DD) Sequence Delimitation Item.
-    public static let sequenceDelimitationItem = Tag(0xFFFE, 0xE0DD)
-}
-
 @usableFromInline func hex4(_ value: UInt16) -> String {
     let digits: [UInt8] = Array("0123456789ABCDEF".utf8)
     var out = [UInt8](repeating: 0, count: 4)
