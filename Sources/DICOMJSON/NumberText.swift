@@ -56,8 +56,8 @@ enum NumberText {
     /// DS text of at most 16 characters (PS3.5 Table 6.2-1) for a JSON number literal: the literal itself
     /// when it fits, else the shortest representation of its value that fits.
     static func decimalString(jsonNumber literal: String) -> String? {
-        if literal.utf8.count <= 16 { return literal }
         guard let value = Double(literal), value.isFinite else { return nil }
+        if literal.utf8.count <= 16 { return literal }
         return decimalString(value)
     }
 
