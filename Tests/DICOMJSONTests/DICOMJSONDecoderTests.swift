@@ -217,4 +217,44 @@ import DICOMCore
             try DICOMJSONDecoder().decodeArray(Data(#"[{},{"00100010":{"vr":"QQ"}}]"#.utf8))
         } throws: { ($0 as? DICOMError)?.tagPath == "[1].(0010,0010)" }
     }
+
+    // MARK: Robustness
+
+    /// Truncations and byte flips of a valid document either decode or throw `DICOMError`; never crash.
+    @Test func mutatedInputThrowsOnlyDICOMErrors() throws {
+        let valid = Array(try DICOMJSONEncoder().encode(RoundTripTests.everyVR()))
+        var generator = SplitMix64(seed: 0x5EED)
+        let interesting: [UInt8] = Array(#"{}[]",:\"0123456789-+.eE nulltruefalse"#.utf8) + [0x00, 0x80, 0xC3, 0xFF]
+        var failures = 0
+        for round in 0..<2_000 {
+            var bytes = valid
+            if round % 4 == 0 {
+                bytes = Array(bytes.prefix(Int(generator.next() % UInt64(bytes.count))))
+            } else {
+                for _ in 0...(generator.next() % 4) {
+                    let index = Int(generator.next() % UInt64(bytes.count))
+                    bytes[index] = interesting[Int(generator.next() % UInt64(interesting.count))]
+                }
+            }
+            do {
+                _ = try DICOMJSONDecoder().decode(Data(bytes))
+            } catch is DICOMError {
+                failures += 1
+            }
+        }
+        #expect(failures > 1_000)  // most mutations break the document, and they are reported as DICOMError
+    }
+}
+
+/// A small deterministic random number generator for reproducible mutation tests.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }
