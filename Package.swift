@@ -61,7 +61,7 @@ let package = Package(
         ]),
         // Tests.
         .testTarget(name: "DICOMCoreTests", dependencies: ["DICOMCore"]),
-        .testTarget(name: "DICOMIOTests", dependencies: ["DICOMCore", "DICOMIO"]),
+        .testTarget(name: "DICOMIOTests", dependencies: ["DICOMCore", "DICOMIO", "CZlib"]),
         .testTarget(name: "DICOMJSONTests", dependencies: ["DICOMCore", "DICOMIO", "DICOMJSON"]),
         .testTarget(name: "DICOMNetworkTests", dependencies: [
             "DICOMCore", "DICOMIO", "DICOMNetwork",
