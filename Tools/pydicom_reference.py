@@ -15,6 +15,8 @@ import sys
 import zlib
 
 import pydicom
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_data_element
 from pydicom.dataelem import RawDataElement
 from pydicom.sequence import Sequence
 
@@ -52,18 +54,21 @@ def elements(ds, little_endian):
             entry["items"] = [elements(item, little_endian) for item in (elem.value or [])]
             out.append(entry)
             continue
-        value = raw.value if isinstance(raw, RawDataElement) else None
-        if value is None and isinstance(raw, RawDataElement):
-            value = b""
-        if value is None:
-            out.append(entry)
-            continue
+        if isinstance(raw, RawDataElement):
+            value = raw.value if raw.value is not None else b""
+        else:
+            # Already converted by pydicom (File Meta, Specific Character Set…): encode it again.
+            fp = DicomBytesIO()
+            fp.is_little_endian = True
+            fp.is_implicit_VR = True
+            write_data_element(fp, elem)
+            value = fp.getvalue()[8:]
         if isinstance(raw, RawDataElement) and raw.length == 0xFFFFFFFF:
             entry["fragments"] = zlib.crc32(value) & 0xFFFFFFFF
             entry["length"] = len(value)
             out.append(entry)
             continue
-        if not little_endian and entry["vr"] in WORD:
+        if not little_endian and isinstance(raw, RawDataElement) and entry["vr"] in WORD:
             value = swap(value, WORD[entry["vr"]])
         entry["length"] = len(value)
         entry["crc"] = zlib.crc32(value) & 0xFFFFFFFF

@@ -271,6 +271,19 @@ struct Parser {
             }
             note("\(tag) has odd length \(count)", at: start, path: path)
         }
+        if vr == .UN && explicitVR && !tag.isPrivate {
+            // A known attribute sent as UN (by a system that did not know it): read it with its real VR,
+            // as pydicom and DCMTK do. A sequence inside UN is encoded in implicit VR little endian (PS3.5 §6.2.2).
+            let known = lookupImplicitVR(tag, pixelRepresentation: pixelRepresentation)
+            if known == .SQ && !bigEndian {
+                explicitVR = false
+                defer { explicitVR = true }
+                let items = try readItems(at: &cursor, end: cursor + count, depth: depth, characterSet: characterSet, path: path)
+                return DataElement(tag: tag, items: items)
+            } else if known != .UN && known != .SQ {
+                vr = known
+            }
+        }
         if vr == .SQ {
             let items = try readItems(at: &cursor, end: cursor + count, depth: depth, characterSet: characterSet, path: path)
             return DataElement(tag: tag, items: items)

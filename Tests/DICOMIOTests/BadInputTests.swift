@@ -26,19 +26,19 @@ import Testing
 
     @Test func truncatedFileAtEveryLength() throws {
         var body = ByteBuilder()
-        body.explicitShort(0x0008, 0x0060, "CS", Array("CT".utf8))
-        body.explicitShort(0x0010, 0x0010, "PN", Array("Doe^John".utf8))
-        body.explicitLong(0x0008, 0x1115, "SQ", length: 0xFFFF_FFFF)
-        body.tag(0xFFFE, 0xE000); body.u32(0xFFFF_FFFF)
-        body.explicitShort(0x0008, 0x1155, "UI", Array("1.2.3\0".utf8))
-        body.tag(0xFFFE, 0xE00D); body.u32(0)
-        body.tag(0xFFFE, 0xE0DD); body.u32(0)
-        body.explicitLong(0x7FE0, 0x0010, "OW", length: 8, [1, 2, 3, 4, 5, 6, 7, 8])
+        body.explicitShort(0x0008, 0x0060, "CS", Array("CT".utf8))                   // 10 bytes
+        body.explicitLong(0x0008, 0x1115, "SQ", length: 0xFFFF_FFFF)                  // 12
+        body.tag(0xFFFE, 0xE000); body.u32(0xFFFF_FFFF)                               // 8
+        body.explicitShort(0x0008, 0x1155, "UI", Array("1.2.3\0".utf8))              // 14
+        body.tag(0xFFFE, 0xE00D); body.u32(0)                                         // 8
+        body.tag(0xFFFE, 0xE0DD); body.u32(0)                                         // 8
+        body.explicitShort(0x0010, 0x0010, "PN", Array("Doe^John".utf8))              // 16
+        body.explicitLong(0x7FE0, 0x0010, "OW", length: 8, [1, 2, 3, 4, 5, 6, 7, 8])  // 20
         let full = part10(body)
         _ = try DICOMFile(data: full, options: strictOptions())
         let metaEnd = full.count - body.bytes.count
         // Every cut inside the data set must throw (cuts exactly between top-level elements are complete data sets).
-        let boundaries: Set<Int> = [metaEnd, metaEnd + 10, metaEnd + 26, metaEnd + 26 + body.bytes.count - 26 - 20]
+        let boundaries: Set<Int> = [metaEnd, metaEnd + 10, metaEnd + 60, metaEnd + 76]
         var thrown = 0
         for cut in metaEnd..<full.count where !boundaries.contains(cut) {
             do {
