@@ -1,0 +1,314 @@
+import DICOMCore
+import DICOMIO
+import DICOMNetwork
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Timers of an association requestor (PS3.8 §9.1.5 ARTIM; PS3.7 DIMSE timeouts). Every wait is bounded.
+public struct DICOMTimeouts: Sendable, Equatable {
+    /// Establishing the TCP connection.
+    public var connect: TimeAmount
+    /// Waiting for A-ASSOCIATE-AC/RJ and A-RELEASE-RP (the ARTIM timer).
+    public var artim: TimeAmount
+    /// Waiting for a DIMSE response.
+    public var dimse: TimeAmount
+
+    public init(connect: TimeAmount = .seconds(10), artim: TimeAmount = .seconds(30), dimse: TimeAmount = .seconds(60)) {
+        self.connect = connect
+        self.artim = artim
+        self.dimse = dimse
+    }
+}
+
+/// A DICOM service class user: opens associations to a remote application entity (PS3.7 Annex D, PS3.8 §7.1).
+///
+/// ```swift
+/// let association = try await DICOMClient.connect(host: "127.0.0.1", port: 11112, callingAE: "ME", calledAE: "PACS",
+///                                                  presentationContexts: DICOMClient.verificationContexts)
+/// let status = try await association.echo()
+/// try await association.release()
+/// ```
+public enum DICOMClient {
+    /// The maximum PDU length this requestor advertises (User Information item 51H).
+    public static let defaultMaximumPDULength: UInt32 = 64 * 1024
+
+    /// A single presentation context for the Verification SOP class (PS3.4 Annex A) in Implicit VR Little Endian.
+    public static var verificationContexts: [PresentationContext] {
+        [PresentationContext(id: 1, abstractSyntax: verificationSOPClassUID,
+                             transferSyntaxes: [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid])]
+    }
+
+    /// Connects over TCP (with TCP_NODELAY), sends A-ASSOCIATE-RQ and waits for the answer.
+    ///
+    /// - Throws: ``AssociationReject`` when the peer rejects, ``AssociationAbort`` when it aborts,
+    ///   ``DICOMServiceError`` for connection failures and timeouts, ``DICOMNetworkError`` for a malformed answer.
+    public static func connect(host: String, port: Int, callingAE: AETitle, calledAE: AETitle,
+                               presentationContexts: [PresentationContext],
+                               maximumPDULength: UInt32 = defaultMaximumPDULength,
+                               timeouts: DICOMTimeouts = DICOMTimeouts(),
+                               eventLoopGroup: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                               logger: Logger = Logger(label: "dicom.client")) async throws -> Association {
+        let bootstrap = ClientBootstrap(group: eventLoopGroup)
+            .connectTimeout(timeouts.connect)
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+        let channel: Channel
+        do {
+            channel = try await bootstrap.connect(host: host, port: port).get()
+        } catch {
+            throw DICOMServiceError(.connectionFailed, "cannot connect to \(host):\(port): \(error)")
+        }
+        let connection: PDUConnection
+        do {
+            // Accept PDUs up to our advertised maximum plus the association PDUs, which are not bounded by it.
+            let inboundLimit = max(maximumPDULength == 0 ? PDUDecoder.defaultMaximumPDULength : maximumPDULength, 256 * 1024)
+            connection = try await channel.eventLoop.submit {
+                try PDUConnection.install(on: channel, maximumPDULength: inboundLimit, logger: logger)
+            }.get()
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+        let request = AssociationRequest(calledAETitle: calledAE, callingAETitle: callingAE, presentationContexts: presentationContexts,
+                                         userInformation: .swiftDICOM(maximumLength: maximumPDULength))
+        do {
+            try await connection.send(.associateRequest(request))
+            switch try await connection.receive(timeout: timeouts.artim, what: "A-ASSOCIATE-AC") {
+            case .associateAccept(let accept)?:
+                let negotiated = NegotiatedAssociation(request: request, accept: accept, role: .requestor)
+                logger.debug("association accepted", metadata: [
+                    "dicom.peer": "\(host):\(port)", "dicom.contexts.accepted": "\(negotiated.acceptedContexts.count)",
+                ])
+                return Association(connection: connection, negotiated: negotiated, timeouts: timeouts, logger: logger)
+            case .associateReject(let reject)?:
+                await connection.close()
+                throw reject
+            case .abort(let abort)?:
+                await connection.close()
+                throw abort
+            case nil:
+                throw DICOMServiceError(.connectionFailed, "\(host):\(port) closed the connection instead of answering A-ASSOCIATE-RQ")
+            case let other?:
+                await connection.abort(AssociationAbort(source: .serviceProvider, reason: .unexpectedPDU))
+                throw DICOMServiceError(.unexpectedMessage, "\(other.type) received instead of A-ASSOCIATE-AC")
+            }
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+}
+
+/// An established association, from the requestor's side. Operations run one at a time (no asynchronous
+/// operations window): concurrent calls wait their turn.
+public actor Association {
+    /// What was negotiated: accepted presentation contexts and each side's maximum PDU length.
+    public nonisolated let negotiated: NegotiatedAssociation
+    let connection: PDUConnection
+    let timeouts: DICOMTimeouts
+    let logger: Logger
+    let fragmenter: PDataFragmenter
+    private var nextMessageID: UInt16 = 1
+    private var isOpen = true
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(connection: PDUConnection, negotiated: NegotiatedAssociation, timeouts: DICOMTimeouts, logger: Logger) {
+        self.connection = connection
+        self.negotiated = negotiated
+        self.timeouts = timeouts
+        self.logger = logger
+        self.fragmenter = PDataFragmenter(maximumPDULength: negotiated.peerMaximumPDULength)
+    }
+
+    /// Sends C-ECHO-RQ (PS3.7 §9.1.5) and returns the response status.
+    public func echo() async throws -> DIMSEStatus {
+        guard let context = negotiated.context(forAbstractSyntax: verificationSOPClassUID) else {
+            throw DICOMServiceError(.noPresentationContext, "the peer did not accept the Verification SOP class")
+        }
+        return try await exclusive {
+            let request = CEchoRequest(messageID: takeMessageID())
+            try await connection.send(try fragmenter.pdus(for: request, presentationContextID: context.id))
+            let (response, _) = try await receiveResponse()
+            guard case .cEchoResponse(let echo) = response, echo.messageIDBeingRespondedTo == request.messageID else {
+                throw await fail("expected C-ECHO-RSP for message \(request.messageID), received \(response.commandField)")
+            }
+            return echo.status
+        }
+    }
+
+    /// The accepted presentation context a data set in `transferSyntax` can go through: one with that exact
+    /// transfer syntax, else (for a native, uncompressed syntax) one with another native syntax, which needs
+    /// re-encoding. Nil when none fits.
+    public nonisolated func context(forSOPClass sopClassUID: String, transferSyntax: TransferSyntax) -> NegotiatedAssociation.AcceptedContext? {
+        if let exact = negotiated.context(forAbstractSyntax: sopClassUID, transferSyntax: transferSyntax.uid) { return exact }
+        guard !transferSyntax.isEncapsulated else { return nil }
+        let preferred = [TransferSyntax.explicitVRLittleEndian, .implicitVRLittleEndian, .explicitVRBigEndian, .deflatedExplicitVRLittleEndian]
+        for candidate in preferred {
+            if let context = negotiated.context(forAbstractSyntax: sopClassUID, transferSyntax: candidate.uid) { return context }
+        }
+        return nil
+    }
+
+    /// Sends C-STORE-RQ (PS3.7 §9.1.1) with an encoded data set (no File Meta Information) and returns the
+    /// response status. The data set must already be in the transfer syntax of the context used.
+    public func store(dataSet: ByteBuffer, sopClassUID: String, sopInstanceUID: String, transferSyntax: TransferSyntax,
+                      priority: DIMSEPriority = .medium) async throws -> DIMSEStatus {
+        guard let context = negotiated.context(forAbstractSyntax: sopClassUID, transferSyntax: transferSyntax.uid) else {
+            throw DICOMServiceError(.noPresentationContext, "no accepted presentation context for \(sopClassUID) in \(transferSyntax.name)")
+        }
+        return try await exclusive {
+            let request = CStoreRequest(messageID: takeMessageID(), affectedSOPClassUID: sopClassUID,
+                                        affectedSOPInstanceUID: sopInstanceUID, priority: priority)
+            try await connection.send(try fragmenter.pdus(for: request, presentationContextID: context.id))
+            // Send the data set in slices so that at most a few MB of PDUs are queued at once.
+            var remaining = dataSet
+            let slice = 4 * 1024 * 1024
+            repeat {
+                let length = min(slice, remaining.readableBytes)
+                let part = remaining.readSlice(length: length)!
+                try await connection.send(fragmenter.pdus(for: part, presentationContextID: context.id, isCommand: false,
+                                                          isLast: remaining.readableBytes == 0))
+            } while remaining.readableBytes > 0
+            let (response, _) = try await receiveResponse()
+            guard case .cStoreResponse(let store) = response, store.messageIDBeingRespondedTo == request.messageID else {
+                throw await fail("expected C-STORE-RSP for message \(request.messageID), received \(response.commandField)")
+            }
+            return store.status
+        }
+    }
+
+    /// Stores a Part 10 file: the data set bytes are sent as stored when the file's transfer syntax was accepted,
+    /// otherwise a native data set is re-encoded in an accepted native transfer syntax.
+    ///
+    /// - Throws: ``DICOMServiceError`` `noPresentationContext` when no accepted context fits (a compressed file
+    ///   whose syntax the peer did not accept needs a codec), `invalidInput` for an unreadable file.
+    public func store(fileAt path: String) async throws -> (sopInstanceUID: String, status: DIMSEStatus) {
+        let data: Data
+        let file: DICOMFile
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
+            file = try DICOMFile(data: data)
+        } catch {
+            throw DICOMServiceError(.invalidInput, "\(path): \(error)")
+        }
+        guard let sopClass = file.fileMetaInformation.string(Tag(0x0002, 0x0002)) ?? file.dataSet.string(Tag(0x0008, 0x0016)),
+              let sopInstance = file.fileMetaInformation.string(Tag(0x0002, 0x0003)) ?? file.dataSet.string(Tag(0x0008, 0x0018)) else {
+            throw DICOMServiceError(.invalidInput, "\(path): no SOP Class UID or SOP Instance UID")
+        }
+        guard let context = context(forSOPClass: sopClass, transferSyntax: file.transferSyntax),
+              let contextSyntax = context.knownTransferSyntax else {
+            throw DICOMServiceError(.noPresentationContext,
+                                    "the peer accepted no presentation context for \(sopClass) in \(file.transferSyntax.name) (and no codec is available to convert it)")
+        }
+        var bytes: ByteBuffer
+        if contextSyntax == file.transferSyntax, let offset = Part10Layout.dataSetOffset(in: data) {
+            bytes = ByteBuffer(bytes: data[(data.startIndex + offset)...])
+        } else {
+            do {
+                bytes = ByteBuffer(bytes: try DataSetWriter.encode(file.dataSet, transferSyntax: contextSyntax))
+            } catch {
+                throw DICOMServiceError(.invalidInput, "\(path): cannot encode in \(contextSyntax.name): \(error)")
+            }
+        }
+        if bytes.readableBytes == 0 { bytes = ByteBuffer() }
+        let status = try await store(dataSet: bytes, sopClassUID: sopClass, sopInstanceUID: sopInstance, transferSyntax: contextSyntax)
+        return (sopInstance, status)
+    }
+
+    /// Releases the association (A-RELEASE, PS3.8 §7.2) and closes the connection.
+    public func release() async throws {
+        guard isOpen else { return }
+        try await exclusive {
+            isOpen = false
+            defer { Task { [connection] in await connection.close() } }
+            try await connection.send(.releaseRequest)
+            while true {
+                switch try await connection.receive(timeout: timeouts.artim, what: "A-RELEASE-RP") {
+                case .releaseResponse?, nil:
+                    return
+                case .abort(let abort)?:
+                    throw abort
+                case .dataTransfer?:
+                    continue   // a late P-DATA may still arrive before the release response
+                case let other?:
+                    await connection.abort(AssociationAbort(source: .serviceProvider, reason: .unexpectedPDU))
+                    throw DICOMServiceError(.unexpectedMessage, "\(other.type) received instead of A-RELEASE-RP")
+                }
+            }
+        }
+    }
+
+    /// Aborts the association (A-ABORT, PS3.8 §7.3) and closes the connection.
+    public func abort() async {
+        isOpen = false
+        await connection.abort(.serviceUser)
+    }
+
+    // MARK: - Internals
+
+    private func takeMessageID() -> UInt16 {
+        defer { nextMessageID = nextMessageID == UInt16.max ? 1 : nextMessageID + 1 }
+        return nextMessageID
+    }
+
+    /// Runs one operation at a time on this association.
+    private func exclusive<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        while busy {
+            await withCheckedContinuation { waiters.append($0) }
+        }
+        guard isOpen else {
+            throw DICOMServiceError(.associationClosed, "the association is closed")
+        }
+        busy = true
+        defer {
+            busy = false
+            if !waiters.isEmpty { waiters.removeFirst().resume() }
+        }
+        do {
+            return try await body()
+        } catch {
+            if !(error is DICOMServiceError && (error as! DICOMServiceError).code == .noPresentationContext) {
+                isOpen = false
+                await connection.close()
+            }
+            throw error
+        }
+    }
+
+    private func fail(_ message: String) async -> DICOMServiceError {
+        await connection.abort(AssociationAbort(source: .serviceProvider, reason: .unexpectedPDU))
+        isOpen = false
+        return DICOMServiceError(.unexpectedMessage, message)
+    }
+
+    /// Receives one whole DIMSE response (command plus any data set, which is discarded).
+    private func receiveResponse() async throws -> (DIMSECommand, UInt8) {
+        var assembler = DIMSEMessageAssembler(association: negotiated, logger: logger)
+        var result: (DIMSECommand, UInt8)?
+        while true {
+            guard let pdu = try await connection.receive(timeout: timeouts.dimse, what: "DIMSE response") else {
+                throw DICOMServiceError(.associationClosed, "the peer closed the connection while a response was awaited")
+            }
+            switch pdu {
+            case .dataTransfer(let values):
+                let events: [DIMSEMessageAssembler.Event]
+                do {
+                    events = try assembler.receive(values)
+                } catch {
+                    await connection.abort(AssociationAbort(source: .serviceProvider, reason: .invalidPDUParameterValue))
+                    throw error
+                }
+                for event in events {
+                    if case .command(let command, let id) = event { result = (command, id) }
+                }
+                if let result, assembler.isIdle { return result }
+            case .abort(let abort):
+                throw abort
+            default:
+                throw await fail("\(pdu.type) received while a DIMSE response was awaited")
+            }
+        }
+    }
+}

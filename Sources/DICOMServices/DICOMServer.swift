@@ -1,0 +1,273 @@
+import DICOMCore
+import DICOMIO
+import DICOMNetwork
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Timers of an association acceptor. Every wait is bounded, so a dead or silent peer is disconnected.
+public struct DICOMServerTimeouts: Sendable, Equatable {
+    /// Waiting for A-ASSOCIATE-RQ after the connection opens, and for the peer to close after a reject (ARTIM, PS3.8 §9.1.5).
+    public var artim: TimeAmount
+    /// Waiting for the next PDU on an established association.
+    public var idle: TimeAmount
+
+    public init(artim: TimeAmount = .seconds(30), idle: TimeAmount = .seconds(120)) {
+        self.artim = artim
+        self.idle = idle
+    }
+}
+
+/// A DICOM service class provider: accepts associations per an ``AcceptorPolicy`` and answers C-ECHO
+/// (Verification, PS3.4 Annex A) and C-STORE (Storage, PS3.4 Annex B) through a ``StorageHandler``.
+///
+/// Each association runs in its own task; a protocol error on one is answered with an A-ABORT and a log line
+/// and never disturbs the others.
+public final class DICOMServer: Sendable {
+    /// The address the server listens on; its port is the one chosen by the system when 0 was asked for.
+    public let localAddress: SocketAddress
+    public var port: Int { localAddress.port ?? 0 }
+    let serverChannel: Channel
+    let connections: ConnectionRegistry
+
+    /// A policy accepting Verification and every storage SOP class of ``UIDRegistry/storageSOPClasses`` in Explicit and
+    /// Implicit VR Little Endian, Deflated, Big Endian and all encapsulated (compressed) transfer syntaxes.
+    public static func defaultStoragePolicy(aeTitle: AETitle? = nil, maximumPDULength: UInt32 = 64 * 1024) -> AcceptorPolicy {
+        var policy = AcceptorPolicy(calledAETitles: aeTitle.map { .only([$0]) } ?? .any, maximumPDULength: maximumPDULength)
+        let native = [TransferSyntax.explicitVRLittleEndian, .implicitVRLittleEndian, .deflatedExplicitVRLittleEndian, .explicitVRBigEndian]
+        let syntaxes = native.map(\.uid) + TransferSyntax.all.filter(\.isEncapsulated).map(\.uid)
+        policy.accept(abstractSyntax: verificationSOPClassUID,
+                      transferSyntaxes: [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid])
+        policy.accept(abstractSyntaxes: UIDRegistry.storageSOPClasses.map(\.uid), transferSyntaxes: syntaxes)
+        return policy
+    }
+
+    /// Binds and starts accepting associations.
+    ///
+    /// - Parameters:
+    ///   - port: 0 lets the system choose; read ``port`` afterwards.
+    ///   - temporaryDirectory: where incoming data sets are streamed before the handler sees them.
+    public static func start(host: String = "127.0.0.1", port: Int, policy: AcceptorPolicy = defaultStoragePolicy(),
+                             storageHandler: StorageHandler, timeouts: DICOMServerTimeouts = DICOMServerTimeouts(),
+                             temporaryDirectory: String = NSTemporaryDirectory(),
+                             eventLoopGroup: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                             logger: Logger = Logger(label: "dicom.server")) async throws -> DICOMServer {
+        let connections = ConnectionRegistry()
+        let service = AssociationService(policy: policy, handler: storageHandler, timeouts: timeouts,
+                                         temporaryDirectory: temporaryDirectory, logger: logger)
+        // The decoder's bound: our advertised maximum P-DATA length, but at least 256 KB for A-ASSOCIATE-RQ.
+        let inboundLimit = max(policy.maximumPDULength == 0 ? PDUDecoder.defaultMaximumPDULength : policy.maximumPDULength, 256 * 1024)
+        let bootstrap = ServerBootstrap(group: eventLoopGroup)
+            .serverChannelOption(ChannelOptions.backlog, value: 64)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let connection = try PDUConnection.install(on: channel, maximumPDULength: inboundLimit, logger: logger)
+                    let id = connections.add(channel)
+                    Task {
+                        await service.serve(connection, peer: channel.remoteAddress?.description ?? "?")
+                        connections.remove(id)
+                    }
+                }
+            }
+        let channel: Channel
+        do {
+            channel = try await bootstrap.bind(host: host, port: port).get()
+        } catch {
+            throw DICOMServiceError(.connectionFailed, "cannot listen on \(host):\(port): \(error)")
+        }
+        guard let address = channel.localAddress else {
+            try? await channel.close()
+            throw DICOMServiceError(.connectionFailed, "no local address after binding \(host):\(port)")
+        }
+        logger.info("listening", metadata: ["dicom.address": "\(address)"])
+        return DICOMServer(localAddress: address, serverChannel: channel, connections: connections)
+    }
+
+    init(localAddress: SocketAddress, serverChannel: Channel, connections: ConnectionRegistry) {
+        self.localAddress = localAddress
+        self.serverChannel = serverChannel
+        self.connections = connections
+    }
+
+    /// The number of open association connections.
+    public var openConnectionCount: Int { connections.count }
+
+    /// Stops accepting connections, lets open associations finish for up to `gracePeriod`, then closes the rest.
+    public func shutdown(gracePeriod: Duration = .seconds(5)) async {
+        try? await serverChannel.close()
+        let deadline = ContinuousClock.now + gracePeriod
+        while connections.count > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for channel in connections.all { try? await channel.close() }
+    }
+}
+
+/// The open child channels, for graceful shutdown.
+final class ConnectionRegistry: @unchecked Sendable {
+    private let lock = NSLock()
+    private var channels: [Int: Channel] = [:]
+    private var nextID = 0
+
+    func add(_ channel: Channel) -> Int {
+        lock.lock(); defer { lock.unlock() }
+        nextID += 1
+        channels[nextID] = channel
+        return nextID
+    }
+
+    func remove(_ id: Int) {
+        lock.lock(); defer { lock.unlock() }
+        channels[id] = nil
+    }
+
+    var count: Int { lock.lock(); defer { lock.unlock() }; return channels.count }
+    var all: [Channel] { lock.lock(); defer { lock.unlock() }; return Array(channels.values) }
+}
+
+/// Runs one association on the acceptor side (PS3.8 §7.1 to §7.3).
+struct AssociationService: Sendable {
+    let policy: AcceptorPolicy
+    let handler: StorageHandler
+    let timeouts: DICOMServerTimeouts
+    let temporaryDirectory: String
+    let logger: Logger
+
+    func serve(_ connection: PDUConnection, peer: String) async {
+        var logger = self.logger
+        logger[metadataKey: "dicom.peer"] = "\(peer)"
+        do {
+            try await run(connection, logger: &logger)
+        } catch let abort as AssociationAbort {
+            logger.info("peer aborted the association", metadata: ["dicom.abort": "\(abort)"])
+            await connection.close()
+        } catch {
+            logger.warning("aborting association", metadata: ["error": "\(error)"])
+            let reason: AssociationAbort.Reason = (error as? DICOMNetworkError)?.code == .unknownPDUType ? .unrecognizedPDU : .invalidPDUParameterValue
+            await connection.abort(AssociationAbort(source: .serviceProvider, reason: reason))
+        }
+    }
+
+    private func run(_ connection: PDUConnection, logger: inout Logger) async throws {
+        guard let first = try await connection.receive(timeout: timeouts.artim, what: "A-ASSOCIATE-RQ") else {
+            await connection.close()
+            return
+        }
+        guard case .associateRequest(let request) = first else {
+            if case .abort = first { await connection.close(); return }
+            throw DICOMServiceError(.unexpectedMessage, "\(first.type) received before A-ASSOCIATE-RQ")
+        }
+        logger[metadataKey: "dicom.calling"] = "\(request.callingAETitle)"
+        let negotiated: NegotiatedAssociation
+        switch policy.negotiate(request, logger: logger) {
+        case .failure(let reject):
+            logger.info("association rejected", metadata: ["dicom.reject": "\(reject)"])
+            try await connection.send(.associateReject(reject))
+            // The requestor closes the connection; ARTIM bounds the wait.
+            _ = try? await connection.receive(timeout: timeouts.artim, what: "close after A-ASSOCIATE-RJ")
+            await connection.close()
+            return
+        case .success(let accept):
+            try await connection.send(.associateAccept(accept))
+            negotiated = NegotiatedAssociation(request: request, accept: accept, role: .acceptor)
+        }
+        logger.debug("association accepted", metadata: ["dicom.contexts.accepted": "\(negotiated.acceptedContexts.count)"])
+        let fragmenter = PDataFragmenter(maximumPDULength: negotiated.peerMaximumPDULength)
+        var assembler = DIMSEMessageAssembler(association: negotiated, logger: logger)
+        var incoming: IncomingDataSet?
+        defer { incoming?.discard() }
+
+        while true {
+            guard let pdu = try await connection.receive(timeout: timeouts.idle, what: "PDU on an idle association") else {
+                logger.info("peer closed the connection without releasing")
+                return
+            }
+            switch pdu {
+            case .dataTransfer(let values):
+                for event in try assembler.receive(values) {
+                    switch event {
+                    case .command(.cEchoRequest(let echo), let id):
+                        try await connection.send(try fragmenter.pdus(for: CEchoResponse(answering: echo), presentationContextID: id))
+                    case .command(.cStoreRequest(let store), let id):
+                        incoming = try IncomingDataSet(request: store, contextID: id, directory: temporaryDirectory)
+                    case .command(let other, _):
+                        throw DICOMServiceError(.unexpectedMessage, "\(other.commandField) is not supported by this SCP")
+                    case .dataSetFragment(let bytes, let id, let isLast):
+                        guard var current = incoming else {
+                            throw DICOMServiceError(.unexpectedMessage, "data set fragment without a C-STORE-RQ")
+                        }
+                        try current.append(bytes)
+                        incoming = current
+                        if isLast {
+                            incoming = nil
+                            let status = try await finish(current, negotiated: negotiated, contextID: id, logger: logger)
+                            try await connection.send(try fragmenter.pdus(for: CStoreResponse(answering: current.request, status: status),
+                                                                          presentationContextID: id))
+                        }
+                    }
+                }
+            case .releaseRequest:
+                try await connection.send(.releaseResponse)
+                await connection.close()
+                logger.debug("association released")
+                return
+            case .abort(let abort):
+                throw abort
+            default:
+                throw DICOMServiceError(.unexpectedMessage, "\(pdu.type) received on an established association")
+            }
+        }
+    }
+
+    private func finish(_ incoming: IncomingDataSet, negotiated: NegotiatedAssociation, contextID: UInt8, logger: Logger) async throws -> DIMSEStatus {
+        defer { incoming.discard() }
+        try incoming.close()
+        guard let context = negotiated.acceptedContexts[contextID] else { return .processingFailure }
+        guard context.abstractSyntax == incoming.request.affectedSOPClassUID else {
+            logger.warning("C-STORE SOP class differs from its presentation context's abstract syntax",
+                           metadata: ["dicom.sopClass": "\(incoming.request.affectedSOPClassUID)"])
+            return .dataSetDoesNotMatchSOPClass
+        }
+        let instance = ReceivedInstance(request: incoming.request, transferSyntaxUID: context.transferSyntax,
+                                        dataSetPath: incoming.path, byteCount: incoming.byteCount,
+                                        callingAETitle: negotiated.request.callingAETitle, calledAETitle: negotiated.request.calledAETitle)
+        let status = await handler.store(instance)
+        logger.info("C-STORE", metadata: ["dicom.sopInstance": "\(instance.sopInstanceUID)", "dicom.bytes": "\(instance.byteCount)",
+                                          "dicom.status": "\(status)"])
+        return status
+    }
+}
+
+/// A data set being streamed to a temporary file.
+struct IncomingDataSet {
+    let request: CStoreRequest
+    let contextID: UInt8
+    let path: String
+    let handle: FileHandle
+    var byteCount = 0
+
+    init(request: CStoreRequest, contextID: UInt8, directory: String) throws {
+        self.request = request
+        self.contextID = contextID
+        path = (directory as NSString).appendingPathComponent("dicom-incoming-\(UUID().uuidString).tmp")
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw DICOMError(.io, "cannot create temporary file \(path)")
+        }
+        self.handle = handle
+    }
+
+    mutating func append(_ bytes: ByteBuffer) throws {
+        try bytes.withUnsafeReadableBytes { try handle.write(contentsOf: $0) }
+        byteCount += bytes.readableBytes
+    }
+
+    func close() throws { try handle.synchronize() }
+
+    func discard() {
+        try? handle.close()
+        unlink(path)
+    }
+}

@@ -1,0 +1,105 @@
+import DICOMNetwork
+import Foundation
+import Logging
+import NIOCore
+
+/// Delivers decoded PDUs from the pipeline to an `AsyncThrowingStream`; the last handler of an association channel.
+final class PDUStreamHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = PDU
+
+    let continuation: AsyncThrowingStream<PDU, Error>.Continuation
+
+    init(continuation: AsyncThrowingStream<PDU, Error>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        continuation.yield(unwrapInboundIn(data))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        continuation.finish()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        continuation.finish(throwing: error)
+    }
+}
+
+/// A thread-safe flag set when a receive timer closes the channel.
+final class TimeoutFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+/// One TCP connection carrying PDUs: send with back-pressure, receive with a timer. Not for concurrent use:
+/// the owner (an ``Association`` or the server's per-connection task) serialises calls.
+final class PDUConnection: @unchecked Sendable {
+    let channel: Channel
+    private var iterator: AsyncThrowingStream<PDU, Error>.AsyncIterator
+    private let timedOut = TimeoutFlag()
+
+    /// Adds the PDU codecs and the stream handler to `channel`'s pipeline (on its event loop).
+    static func install(on channel: Channel, maximumPDULength: UInt32, logger: Logger?) throws -> PDUConnection {
+        let (stream, continuation) = AsyncThrowingStream<PDU, Error>.makeStream()
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(ByteToMessageHandler(PDUDecoder(maximumPDULength: maximumPDULength, logger: logger)))
+        try sync.addHandler(MessageToByteHandler(PDUEncoder()))
+        try sync.addHandler(PDUStreamHandler(continuation: continuation))
+        return PDUConnection(channel: channel, stream: stream)
+    }
+
+    private init(channel: Channel, stream: AsyncThrowingStream<PDU, Error>) {
+        self.channel = channel
+        self.iterator = stream.makeAsyncIterator()
+    }
+
+    /// Writes PDUs and waits until the last is written (back-pressure for large data sets).
+    func send(_ pdus: [PDU]) async throws {
+        guard let last = pdus.last else { return }
+        for pdu in pdus.dropLast() { channel.write(pdu, promise: nil) }
+        do {
+            try await channel.writeAndFlush(last).get()
+        } catch {
+            throw DICOMServiceError(.connectionFailed, "cannot send \(last.type): \(error)")
+        }
+    }
+
+    func send(_ pdu: PDU) async throws { try await send([pdu]) }
+
+    /// The next PDU, or nil when the peer closed the connection. When `timeout` expires the connection is closed
+    /// and ``DICOMServiceError/Code/timeout`` is thrown.
+    func receive(timeout: TimeAmount, what: String) async throws -> PDU? {
+        let flag = timedOut
+        let channel = self.channel
+        let timer = channel.eventLoop.scheduleTask(in: timeout) {
+            flag.set()
+            channel.close(promise: nil)
+        }
+        defer { timer.cancel() }
+        let pdu: PDU?
+        do {
+            pdu = try await iterator.next()
+        } catch {
+            if flag.isSet { throw DICOMServiceError(.timeout, "no \(what) within \(Double(timeout.nanoseconds) / 1e9) s; connection closed") }
+            throw error
+        }
+        if pdu == nil, flag.isSet {
+            throw DICOMServiceError(.timeout, "no \(what) within \(Double(timeout.nanoseconds) / 1e9) s; connection closed")
+        }
+        return pdu
+    }
+
+    /// Sends an A-ABORT (best effort) and closes the connection.
+    func abort(_ abort: AssociationAbort) async {
+        try? await channel.writeAndFlush(PDU.abort(abort)).get()
+        try? await channel.close()
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+}

@@ -1,0 +1,21 @@
+import DICOMCore
+import Foundation
+
+/// Where the data set starts in a Part 10 file (PS3.10 §7.1), so it can be sent byte for byte as stored.
+enum Part10Layout {
+    /// The byte offset of the data set after the preamble, `DICM` and the File Meta Information, located by
+    /// the group length (0002,0000); nil when the file has no preamble or no group length element first.
+    static func dataSetOffset(in data: Data) -> Int? {
+        guard data.count >= 144 else { return nil }
+        let base = data.startIndex
+        guard data[base + 128] == 0x44, data[base + 129] == 0x49, data[base + 130] == 0x43, data[base + 131] == 0x4D else { return nil }
+        func u16(_ at: Int) -> UInt16 { UInt16(data[base + at]) | UInt16(data[base + at + 1]) << 8 }
+        func u32(_ at: Int) -> UInt32 { UInt32(u16(at)) | UInt32(u16(at + 2)) << 16 }
+        guard u16(132) == 0x0002, u16(134) == 0x0000, data[base + 136] == 0x55, data[base + 137] == 0x4C, u16(138) == 4 else { return nil }
+        let end = 144 + Int(u32(140))
+        guard end <= data.count else { return nil }
+        // The first element after the meta group must not belong to group 0002 (a wrong group length).
+        if end + 2 <= data.count, u16(end) == 0x0002 { return nil }
+        return end
+    }
+}
