@@ -1,0 +1,175 @@
+import DICOMCore
+import DICOMIO
+import DICOMNetwork
+import Foundation
+import Logging
+import NIOCore
+
+/// The outcome of sending one file with ``FileSender``.
+public struct SendResult: Sendable, Codable, Equatable {
+    public var path: String
+    public var sopInstanceUID: String?
+    /// The C-STORE-RSP status as four hex digits, nil when the file was not sent.
+    public var status: String?
+    /// Stored with a success or warning status (PS3.4 Annex B.2.3).
+    public var ok: Bool
+    /// The file is not DICOM (or lacks the identifying attributes) and was skipped.
+    public var skipped: Bool
+    /// Why the file was not stored, when it was not.
+    public var error: String?
+
+    public init(path: String, sopInstanceUID: String? = nil, status: DIMSEStatus? = nil, skipped: Bool = false, error: String? = nil) {
+        self.path = path
+        self.sopInstanceUID = sopInstanceUID
+        self.status = status.map { String(format: "%04X", $0.rawValue) }
+        self.ok = status?.isSuccessOrWarning ?? false
+        self.skipped = skipped
+        self.error = error
+    }
+}
+
+/// Sends Part 10 files by C-STORE (PS3.4 Annex B) over one or more associations: what `dcmsend` runs.
+///
+/// Each file's own transfer syntax is proposed together with Explicit and Implicit VR Little Endian, one
+/// presentation context per (SOP class, transfer syntax) pair, at most 128 per association (PS3.8 §9.3.2.2:
+/// odd IDs 1–255); more pairs open further associations. A file whose syntax the peer did not accept is sent in
+/// an accepted native syntax when it is itself native, else reported as not sent (no codecs yet).
+public struct FileSender: Sendable {
+    public var host: String
+    public var port: Int
+    public var callingAE: AETitle
+    public var calledAE: AETitle
+    public var timeouts: DICOMTimeouts
+    public var maximumPDULength: UInt32
+    /// Associations used at the same time.
+    public var parallelAssociations: Int
+    public var logger: Logger
+
+    public init(host: String, port: Int, callingAE: AETitle, calledAE: AETitle, timeouts: DICOMTimeouts = DICOMTimeouts(),
+                maximumPDULength: UInt32 = DICOMClient.defaultMaximumPDULength, parallelAssociations: Int = 1,
+                logger: Logger = Logger(label: "dicom.send")) {
+        self.host = host
+        self.port = port
+        self.callingAE = callingAE
+        self.calledAE = calledAE
+        self.timeouts = timeouts
+        self.maximumPDULength = maximumPDULength
+        self.parallelAssociations = max(1, parallelAssociations)
+        self.logger = logger
+    }
+
+    struct Candidate: Sendable {
+        var index: Int
+        var path: String
+        var sopClassUID: String
+        var sopInstanceUID: String
+        var transferSyntax: TransferSyntax
+        var key: String { sopClassUID + "|" + transferSyntax.uid }
+    }
+
+    /// Sends the files; one result per path, in the order given. `onResult` is called as each file completes.
+    public func send(paths: [String], onResult: @escaping @Sendable (SendResult) -> Void = { _ in }) async -> [SendResult] {
+        var results = [SendResult?](repeating: nil, count: paths.count)
+        var candidates: [Candidate] = []
+        for (index, path) in paths.enumerated() {
+            do {
+                let file = try DICOMFile(contentsOf: path, options: .metadataOnly)
+                guard let sopClass = file.fileMetaInformation.string(Tag(0x0002, 0x0002)) ?? file.dataSet.string(Tag(0x0008, 0x0016)),
+                      let sopInstance = file.fileMetaInformation.string(Tag(0x0002, 0x0003)) ?? file.dataSet.string(Tag(0x0008, 0x0018)) else {
+                    throw DICOMServiceError(.invalidInput, "no SOP Class UID or SOP Instance UID")
+                }
+                candidates.append(Candidate(index: index, path: path, sopClassUID: sopClass, sopInstanceUID: sopInstance,
+                                            transferSyntax: file.transferSyntax))
+            } catch {
+                let result = SendResult(path: path, skipped: true, error: "not a DICOM file: \(error)")
+                results[index] = result
+                onResult(result)
+            }
+        }
+        // Round-robin over the associations, then cut each share into batches of at most 128 contexts.
+        var shares = [[Candidate]](repeating: [], count: min(parallelAssociations, max(1, candidates.count)))
+        for (n, candidate) in candidates.enumerated() { shares[n % shares.count].append(candidate) }
+        let sent = await withTaskGroup(of: [(Int, SendResult)].self) { group in
+            for share in shares where !share.isEmpty {
+                group.addTask { await self.sendShare(share, onResult: onResult) }
+            }
+            var all: [(Int, SendResult)] = []
+            for await part in group { all += part }
+            return all
+        }
+        for (index, result) in sent { results[index] = result }
+        return results.enumerated().map { $0.element ?? SendResult(path: paths[$0.offset], error: "not attempted") }
+    }
+
+    static func batches(_ candidates: [Candidate]) -> [[Candidate]] {
+        var batches: [[Candidate]] = []
+        var current: [Candidate] = []
+        var keys: Set<String> = []
+        for candidate in candidates {
+            if !keys.contains(candidate.key), keys.count == 128 {
+                batches.append(current)
+                current = []
+                keys = []
+            }
+            keys.insert(candidate.key)
+            current.append(candidate)
+        }
+        if !current.isEmpty { batches.append(current) }
+        return batches
+    }
+
+    static func contexts(for batch: [Candidate]) -> [PresentationContext] {
+        var seen: Set<String> = []
+        var contexts: [PresentationContext] = []
+        for candidate in batch where seen.insert(candidate.key).inserted {
+            var syntaxes = [candidate.transferSyntax.uid]
+            for extra in [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid] where !syntaxes.contains(extra) {
+                syntaxes.append(extra)
+            }
+            contexts.append(PresentationContext(id: UInt8(contexts.count * 2 + 1), abstractSyntax: candidate.sopClassUID, transferSyntaxes: syntaxes))
+        }
+        return contexts
+    }
+
+    private func sendShare(_ share: [Candidate], onResult: @Sendable (SendResult) -> Void) async -> [(Int, SendResult)] {
+        var out: [(Int, SendResult)] = []
+        func record(_ candidate: Candidate, _ result: SendResult) {
+            out.append((candidate.index, result))
+            onResult(result)
+        }
+        for batch in Self.batches(share) {
+            var association: Association?
+            var connectError: Error?
+            for candidate in batch {
+                if association == nil, connectError == nil {
+                    do {
+                        association = try await DICOMClient.connect(host: host, port: port, callingAE: callingAE, calledAE: calledAE,
+                                                                    presentationContexts: Self.contexts(for: batch),
+                                                                    maximumPDULength: maximumPDULength, timeouts: timeouts, logger: logger)
+                    } catch {
+                        connectError = error
+                    }
+                }
+                guard let current = association else {
+                    record(candidate, SendResult(path: candidate.path, sopInstanceUID: candidate.sopInstanceUID,
+                                                 error: "association failed: \(connectError.map { "\($0)" } ?? "unknown")"))
+                    continue
+                }
+                do {
+                    let (uid, status) = try await current.store(fileAt: candidate.path)
+                    record(candidate, SendResult(path: candidate.path, sopInstanceUID: uid, status: status,
+                                                 error: status.isSuccessOrWarning ? nil : status.meaning))
+                } catch let error as DICOMServiceError where error.code == .noPresentationContext || error.code == .invalidInput {
+                    record(candidate, SendResult(path: candidate.path, sopInstanceUID: candidate.sopInstanceUID, error: "not sent: \(error.message)"))
+                } catch {
+                    // The association is gone; the next file opens a new one.
+                    record(candidate, SendResult(path: candidate.path, sopInstanceUID: candidate.sopInstanceUID, error: "\(error)"))
+                    await current.abort()
+                    association = nil
+                }
+            }
+            if let association { try? await association.release() }
+        }
+        return out
+    }
+}
