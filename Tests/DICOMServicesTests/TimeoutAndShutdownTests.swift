@@ -1,0 +1,111 @@
+import DICOMCore
+import DICOMIO
+import DICOMServices
+import Foundation
+import NIOCore
+import Testing
+
+@Suite struct TimeoutAndShutdownTests {
+    /// Answers only after `delay`.
+    struct SlowHandler: StorageHandler {
+        var delay: Duration
+        func store(_ instance: ReceivedInstance) async -> DIMSEStatus {
+            try? await Task.sleep(for: delay)
+            return .success
+        }
+    }
+
+    static func storeContexts() -> [PresentationContext] {
+        PresentationContext.numbered([verificationSOPClassUID, TestSupport.ctImageStorage],
+                                     transferSyntaxes: [TransferSyntax.explicitVRLittleEndian.uid])
+    }
+
+    @Test func dimseTimeoutBoundsTheWaitForAResponse() async throws {
+        let directory = try TestSupport.temporaryDirectory("dimse-timeout")
+        let server = try await DICOMServer.start(port: 0, storageHandler: SlowHandler(delay: .seconds(3)))
+        let association = try await DICOMClient.connect(host: "127.0.0.1", port: server.port, callingAE: "SCU", calledAE: "ANY-SCP",
+                                                        presentationContexts: Self.storeContexts(),
+                                                        timeouts: DICOMTimeouts(dimse: .milliseconds(300)))
+        let path = try TestSupport.writeInstance(try TestSupport.makeInstance(sopInstanceUID: "1.2.3.11"), to: directory, name: "x.dcm")
+        let start = ContinuousClock.now
+        do {
+            _ = try await association.store(fileAt: path)
+            Issue.record("store should time out")
+        } catch let error as DICOMServiceError {
+            #expect(error.code == .timeout)
+        }
+        #expect(ContinuousClock.now - start < .seconds(2))
+        // The association is unusable afterwards, and says so.
+        await #expect(throws: DICOMServiceError.self) { try await association.echo() }
+        await server.shutdown(gracePeriod: .milliseconds(100))
+    }
+
+    @Test func idleAssociationIsClosedByTheServer() async throws {
+        let directory = try TestSupport.temporaryDirectory("idle")
+        let server = try await DICOMServer.start(port: 0, storageHandler: try DirectoryStorageHandler(directory: directory),
+                                                 timeouts: DICOMServerTimeouts(artim: .seconds(5), idle: .milliseconds(300)))
+        let association = try await DICOMClient.connect(host: "127.0.0.1", port: server.port, callingAE: "SCU", calledAE: "ANY-SCP",
+                                                        presentationContexts: DICOMClient.verificationContexts)
+        #expect(try await association.echo() == .success)
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(server.openConnectionCount == 0)
+        await #expect(throws: (any Error).self) { try await association.echo() }
+        await server.shutdown()
+    }
+
+    @Test func abortByUserLeavesServerWorking() async throws {
+        let directory = try TestSupport.temporaryDirectory("abort")
+        let server = try await DICOMServer.start(port: 0, storageHandler: try DirectoryStorageHandler(directory: directory))
+        let first = try await DICOMClient.connect(host: "127.0.0.1", port: server.port, callingAE: "SCU", calledAE: "ANY-SCP",
+                                                  presentationContexts: DICOMClient.verificationContexts)
+        await first.abort()
+        await #expect(throws: DICOMServiceError.self) { try await first.echo() }
+        let second = try await DICOMClient.connect(host: "127.0.0.1", port: server.port, callingAE: "SCU", calledAE: "ANY-SCP",
+                                                   presentationContexts: DICOMClient.verificationContexts)
+        #expect(try await second.echo() == .success)
+        try await second.release()
+        await server.shutdown()
+    }
+
+    @Test func shutdownClosesOpenAssociationsAfterTheGracePeriod() async throws {
+        let directory = try TestSupport.temporaryDirectory("shutdown")
+        let server = try await DICOMServer.start(port: 0, storageHandler: try DirectoryStorageHandler(directory: directory))
+        let association = try await DICOMClient.connect(host: "127.0.0.1", port: server.port, callingAE: "SCU", calledAE: "ANY-SCP",
+                                                        presentationContexts: DICOMClient.verificationContexts)
+        #expect(try await association.echo() == .success)
+        #expect(server.openConnectionCount == 1)
+        let start = ContinuousClock.now
+        await server.shutdown(gracePeriod: .milliseconds(200))
+        #expect(ContinuousClock.now - start < .seconds(3))
+        await #expect(throws: (any Error).self) { try await association.echo() }
+        // No longer listening.
+        await #expect(throws: DICOMServiceError.self) {
+            _ = try await DICOMClient.connect(host: "127.0.0.1", port: server.port, callingAE: "SCU", calledAE: "ANY-SCP",
+                                              presentationContexts: DICOMClient.verificationContexts)
+        }
+    }
+
+    @Test func connectTimeoutAndARTIMOnASilentPeer() async throws {
+        // A listener that accepts but never answers A-ASSOCIATE-RQ: the client's ARTIM gives up.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        listen(fd, 4)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let start = ContinuousClock.now
+        do {
+            _ = try await DICOMClient.connect(host: "127.0.0.1", port: port, callingAE: "SCU", calledAE: "SILENT",
+                                              presentationContexts: DICOMClient.verificationContexts,
+                                              timeouts: DICOMTimeouts(connect: .seconds(2), artim: .milliseconds(300)))
+            Issue.record("connect should time out")
+        } catch let error as DICOMServiceError {
+            #expect(error.code == .timeout)
+        }
+        #expect(ContinuousClock.now - start < .seconds(3))
+    }
+}
