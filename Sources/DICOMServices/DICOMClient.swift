@@ -40,7 +40,7 @@ public enum DICOMClient {
                              transferSyntaxes: [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid])]
     }
 
-    /// Connects over TCP (with TCP_NODELAY), sends A-ASSOCIATE-RQ and waits for the answer.
+    /// Connects over TCP (with TCP_NODELAY), optionally TLS (PS3.15 Annex B.1), sends A-ASSOCIATE-RQ and waits for the answer.
     ///
     /// - Throws: ``AssociationReject`` when the peer rejects, ``AssociationAbort`` when it aborts,
     ///   ``DICOMServiceError`` for connection failures and timeouts, ``DICOMNetworkError`` for a malformed answer.
@@ -48,11 +48,17 @@ public enum DICOMClient {
                                presentationContexts: [PresentationContext],
                                maximumPDULength: UInt32 = defaultMaximumPDULength,
                                timeouts: DICOMTimeouts = DICOMTimeouts(),
+                               tls: DICOMTLS? = nil,
                                eventLoopGroup: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                                logger: Logger = Logger(label: "dicom.client")) async throws -> Association {
         let bootstrap = ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(timeouts.connect)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.clientHandler()) }
+                }
+            }
         let channel: Channel
         do {
             channel = try await bootstrap.connect(host: host, port: port).get()

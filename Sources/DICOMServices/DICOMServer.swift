@@ -48,9 +48,11 @@ public final class DICOMServer: Sendable {
     /// - Parameters:
     ///   - port: 0 lets the system choose; read ``port`` afterwards.
     ///   - temporaryDirectory: where incoming data sets are streamed before the handler sees them.
+    ///   - tls: accept only TLS connections (PS3.15 Annex B.1) with this context.
     public static func start(host: String = "127.0.0.1", port: Int, policy: AcceptorPolicy = defaultStoragePolicy(),
                              storageHandler: StorageHandler, timeouts: DICOMServerTimeouts = DICOMServerTimeouts(),
                              temporaryDirectory: String = NSTemporaryDirectory(),
+                             tls: DICOMTLS? = nil,
                              eventLoopGroup: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                              logger: Logger = Logger(label: "dicom.server")) async throws -> DICOMServer {
         let connections = ConnectionRegistry()
@@ -64,6 +66,7 @@ public final class DICOMServer: Sendable {
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(tls.serverHandler()) }
                     let connection = try PDUConnection.install(on: channel, maximumPDULength: inboundLimit, logger: logger)
                     let id = connections.add(channel)
                     Task {
