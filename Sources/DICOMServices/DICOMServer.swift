@@ -199,11 +199,10 @@ struct AssociationService: Sendable {
                     case .command(let other, _):
                         throw DICOMServiceError(.unexpectedMessage, "\(other.commandField) is not supported by this SCP")
                     case .dataSetFragment(let bytes, let id, let isLast):
-                        guard var current = incoming else {
+                        guard let current = incoming else {
                             throw DICOMServiceError(.unexpectedMessage, "data set fragment without a C-STORE-RQ")
                         }
                         try current.append(bytes)
-                        incoming = current
                         if isLast {
                             incoming = nil
                             let status = try await finish(current, negotiated: negotiated, contextID: id, logger: logger)
@@ -245,12 +244,13 @@ struct AssociationService: Sendable {
 }
 
 /// A data set being streamed to a temporary file.
-struct IncomingDataSet {
+final class IncomingDataSet {
     let request: CStoreRequest
     let contextID: UInt8
     let path: String
     let handle: FileHandle
     var byteCount = 0
+    private var closed = false
 
     init(request: CStoreRequest, contextID: UInt8, directory: String) throws {
         self.request = request
@@ -262,15 +262,20 @@ struct IncomingDataSet {
         self.handle = handle
     }
 
-    mutating func append(_ bytes: ByteBuffer) throws {
+    func append(_ bytes: ByteBuffer) throws {
         try bytes.withUnsafeReadableBytes { try handle.write(contentsOf: $0) }
         byteCount += bytes.readableBytes
     }
 
-    func close() throws { try handle.synchronize() }
+    /// Ends writing. No fsync here: the handler makes the final copy durable (``DirectoryStorageHandler`` does).
+    func close() throws {
+        guard !closed else { return }
+        closed = true
+        try handle.close()
+    }
 
     func discard() {
-        try? handle.close()
+        try? close()
         unlink(path)
     }
 }

@@ -54,11 +54,17 @@ public struct DirectoryStorageHandler: StorageHandler {
     }
 
     public func store(_ instance: ReceivedInstance) async -> DIMSEStatus {
-        do {
-            try Self.writePart10(instance, to: path(forSOPInstanceUID: instance.sopInstanceUID))
-            return .success
-        } catch {
-            return .outOfResources
+        let destination = path(forSOPInstanceUID: instance.sopInstanceUID)
+        // The copy and its fsyncs block; run them off the cooperative pool so other associations keep going.
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                do {
+                    try Self.writePart10(instance, to: destination)
+                    continuation.resume(returning: .success)
+                } catch {
+                    continuation.resume(returning: .outOfResources)
+                }
+            }
         }
     }
 

@@ -48,7 +48,8 @@ enum TestSupport {
     static func writeInstance(_ dataSet: DataSet, transferSyntax: TransferSyntax = .explicitVRLittleEndian, to directory: String,
                               name: String) throws -> String {
         let path = (directory as NSString).appendingPathComponent(name)
-        try DICOMFile(dataSet: dataSet, transferSyntax: transferSyntax).write(to: path)
+        // A plain write: the atomic, fsynced one would block the cooperative pool the servers run on.
+        try DICOMFile(dataSet: dataSet, transferSyntax: transferSyntax).encoded().write(to: URL(fileURLWithPath: path))
         return path
     }
 
