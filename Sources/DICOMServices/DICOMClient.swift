@@ -161,6 +161,22 @@ public actor Association {
     /// response status. The data set must already be in the transfer syntax of the context used.
     public func store(dataSet: ByteBuffer, sopClassUID: String, sopInstanceUID: String, transferSyntax: TransferSyntax,
                       priority: DIMSEPriority = .medium) async throws -> DIMSEStatus {
+        try await store(.buffer(dataSet), sopClassUID: sopClassUID, sopInstanceUID: sopInstanceUID, transferSyntax: transferSyntax,
+                        priority: priority)
+    }
+
+    /// Where the data set bytes of a C-STORE come from.
+    enum DataSetSource: Sendable {
+        case buffer(ByteBuffer)
+        /// A byte range of a file, read and sent in slices (an instance of any size is never loaded whole).
+        case file(path: String, offset: Int)
+    }
+
+    /// The slice of a data set handed to the fragmenter at a time.
+    static let sendSliceLength = 4 * 1024 * 1024
+
+    func store(_ source: DataSetSource, sopClassUID: String, sopInstanceUID: String, transferSyntax: TransferSyntax,
+               priority: DIMSEPriority) async throws -> DIMSEStatus {
         guard let context = negotiated.context(forAbstractSyntax: sopClassUID, transferSyntax: transferSyntax.uid) else {
             throw DICOMServiceError(.noPresentationContext, "no accepted presentation context for \(sopClassUID) in \(transferSyntax.name)")
         }
@@ -168,15 +184,31 @@ public actor Association {
             let request = CStoreRequest(messageID: takeMessageID(), affectedSOPClassUID: sopClassUID,
                                         affectedSOPInstanceUID: sopInstanceUID, priority: priority)
             try await connection.send(try fragmenter.pdus(for: request, presentationContextID: context.id))
-            // Send the data set in slices so that at most a few MB of PDUs are queued at once.
-            var remaining = dataSet
-            let slice = 4 * 1024 * 1024
-            repeat {
-                let length = min(slice, remaining.readableBytes)
-                let part = remaining.readSlice(length: length)!
-                try await connection.send(fragmenter.pdus(for: part, presentationContextID: context.id, isCommand: false,
-                                                          isLast: remaining.readableBytes == 0))
-            } while remaining.readableBytes > 0
+            switch source {
+            case .buffer(var remaining):
+                repeat {
+                    let part = remaining.readSlice(length: min(Self.sendSliceLength, remaining.readableBytes))!
+                    try await connection.send(fragmenter.pdus(for: part, presentationContextID: context.id, isCommand: false,
+                                                              isLast: remaining.readableBytes == 0))
+                } while remaining.readableBytes > 0
+            case .file(let path, let offset):
+                guard let handle = FileHandle(forReadingAtPath: path) else {
+                    throw DICOMServiceError(.invalidInput, "cannot open \(path)")
+                }
+                defer { try? handle.close() }
+                let end = try handle.seekToEnd()
+                try handle.seek(toOffset: UInt64(offset))
+                var position = UInt64(offset)
+                repeat {
+                    let chunk = try handle.read(upToCount: Self.sendSliceLength) ?? Data()
+                    guard !chunk.isEmpty || position == end else {
+                        throw DICOMServiceError(.invalidInput, "\(path) ended early while sending it")
+                    }
+                    position += UInt64(chunk.count)
+                    try await connection.send(fragmenter.pdus(for: ByteBuffer(bytes: chunk), presentationContextID: context.id,
+                                                              isCommand: false, isLast: position >= end))
+                } while position < end
+            }
             let (response, _) = try await receiveResponse()
             guard case .cStoreResponse(let store) = response, store.messageIDBeingRespondedTo == request.messageID else {
                 throw await fail("expected C-STORE-RSP for message \(request.messageID), received \(response.commandField)")
@@ -185,41 +217,40 @@ public actor Association {
         }
     }
 
-    /// Stores a Part 10 file: the data set bytes are sent as stored when the file's transfer syntax was accepted,
-    /// otherwise a native data set is re-encoded in an accepted native transfer syntax.
+    /// Stores a Part 10 file: the data set bytes are streamed from disk as stored when the file's transfer syntax
+    /// was accepted; otherwise a native data set is re-encoded in an accepted native transfer syntax.
     ///
     /// - Throws: ``DICOMServiceError`` `noPresentationContext` when no accepted context fits (a compressed file
     ///   whose syntax the peer did not accept needs a codec), `invalidInput` for an unreadable file.
-    public func store(fileAt path: String) async throws -> (sopInstanceUID: String, status: DIMSEStatus) {
-        let data: Data
-        let file: DICOMFile
+    public func store(fileAt path: String, priority: DIMSEPriority = .medium) async throws -> (sopInstanceUID: String, status: DIMSEStatus) {
+        let header: DICOMFile
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
-            file = try DICOMFile(data: data)
+            header = try DICOMFile(contentsOf: path, options: .metadataOnly)
         } catch {
             throw DICOMServiceError(.invalidInput, "\(path): \(error)")
         }
-        guard let sopClass = file.fileMetaInformation.string(Tag(0x0002, 0x0002)) ?? file.dataSet.string(Tag(0x0008, 0x0016)),
-              let sopInstance = file.fileMetaInformation.string(Tag(0x0002, 0x0003)) ?? file.dataSet.string(Tag(0x0008, 0x0018)) else {
+        guard let sopClass = header.fileMetaInformation.string(Tag(0x0002, 0x0002)) ?? header.dataSet.string(Tag(0x0008, 0x0016)),
+              let sopInstance = header.fileMetaInformation.string(Tag(0x0002, 0x0003)) ?? header.dataSet.string(Tag(0x0008, 0x0018)) else {
             throw DICOMServiceError(.invalidInput, "\(path): no SOP Class UID or SOP Instance UID")
         }
-        guard let context = context(forSOPClass: sopClass, transferSyntax: file.transferSyntax),
+        guard let context = context(forSOPClass: sopClass, transferSyntax: header.transferSyntax),
               let contextSyntax = context.knownTransferSyntax else {
             throw DICOMServiceError(.noPresentationContext,
-                                    "the peer accepted no presentation context for \(sopClass) in \(file.transferSyntax.name) (and no codec is available to convert it)")
+                                    "the peer accepted no presentation context for \(sopClass) in \(header.transferSyntax.name) (and no codec is available to convert it)")
         }
-        var bytes: ByteBuffer
-        if contextSyntax == file.transferSyntax, let offset = Part10Layout.dataSetOffset(in: data) {
-            bytes = ByteBuffer(bytes: data[(data.startIndex + offset)...])
+        let source: DataSetSource
+        if contextSyntax == header.transferSyntax, let offset = Part10Layout.dataSetOffset(ofFileAt: path) {
+            source = .file(path: path, offset: offset)
         } else {
             do {
-                bytes = ByteBuffer(bytes: try DataSetWriter.encode(file.dataSet, transferSyntax: contextSyntax))
+                let file = try DICOMFile(contentsOf: path)
+                source = .buffer(ByteBuffer(bytes: try DataSetWriter.encode(file.dataSet, transferSyntax: contextSyntax)))
             } catch {
                 throw DICOMServiceError(.invalidInput, "\(path): cannot encode in \(contextSyntax.name): \(error)")
             }
         }
-        if bytes.readableBytes == 0 { bytes = ByteBuffer() }
-        let status = try await store(dataSet: bytes, sopClassUID: sopClass, sopInstanceUID: sopInstance, transferSyntax: contextSyntax)
+        let status = try await store(source, sopClassUID: sopClass, sopInstanceUID: sopInstance, transferSyntax: contextSyntax,
+                                     priority: priority)
         return (sopInstance, status)
     }
 

@@ -18,4 +18,12 @@ enum Part10Layout {
         if end + 2 <= data.count, u16(end) == 0x0002 { return nil }
         return end
     }
+
+    /// ``dataSetOffset(in:)`` for a file on disk, reading only its first megabyte.
+    static func dataSetOffset(ofFileAt path: String) -> Int? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let prefix = try? handle.read(upToCount: 1 << 20) else { return nil }
+        return dataSetOffset(in: prefix)
+    }
 }
