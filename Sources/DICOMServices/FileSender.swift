@@ -43,11 +43,13 @@ public struct FileSender: Sendable {
     public var maximumPDULength: UInt32
     /// Associations used at the same time.
     public var parallelAssociations: Int
+    public var tls: DICOMTLS?
     public var logger: Logger
 
     public init(host: String, port: Int, callingAE: AETitle, calledAE: AETitle, timeouts: DICOMTimeouts = DICOMTimeouts(),
                 maximumPDULength: UInt32 = DICOMClient.defaultMaximumPDULength, parallelAssociations: Int = 1,
-                logger: Logger = Logger(label: "dicom.send")) {
+                tls: DICOMTLS? = nil, logger: Logger = Logger(label: "dicom.send")) {
+        self.tls = tls
         self.host = host
         self.port = port
         self.callingAE = callingAE
@@ -145,7 +147,7 @@ public struct FileSender: Sendable {
                     do {
                         association = try await DICOMClient.connect(host: host, port: port, callingAE: callingAE, calledAE: calledAE,
                                                                     presentationContexts: Self.contexts(for: batch),
-                                                                    maximumPDULength: maximumPDULength, timeouts: timeouts, logger: logger)
+                                                                    maximumPDULength: maximumPDULength, timeouts: timeouts, tls: tls, logger: logger)
                     } catch {
                         connectError = error
                     }

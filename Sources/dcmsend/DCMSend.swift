@@ -45,6 +45,15 @@ struct DCMSend: AsyncParsableCommand {
     @Option(help: "Timeout in seconds for connecting, association and each DIMSE response.")
     var timeout = 30
 
+    @Flag(help: "Use TLS (PS3.15 Annex B.1).")
+    var tls = false
+
+    @Option(name: .customLong("tls-ca"), help: "PEM file of certificates to trust (default: the system's roots). Implies --tls.")
+    var tlsCA: String?
+
+    @Option(name: .customLong("tls-hostname"), help: "Name to check the peer's certificate against (default: HOST). Implies --tls.")
+    var tlsHostname: String?
+
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("port must be 1...65535") }
         guard echo || !paths.isEmpty else { throw ValidationError("give files or directories to send, or --echo") }
@@ -64,13 +73,22 @@ struct DCMSend: AsyncParsableCommand {
         logger.logLevel = .warning
         let seconds = Int64(timeout)
         let timeouts = DICOMTimeouts(connect: .seconds(seconds), artim: .seconds(seconds), dimse: .seconds(seconds))
+        var tlsContext: DICOMTLS?
+        if tls || tlsCA != nil || tlsHostname != nil {
+            do {
+                tlsContext = try DICOMTLS.client(trustRootsPEM: tlsCA, serverHostname: tlsHostname ?? host)
+            } catch {
+                printError("dcmsend: cannot set up TLS: \(error)")
+                throw ExitCode(1)
+            }
+        }
         let calling = try aeTitle(callingAE, "--aet")
         let called = try aeTitle(calledAE, "--called-aet")
         if echo {
             do {
                 let association = try await DICOMClient.connect(host: host, port: port, callingAE: calling, calledAE: called,
                                                                 presentationContexts: DICOMClient.verificationContexts,
-                                                                timeouts: timeouts, logger: logger)
+                                                                timeouts: timeouts, tls: tlsContext, logger: logger)
                 let status = try await association.echo()
                 try? await association.release()
                 print(json ? #"{"echo":true,"status":"\#(String(format: "%04X", status.rawValue))","ok":\#(status.isSuccess)}"# : "C-ECHO: \(status)")
@@ -86,7 +104,7 @@ struct DCMSend: AsyncParsableCommand {
         let (files, missing) = InputFiles.expand(paths, recursive: true)
         for path in missing { printError("dcmsend: \(path): no such file or directory") }
         let sender = FileSender(host: host, port: port, callingAE: calling, calledAE: called, timeouts: timeouts,
-                                parallelAssociations: parallel, logger: logger)
+                                parallelAssociations: parallel, tls: tlsContext, logger: logger)
         let quiet = json
         let results = await sender.send(paths: files) { result in
             if result.skipped {
