@@ -149,7 +149,14 @@ struct AssociationService: Sendable {
             await connection.close()
         } catch {
             logger.warning("aborting association", metadata: ["error": "\(error)"])
-            let reason: AssociationAbort.Reason = (error as? DICOMNetworkError)?.code == .unknownPDUType ? .unrecognizedPDU : .invalidPDUParameterValue
+            // PS3.8 §9.3.8: the reason tells the peer what went wrong, where one applies.
+            let reason: AssociationAbort.Reason
+            switch error {
+            case let error as DICOMNetworkError where error.code == .unknownPDUType: reason = .unrecognizedPDU
+            case is DICOMNetworkError: reason = .invalidPDUParameterValue
+            case let error as DICOMServiceError where error.code == .unexpectedMessage: reason = .unexpectedPDU
+            default: reason = .notSpecified
+            }
             await connection.abort(AssociationAbort(source: .serviceProvider, reason: reason))
         }
     }

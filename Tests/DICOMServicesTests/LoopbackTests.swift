@@ -79,11 +79,14 @@ import Testing
     }
 
     @Test(arguments: [
-        [UInt8]([0x01, 0x00, 0xFF, 0xFF, 0xFF, 0xFF]),                 // A-ASSOCIATE-RQ claiming 4 GB
-        Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8),                // not DICOM at all
-        [UInt8]([0x04, 0x00, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, 0x02, 0x01, 0x03]),  // P-DATA before association
+        // A-ASSOCIATE-RQ claiming 4 GB: invalid-PDU-parameter-value (6).
+        ([UInt8]([0x01, 0x00, 0xFF, 0xFF, 0xFF, 0xFF]), UInt8(6)),
+        // Not DICOM at all: unrecognized-PDU (1).
+        (Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8), UInt8(1)),
+        // P-DATA before any association: unexpected-PDU (2).
+        ([UInt8]([0x04, 0x00, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, 0x02, 0x01, 0x03]), UInt8(2)),
     ])
-    func badInputIsAbortedWhileOthersKeepWorking(garbage: [UInt8]) async throws {
+    func badInputIsAbortedWhileOthersKeepWorking(garbage: [UInt8], reason: UInt8) async throws {
         let directory = try TestSupport.temporaryDirectory("bad")
         let server = try await DICOMServer.start(port: 0, storageHandler: try DirectoryStorageHandler(directory: directory))
         let good = try await DICOMClient.connect(host: "127.0.0.1", port: server.port, callingAE: "GOOD", calledAE: "ANY-SCP",
@@ -95,6 +98,9 @@ import Testing
         let (reply, eof) = await TestSupport.readToEnd(fd)
         #expect(eof, "the server must close the connection")
         #expect(reply.first == 0x07, "an A-ABORT PDU comes first")
+        // A-ABORT (PS3.8 Table 9-26): type, reserved, length 4, reserved, reserved, source 2 (provider), reason.
+        #expect(reply.count == 10)
+        if reply.count == 10 { #expect(reply[8] == 2 && reply[9] == reason) }
         #expect(try await good.echo() == .success)
         try await good.release()
         await server.shutdown()
