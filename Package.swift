@@ -10,15 +10,19 @@ let package = Package(
         .library(name: "DICOMJSON", targets: ["DICOMJSON"]),
         .library(name: "DICOMNetwork", targets: ["DICOMNetwork"]),
         .library(name: "DICOMServices", targets: ["DICOMServices"]),
+        .library(name: "DICOMArchive", targets: ["DICOMArchive"]),
         .executable(name: "dcmdump", targets: ["dcmdump"]),
         .executable(name: "dcmsend", targets: ["dcmsend"]),
         .executable(name: "dcmbench", targets: ["dcmbench"]),
+        .executable(name: "dcmstore", targets: ["dcmstore"]),
+        .executable(name: "dcmquery", targets: ["dcmquery"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // Layer 0: the data model. Standard library and Foundation only.
@@ -41,6 +45,12 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Layer 4: the archive — storage layout, JSON index, C-FIND matching, lifecycle.
+        .target(name: "DICOMArchive", dependencies: [
+            "DICOMCore", "DICOMIO", "DICOMJSON", "DICOMNetwork", "DICOMServices",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "DICOMToolSupport", dependencies: [
             "DICOMCore", "DICOMIO", "DICOMJSON",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -59,6 +69,16 @@ let package = Package(
             "DICOMCore", "DICOMIO", "DICOMToolSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "dcmstore", dependencies: [
+            "DICOMCore", "DICOMIO", "DICOMNetwork", "DICOMServices", "DICOMArchive", "DICOMToolSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "dcmquery", dependencies: [
+            "DICOMCore", "DICOMIO", "DICOMJSON", "DICOMNetwork", "DICOMServices", "DICOMToolSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Tests.
         .testTarget(name: "DICOMCoreTests", dependencies: ["DICOMCore"]),
         .testTarget(name: "DICOMIOTests", dependencies: ["DICOMCore", "DICOMIO", "CZlib"]),
@@ -73,6 +93,10 @@ let package = Package(
             "DICOMCore", "DICOMIO", "DICOMNetwork", "DICOMServices",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        .testTarget(name: "DICOMArchiveTests", dependencies: [
+            "DICOMCore", "DICOMIO", "DICOMJSON", "DICOMNetwork", "DICOMServices", "DICOMArchive",
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "ToolTests", dependencies: ["DICOMCore", "DICOMIO", "DICOMJSON"]),
     ]

@@ -1,0 +1,98 @@
+import DICOMCore
+import DICOMNetwork
+import Foundation
+
+/// Who asked: the association a query or retrieve request arrived on.
+public struct RequestContext: Sendable {
+    /// The peer's (calling) AE title.
+    public var callingAETitle: AETitle
+    /// Our (called) AE title as the peer addressed it.
+    public var calledAETitle: AETitle
+    /// The SOP Class UID of the request: the Query/Retrieve information model (Patient Root or Study Root, FIND/MOVE/GET).
+    public var sopClassUID: String
+
+    public init(callingAETitle: AETitle, calledAETitle: AETitle, sopClassUID: String) {
+        self.callingAETitle = callingAETitle
+        self.calledAETitle = calledAETitle
+        self.sopClassUID = sopClassUID
+    }
+}
+
+/// A request that a handler refuses: answered with `status` and `comment` as the Error Comment (0000,0902).
+public struct DIMSEFailure: Error, Sendable, CustomStringConvertible {
+    public var status: DIMSEStatus
+    public var comment: String?
+    public init(_ status: DIMSEStatus, _ comment: String? = nil) {
+        self.status = status
+        self.comment = comment
+    }
+    public var description: String { comment.map { "\(status): \($0)" } ?? "\(status)" }
+}
+
+/// The Query/Retrieve information models (PS3.4 C.6) an SCP may serve.
+public enum QueryRetrieveModel: Sendable {
+    public static let patientRootFind = "1.2.840.10008.5.1.4.1.2.1.1"
+    public static let patientRootMove = "1.2.840.10008.5.1.4.1.2.1.2"
+    public static let patientRootGet = "1.2.840.10008.5.1.4.1.2.1.3"
+    public static let studyRootFind = "1.2.840.10008.5.1.4.1.2.2.1"
+    public static let studyRootMove = "1.2.840.10008.5.1.4.1.2.2.2"
+    public static let studyRootGet = "1.2.840.10008.5.1.4.1.2.2.3"
+
+    public static let findModels = [patientRootFind, studyRootFind]
+    public static let moveModels = [patientRootMove, studyRootMove]
+    public static let getModels = [patientRootGet, studyRootGet]
+
+    /// True for the Patient Root models.
+    public static func isPatientRoot(_ sopClassUID: String) -> Bool {
+        sopClassUID.hasPrefix("1.2.840.10008.5.1.4.1.2.1.")
+    }
+}
+
+/// Answers C-FIND (PS3.4 C.4.1). The server sends one pending response per returned identifier, in order,
+/// then the final success (or cancel, when the peer sent C-CANCEL meanwhile).
+public protocol QueryHandler: Sendable {
+    /// The matches of `identifier` (the request's Query Level (0008,0052) and keys), each one a response identifier
+    /// holding the requested return keys. Throw ``DIMSEFailure`` to refuse (for example 0xA900 for an identifier that
+    /// does not match the SOP class, 0xC000 for one that cannot be processed).
+    func find(_ identifier: DataSet, context: RequestContext) async throws -> [DataSet]
+}
+
+/// One stored instance that a C-MOVE or C-GET sends as a C-STORE sub-operation.
+public struct RetrievableInstance: Sendable, Equatable {
+    public var sopClassUID: String
+    public var sopInstanceUID: String
+    /// The transfer syntax the file is encoded in.
+    public var transferSyntaxUID: String
+    /// The Part 10 file.
+    public var path: String
+
+    public init(sopClassUID: String, sopInstanceUID: String, transferSyntaxUID: String, path: String) {
+        self.sopClassUID = sopClassUID
+        self.sopInstanceUID = sopInstanceUID
+        self.transferSyntaxUID = transferSyntaxUID
+        self.path = path
+    }
+}
+
+/// A C-MOVE destination: where an AE title lives.
+public struct MoveDestination: Sendable {
+    public var aeTitle: AETitle
+    public var host: String
+    public var port: Int
+    public var tls: DICOMTLS?
+
+    public init(aeTitle: AETitle, host: String, port: Int, tls: DICOMTLS? = nil) {
+        self.aeTitle = aeTitle
+        self.host = host
+        self.port = port
+        self.tls = tls
+    }
+}
+
+/// Answers C-MOVE and C-GET (PS3.4 C.4.2, C.4.3): which instances an identifier selects, and where a move goes.
+public protocol RetrieveHandler: Sendable {
+    /// The instances `identifier` selects (Query/Retrieve Level and unique keys). Throw ``DIMSEFailure`` to refuse.
+    func instances(for identifier: DataSet, context: RequestContext) async throws -> [RetrievableInstance]
+    /// The destination named by a C-MOVE's Move Destination (0000,0600), or nil when unknown (answered 0xA801).
+    func destination(for aeTitle: AETitle) async -> MoveDestination?
+}

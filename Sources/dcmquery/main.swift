@@ -1,0 +1,1 @@
+print("dcmquery: not built yet")

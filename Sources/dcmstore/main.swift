@@ -1,0 +1,1 @@
+print("dcmstore: not built yet")
