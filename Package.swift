@@ -66,8 +66,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "dcmbench", dependencies: [
-            "DICOMCore", "DICOMIO", "DICOMToolSupport",
+            "DICOMCore", "DICOMIO", "DICOMNetwork", "DICOMServices", "DICOMToolSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "dcmstore", dependencies: [
             "DICOMCore", "DICOMIO", "DICOMNetwork", "DICOMServices", "DICOMArchive", "DICOMToolSupport",
