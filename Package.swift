@@ -99,6 +99,6 @@ let package = Package(
             "DICOMCore", "DICOMIO", "DICOMJSON", "DICOMNetwork", "DICOMServices", "DICOMArchive",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
-        .testTarget(name: "ToolTests", dependencies: ["DICOMCore", "DICOMIO", "DICOMJSON"]),
+        .testTarget(name: "ToolTests", dependencies: ["DICOMCore", "DICOMIO", "DICOMJSON", "dcmdump"]),
     ]
 )
