@@ -42,10 +42,14 @@ public enum DICOMClient {
 
     /// Connects over TCP (with TCP_NODELAY), optionally TLS (PS3.15 Annex B.1), sends A-ASSOCIATE-RQ and waits for the answer.
     ///
+    /// `roleSelections` are proposed as SCP/SCU Role Selection sub-items (PS3.7 §D.3.3.4), e.g. the SCP role for the
+    /// storage SOP classes a C-GET retrieves (see ``getContexts(model:storageSOPClasses:transferSyntaxes:)``).
+    ///
     /// - Throws: ``AssociationReject`` when the peer rejects, ``AssociationAbort`` when it aborts,
     ///   ``DICOMServiceError`` for connection failures and timeouts, ``DICOMNetworkError`` for a malformed answer.
     public static func connect(host: String, port: Int, callingAE: AETitle, calledAE: AETitle,
                                presentationContexts: [PresentationContext],
+                               roleSelections: [RoleSelection] = [],
                                maximumPDULength: UInt32 = defaultMaximumPDULength,
                                timeouts: DICOMTimeouts = DICOMTimeouts(),
                                tls: DICOMTLS? = nil,
@@ -76,8 +80,10 @@ public enum DICOMClient {
             try? await channel.close()
             throw error
         }
+        var userInformation = UserInformation.swiftDICOM(maximumLength: maximumPDULength)
+        userInformation.roleSelections = roleSelections
         let request = AssociationRequest(calledAETitle: calledAE, callingAETitle: callingAE, presentationContexts: presentationContexts,
-                                         userInformation: .swiftDICOM(maximumLength: maximumPDULength))
+                                         userInformation: userInformation)
         do {
             try await connection.send(.associateRequest(request))
             switch try await connection.receive(timeout: timeouts.artim, what: "A-ASSOCIATE-AC") {
@@ -285,13 +291,13 @@ public actor Association {
 
     // MARK: - Internals
 
-    private func takeMessageID() -> UInt16 {
+    func takeMessageID() -> UInt16 {
         defer { nextMessageID = nextMessageID == UInt16.max ? 1 : nextMessageID + 1 }
         return nextMessageID
     }
 
     /// Runs one operation at a time on this association.
-    private func exclusive<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+    func exclusive<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         while busy {
             await withCheckedContinuation { waiters.append($0) }
         }
@@ -314,7 +320,7 @@ public actor Association {
         }
     }
 
-    private func fail(_ message: String) async -> DICOMServiceError {
+    func fail(_ message: String) async -> DICOMServiceError {
         await connection.abort(AssociationAbort(source: .serviceProvider, reason: .unexpectedPDU))
         isOpen = false
         return DICOMServiceError(.unexpectedMessage, message)
