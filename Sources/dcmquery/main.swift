@@ -1,1 +1,0 @@
-print("dcmquery: not built yet")
