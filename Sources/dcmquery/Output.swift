@@ -28,6 +28,7 @@ enum MatchFormatter {
                 out += text
                 if index < cells.count - 1 { out += String(repeating: " ", count: widths[index] - displayWidth(text)) }
             }
+            while out.hasSuffix(" ") { out.removeLast() }
             return out
         }
         var lines = [line(header), line(widths.map { String(repeating: "-", count: $0) })]
