@@ -1,0 +1,94 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One line of `audit.jsonl`: who did what to which part of the archive, when and why.
+public struct AuditEntry: Sendable, Codable, Equatable {
+    /// When the action ran.
+    public var time: Date
+    /// `delete`, `restore`, `purge`, `retention` or `reindex`.
+    public var action: String
+    /// `patient`, `study`, `series` or `instance`, when the action was aimed at one.
+    public var level: String?
+    /// The UID (or Patient ID) the action was aimed at.
+    public var uid: String?
+    /// How many instances it affected.
+    public var count: Int
+    /// How many bytes those instances hold.
+    public var bytes: Int
+    /// The user that ran it.
+    public var user: String
+    /// The host it ran on.
+    public var host: String
+    /// Why, as given by the operator or the rule that triggered it.
+    public var reason: String?
+
+    public init(time: Date, action: String, level: String? = nil, uid: String? = nil, count: Int, bytes: Int = 0,
+                user: String, host: String, reason: String? = nil) {
+        self.time = time
+        self.action = action
+        self.level = level
+        self.uid = uid
+        self.count = count
+        self.bytes = bytes
+        self.user = user
+        self.host = host
+        self.reason = reason
+    }
+}
+
+/// The archive's append-only audit trail: one JSON object per line, each appended with fsync.
+public struct AuditLog: Sendable {
+    public let path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    static let lock = NSLock()
+
+    static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    /// Appends one line and makes it durable.
+    /// - Throws: ``ArchiveError`` when the log cannot be written.
+    public func append(_ entry: AuditEntry) throws {
+        var line = try Self.encoder().encode(entry)
+        line.append(0x0A)
+        Self.lock.lock()
+        defer { Self.lock.unlock() }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ArchiveError.system("cannot open audit log", path: path, errno: errno) }
+        defer { close(fd) }
+        try line.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, base + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw ArchiveError.system("cannot write audit log", path: path, errno: errno)
+                }
+                offset += n
+            }
+        }
+        guard fsync(fd) == 0 else { throw ArchiveError.system("cannot fsync audit log", path: path, errno: errno) }
+    }
+
+    /// Every entry in the log, oldest first (lines that do not parse are skipped).
+    public func entries() throws -> [AuditEntry] {
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ArchiveError(.io, "cannot read audit log \(path): \(error)", path: path)
+        }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return data.split(separator: 0x0A).compactMap { try? decoder.decode(AuditEntry.self, from: Data($0)) }
+    }
+}

@@ -1,0 +1,281 @@
+import DICOMCore
+import DICOMIO
+import DICOMNetwork
+import DICOMServices
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What to do when an instance arrives whose SOP Instance UID is already stored with different content.
+/// (Identical content — same SHA-256 — is always answered with success and stored once.)
+public enum DuplicatePolicy: String, Sendable, Codable, CaseIterable {
+    /// Keep the stored instance, discard the new one, answer with warning B000H.
+    case keep
+    /// Replace the stored instance atomically with the new one and update the index; answer success.
+    case replace
+    /// Discard the new one and answer failure 0111H (Duplicate SOP Instance, PS3.7 Annex C).
+    case reject
+}
+
+/// How an ``ArchiveStore`` accepts instances.
+public struct ArchiveStoreConfiguration: Sendable {
+    /// What to do with a different instance under an existing SOP Instance UID. Default ``DuplicatePolicy/keep``.
+    public var duplicatePolicy: DuplicatePolicy
+    /// When set, only these calling AE titles may store; others get 0124H (Refused: Not authorized).
+    /// (A server may also reject such associations outright; this is the per-request check.)
+    public var allowedCallingAETitles: Set<String>?
+    /// Refuse (A900H) a data set whose SOP Class UID (0008,0016) differs from the C-STORE's Affected SOP Class UID.
+    public var requireMatchingSOPClass: Bool
+
+    /// Test hook: simulate a failing write (for example ENOSPC after some bytes).
+    var writeFault: WriteFault?
+
+    public init(duplicatePolicy: DuplicatePolicy = .keep, allowedCallingAETitles: Set<String>? = nil,
+                requireMatchingSOPClass: Bool = true) {
+        self.duplicatePolicy = duplicatePolicy
+        self.allowedCallingAETitles = allowedCallingAETitles
+        self.requireMatchingSOPClass = requireMatchingSOPClass
+    }
+}
+
+/// The result of storing one instance: the C-STORE status, the Error Comment (0000,0902) explaining it, what
+/// happened, and the record indexed.
+public struct StoreResult: Sendable {
+    /// What the store did.
+    public enum Outcome: String, Sendable, Codable {
+        /// A new instance was written and indexed.
+        case stored
+        /// The same bytes were already stored: nothing written.
+        case identicalDuplicate
+        /// Different content under a stored SOP Instance UID, kept the old one (policy ``DuplicatePolicy/keep``).
+        case duplicateKept
+        /// Different content replaced the stored one (policy ``DuplicatePolicy/replace``).
+        case replaced
+        /// Different content refused (policy ``DuplicatePolicy/reject``).
+        case duplicateRejected
+        /// Refused or failed; nothing stored.
+        case failed
+    }
+
+    public var status: DIMSEStatus
+    public var outcome: Outcome
+    /// Why, for the Error Comment (0000,0902) of the C-STORE-RSP and the log. Nil on plain success.
+    public var comment: String?
+    /// The index record of the instance now stored (nil on failure).
+    public var record: InstanceRecord?
+
+    public init(status: DIMSEStatus, outcome: Outcome, comment: String? = nil, record: InstanceRecord? = nil) {
+        self.status = status
+        self.outcome = outcome
+        self.comment = comment
+        self.record = record
+    }
+}
+
+/// The archive's on-disk store: receives instances into `data/<Study>/<Series>/<SOP>.dcm` as Part 10 files and
+/// indexes them (PS3.4 Annex B storage SCP semantics).
+///
+/// Each instance is written to `tmp/` (File Meta Information plus the data set bytes streamed from the received file,
+/// SHA-256 computed on the way), parsed (metadata only) to check its identifying attributes, fsynced, renamed into
+/// place with its directory fsynced, and only then added to the index; success is answered after the index has made
+/// the record durable. Many associations may store at once; the same SOP Instance UID is handled one at a time.
+///
+/// Status codes (PS3.4 Table B.2-1, PS3.7 Annex C):
+/// - 0000H success (also for an identical duplicate);
+/// - B000H warning: a different instance with this SOP Instance UID is already stored and was kept (policy `keep`).
+///   The Storage Service Class defines no warning for duplicates; B000H ("coercion of data elements") is the closest:
+///   what the archive holds under this UID is not what was sent;
+/// - 0111H duplicate SOP instance (policy `reject`);
+/// - 0124H refused, not authorized (calling AE title not allowed);
+/// - A700H out of resources (disk full, quota exceeded, or another write error; nothing partial is left);
+/// - A900H data set does not match: its SOP Instance UID (or SOP Class UID) differs from the command's;
+/// - C000H cannot understand: data set unreadable, a UID missing or not usable as a file name;
+/// - 0110H processing failure: any other error (for example the index could not be written).
+public final class ArchiveStore: Sendable {
+    public let layout: ArchiveLayout
+    public let index: any ArchiveIndex
+    public let configuration: ArchiveStoreConfiguration
+    let logger: Logger
+    let locks = KeyedLock()
+
+    /// Opens the store, creating the archive's directories as needed.
+    /// - Throws: ``ArchiveError`` when the directories cannot be created.
+    public init(layout: ArchiveLayout, index: any ArchiveIndex, configuration: ArchiveStoreConfiguration = ArchiveStoreConfiguration(),
+                logger: Logger = Logger(label: "dicom.archive.store")) throws {
+        try layout.createDirectories()
+        self.layout = layout
+        self.index = index
+        self.configuration = configuration
+        self.logger = logger
+        Self.removeStaleTemporaryFiles(in: layout.temporaryDirectory)
+    }
+
+    /// Stores an instance received by C-STORE.
+    public func store(_ instance: ReceivedInstance, receivedAt: Date = Date()) async -> StoreResult {
+        await store(dataSetAt: instance.dataSetPath, transferSyntaxUID: instance.transferSyntaxUID,
+                    sopClassUID: instance.sopClassUID, sopInstanceUID: instance.sopInstanceUID,
+                    callingAETitle: instance.callingAETitle.value, receivedAt: receivedAt)
+    }
+
+    /// Stores a bare data set (no File Meta Information) encoded in `transferSyntaxUID` from the file at `path`,
+    /// as announced by a C-STORE with the given affected SOP Class and Instance UIDs. The file is only read.
+    public func store(dataSetAt path: String, transferSyntaxUID: String, sopClassUID: String, sopInstanceUID: String,
+                      callingAETitle: String, receivedAt: Date = Date()) async -> StoreResult {
+        let result = await storeUnlogged(dataSetAt: path, transferSyntaxUID: transferSyntaxUID, sopClassUID: sopClassUID,
+                                         sopInstanceUID: sopInstanceUID, callingAETitle: callingAETitle, receivedAt: receivedAt)
+        if result.status.category == .success {
+            logger.debug("stored", metadata: ["sop": "\(sopInstanceUID)", "outcome": "\(result.outcome.rawValue)"])
+        } else {
+            logger.warning("C-STORE \(result.status) for \(sopInstanceUID) from \(callingAETitle): \(result.comment ?? "")")
+        }
+        return result
+    }
+
+    private func storeUnlogged(dataSetAt path: String, transferSyntaxUID: String, sopClassUID: String, sopInstanceUID: String,
+                               callingAETitle: String, receivedAt: Date) async -> StoreResult {
+        if let allowed = configuration.allowedCallingAETitles, !allowed.contains(callingAETitle) {
+            return StoreResult(status: .notAuthorized, outcome: .failed,
+                               comment: "calling AE title \"\(callingAETitle)\" is not allowed to store in this archive")
+        }
+        // Header: a non-deflated stand-in with the same UID, as the data set bytes that follow are already encoded.
+        let known = TransferSyntax(uid: transferSyntaxUID)
+        let headerSyntax = TransferSyntax(uid: transferSyntaxUID, name: known?.name ?? transferSyntaxUID)
+        let meta = FileMetaInformation.make(sopClassUID: sopClassUID, sopInstanceUID: sopInstanceUID,
+                                            transferSyntax: headerSyntax, sourceAETitle: callingAETitle)
+        let header: Data
+        do {
+            header = try DICOMFile(preamble: Data(count: 128), fileMetaInformation: meta, dataSet: DataSet(),
+                                   transferSyntax: headerSyntax).encoded()
+        } catch {
+            return StoreResult(status: .cannotUnderstand, outcome: .failed, comment: "cannot encode File Meta Information: \(error)")
+        }
+
+        let temporary = layout.temporaryDirectory + "/\(UUID().uuidString).part"
+        var temporaryExists = false
+        defer { if temporaryExists { unlink(temporary) } }
+
+        // 1. Write the Part 10 file into tmp/, hashing it; read back its identifying attributes.
+        let written: (size: Int, sha256: String, dataSet: DataSet)
+        do {
+            let fault = configuration.writeFault
+            written = try await runBlocking {
+                let (size, sha256) = try FileSystem.writeConcatenation(header: header, contentsOf: path, to: temporary, fault: fault)
+                do {
+                    let file = try DICOMFile(contentsOf: temporary, options: .metadataOnly)
+                    return (size, sha256, file.dataSet)
+                } catch {
+                    throw UnreadableDataSet(message: "\(error)")
+                }
+            }
+            temporaryExists = true
+        } catch let error as UnreadableDataSet {
+            temporaryExists = FileSystem.fileExists(temporary)
+            return StoreResult(status: .cannotUnderstand, outcome: .failed, comment: "cannot read the data set: \(error.message)")
+        } catch {
+            return failure(error, doing: "write")
+        }
+
+        // 2. Check the identifying attributes.
+        let record: InstanceRecord
+        do {
+            let dataSet = written.dataSet
+            let study = try StoreRecords.requiredUID(StoreRecords.studyInstanceUID, in: dataSet)
+            let series = try StoreRecords.requiredUID(StoreRecords.seriesInstanceUID, in: dataSet)
+            let instance = try StoreRecords.requiredUID(StoreRecords.sopInstanceUID, in: dataSet)
+            guard instance == sopInstanceUID else {
+                return StoreResult(status: .dataSetDoesNotMatchSOPClass, outcome: .failed,
+                                   comment: "SOP Instance UID (0008,0018) \"\(UIDPathComponent.printable(instance))\" in the data set differs from the Affected SOP Instance UID \"\(UIDPathComponent.printable(sopInstanceUID))\" of the C-STORE request")
+            }
+            if configuration.requireMatchingSOPClass, let dataSetClass = dataSet.string(StoreRecords.sopClassUID),
+               dataSetClass != sopClassUID {
+                return StoreResult(status: .dataSetDoesNotMatchSOPClass, outcome: .failed,
+                                   comment: "SOP Class UID (0008,0016) \"\(UIDPathComponent.printable(dataSetClass))\" in the data set differs from the Affected SOP Class UID \"\(UIDPathComponent.printable(sopClassUID))\" of the C-STORE request")
+            }
+            let relative = try layout.relativePath(studyInstanceUID: study, seriesInstanceUID: series, sopInstanceUID: instance)
+            record = try StoreRecords.record(from: dataSet, path: relative, size: written.size, transferSyntaxUID: transferSyntaxUID,
+                                             sha256: written.sha256, receivedAt: receivedAt, callingAETitle: callingAETitle)
+        } catch let error as ArchiveError {
+            return StoreResult(status: .cannotUnderstand, outcome: .failed, comment: error.message)
+        } catch {
+            return StoreResult(status: .cannotUnderstand, outcome: .failed, comment: "\(error)")
+        }
+
+        // 3. Duplicates, then move into place and index — one SOP Instance UID at a time.
+        return await locks.withLock(sopInstanceUID) {
+            await commit(record, temporary: temporary, temporaryExists: &temporaryExists)
+        }
+    }
+
+    private struct UnreadableDataSet: Error { var message: String }
+
+    private func commit(_ record: InstanceRecord, temporary: String, temporaryExists: inout Bool) async -> StoreResult {
+        let destination = layout.absolute(record.path)
+        let existing = await index.instance(sopInstanceUID: record.sopInstanceUID)
+        var outcome = StoreResult.Outcome.stored
+        if let existing {
+            let existingPath = layout.absolute(existing.path)
+            if existing.sha256 == record.sha256 && FileSystem.fileExists(existingPath) {
+                return StoreResult(status: .success, outcome: .identicalDuplicate,
+                                   comment: "an identical instance is already stored", record: existing)
+            }
+            if existing.sha256 != record.sha256 {
+                switch configuration.duplicatePolicy {
+                case .keep:
+                    return StoreResult(status: .coercionOfDataElements, outcome: .duplicateKept,
+                                       comment: "a different instance with SOP Instance UID \(record.sopInstanceUID) is already stored; it was kept and this one discarded",
+                                       record: existing)
+                case .reject:
+                    return StoreResult(status: .duplicateSOPInstance, outcome: .duplicateRejected,
+                                       comment: "a different instance with SOP Instance UID \(record.sopInstanceUID) is already stored")
+                case .replace:
+                    outcome = .replaced
+                }
+            }
+        }
+        let previousPath = existing.map { layout.absolute($0.path) }
+        let trashCopy = layout.absolute((try? layout.relativePath(record.path, movedTo: .trash)) ?? record.path)
+        do {
+            try await runBlocking {
+                try FileSystem.syncFile(temporary)
+                try FileSystem.move(temporary, to: destination)
+            }
+            temporaryExists = false
+        } catch {
+            return failure(error, doing: "store")
+        }
+        do {
+            try await index.add([record])
+        } catch {
+            // Not indexed: take a new file back out so that disk and index agree (a replaced file stays replaced;
+            // `reindex` picks it up).
+            if existing == nil { unlink(destination) }
+            return StoreResult(status: .processingFailure, outcome: .failed, comment: "cannot update the index: \(error)")
+        }
+        // A replaced instance that moved to another study or series leaves its old file behind; a copy in the trash
+        // is superseded by the new one.
+        if let previousPath, previousPath != destination { unlink(previousPath) }
+        if trashCopy != destination && FileSystem.fileExists(trashCopy) { unlink(trashCopy) }
+        return StoreResult(status: .success, outcome: outcome,
+                           comment: outcome == .replaced ? "replaced the stored instance with different content" : nil, record: record)
+    }
+
+    private func failure(_ error: Error, doing what: String) -> StoreResult {
+        if let error = error as? ArchiveError {
+            switch error.code {
+            case .outOfSpace:
+                return StoreResult(status: .outOfResources, outcome: .failed, comment: "out of disk space: \(error.message)")
+            default:
+                return StoreResult(status: .outOfResources, outcome: .failed, comment: "cannot \(what) the instance: \(error.message)")
+            }
+        }
+        return StoreResult(status: .processingFailure, outcome: .failed, comment: "cannot \(what) the instance: \(error)")
+    }
+
+    /// Files left in tmp/ by a crash are incomplete: remove them at start-up.
+    static func removeStaleTemporaryFiles(in directory: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasSuffix(".part") { unlink(directory + "/" + name) }
+    }
+}
