@@ -193,6 +193,24 @@ struct LifecycleTests {
         #expect(after.trashedBytes + after.bytes == before.bytes)
     }
 
+    @Test func reportsPrintAsText() async throws {
+        let archive = try await populated("text")
+        defer { archive.remove() }
+        let lifecycle = archive.lifecycle()
+        let deleted = try await lifecycle.delete(level: .study, uid: Self.studyB)
+        #expect(deleted.description.hasPrefix("delete study \(Self.studyB): 1 instance moved to trash"))
+        let stats = await lifecycle.stats()
+        #expect(stats.description.contains("instances: 3"))
+        #expect(stats.description.contains("trash:     1 instances in 1 studies"))
+        #expect(await lifecycle.verify().description.contains("OK"))
+        let retention = try await lifecycle.retention(now: Date(timeIntervalSince1970: 2_000_000_000))
+        #expect(retention.description.contains("3 instances past retention"))
+        #expect(retention.description.contains("listed only"))
+        #expect(ArchiveStats.formatBytes(1_572_864) == "1.5 MiB (1572864 bytes)")
+        let json = try JSONEncoder().encode(stats)
+        #expect(try JSONDecoder().decode(ArchiveStats.self, from: json) == stats)
+    }
+
     @Test func reindexRebuildsTheIndexFromFiles() async throws {
         let archive = try await populated("reindex")
         defer { archive.remove() }

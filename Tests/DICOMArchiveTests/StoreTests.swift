@@ -342,6 +342,49 @@ struct StoreTests {
         #expect(try await archive.store(try StoreFixtures.dataSet(sop: "1.2.3.8.3", pixelBytes: 10_000)).status == .success)
     }
 
+    @Test func deflatedDataSetIsStoredAndReadable() async throws {
+        let archive = try StoreFixtures.archive("deflated")
+        defer { archive.remove() }
+        let dataSet = try StoreFixtures.dataSet(sop: "1.2.3.10", pixelBytes: 20_000)
+        let result = try await archive.store(dataSet, syntax: .deflatedExplicitVRLittleEndian)
+        #expect(result.status == .success)
+        let record = try #require(result.record)
+        #expect(record.transferSyntaxUID == TransferSyntax.deflatedExplicitVRLittleEndian.uid)
+        let file = try DICOMFile(contentsOf: archive.layout.absolute(record.path))
+        #expect(file.dataSet == dataSet)
+    }
+
+    @Test func indexFailureAnswersProcessingFailureAndRemovesTheFile() async throws {
+        let base = try StoreFixtures.temporaryDirectory("index-failure")
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let layout = ArchiveLayout(root: base + "/archive")
+        let store = try ArchiveStore(layout: layout, index: FailingIndex())
+        let path = try StoreFixtures.receivedFile(try StoreFixtures.dataSet(sop: "1.2.3.11"), in: base)
+        let result = await store.store(dataSetAt: path, transferSyntaxUID: TransferSyntax.explicitVRLittleEndian.uid,
+                                       sopClassUID: StoreFixtures.ctImage, sopInstanceUID: "1.2.3.11", callingAETitle: "X")
+        #expect(result.status == .processingFailure)
+        #expect(result.comment?.contains("index") == true)
+        #expect(ArchiveLifecycle.files(under: layout.dataDirectory, relativeTo: layout.root).isEmpty)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: layout.temporaryDirectory)) ?? ["?"]).isEmpty)
+    }
+
+    @Test func storingADeletedInstanceAgainSupersedesTheTrashedCopy() async throws {
+        let archive = try StoreFixtures.archive("restore-by-store")
+        defer { archive.remove() }
+        let dataSet = try StoreFixtures.dataSet(sop: "1.2.3.12")
+        #expect(try await archive.store(dataSet).status == .success)
+        _ = try await archive.lifecycle().delete(level: .instance, uid: "1.2.3.12")
+        #expect(archive.trashFiles().count == 1)
+        let again = try await archive.store(dataSet)
+        #expect(again.status == .success)
+        #expect(again.outcome == .stored)
+        #expect(archive.trashFiles().isEmpty)
+        #expect(archive.dataFiles().count == 1)
+        #expect(await archive.index.instance(sopInstanceUID: "1.2.3.12") != nil)
+        #expect(try await archive.lifecycle().purge(olderThan: 0).count == 0)
+        #expect(await archive.lifecycle().verify().ok)
+    }
+
     @Test func storageHandlerAnswersTheStoreStatus() async throws {
         let archive = try StoreFixtures.archive("handler")
         defer { archive.remove() }
@@ -360,4 +403,17 @@ struct StoreTests {
             callingAETitle: "SCU", calledAETitle: "ARCHIVE")
         #expect(await handler.store(wrong) == .dataSetDoesNotMatchSOPClass)
     }
+}
+
+/// An index whose writes always fail.
+struct FailingIndex: ArchiveIndex {
+    struct Failure: Error, CustomStringConvertible { var description: String { "journal write failed" } }
+    func add(_ records: [InstanceRecord]) async throws { throw Failure() }
+    func instance(sopInstanceUID: String) async -> InstanceRecord? { nil }
+    func find(_ query: IndexQuery) async throws -> [DataSet] { [] }
+    func instances(matching query: IndexQuery) async throws -> [InstanceRecord] { [] }
+    func setTrashed(_ sopInstanceUIDs: [String], trashed: Bool, at date: Date) async throws { throw Failure() }
+    func remove(_ sopInstanceUIDs: [String]) async throws { throw Failure() }
+    func allRecords() async -> [(record: InstanceRecord, trashedAt: Date?)] { [] }
+    func compact() async throws {}
 }

@@ -135,7 +135,14 @@ enum FileSystem {
         let directory = (destination as NSString).deletingLastPathComponent
         try makeDirectories(directory)
         if rename(from, destination) != 0 {
-            throw ArchiveError.system("cannot move \(from) to", path: destination, errno: errno)
+            // The directory may have been removed as empty by a concurrent delete between mkdir and rename: once more.
+            guard errno == ENOENT, FileSystem.fileExists(from) else {
+                throw ArchiveError.system("cannot move \(from) to", path: destination, errno: errno)
+            }
+            try makeDirectories(directory)
+            if rename(from, destination) != 0 {
+                throw ArchiveError.system("cannot move \(from) to", path: destination, errno: errno)
+            }
         }
         syncDirectory(directory)
         let sourceDirectory = (from as NSString).deletingLastPathComponent
