@@ -1,0 +1,258 @@
+import DICOMCore
+import Foundation
+
+/// One record as the index keeps it: the instance and when it went to the trash (nil when visible).
+struct StoredRecord: Codable, Sendable {
+    var record: InstanceRecord
+    var trashedAt: Date?
+}
+
+/// A patient with visible instances, keyed by Patient ID (an empty ID is one patient, as DCMTK and Orthanc treat it).
+final class PatientNode {
+    let patientID: String
+    /// Patient-level attributes of the most recently added instance.
+    var attributes: [Tag: String]
+    /// The instance `attributes` came from.
+    var source: String
+    var studies: Set<String> = []
+
+    init(patientID: String, attributes: [Tag: String], source: String) {
+        self.patientID = patientID
+        self.attributes = attributes
+        self.source = source
+    }
+}
+
+/// A study with visible instances.
+final class StudyNode {
+    let studyInstanceUID: String
+    let patientID: String
+    /// Patient-level attributes as this study's instances carry them (they answer study-level queries).
+    var patientAttributes: [Tag: String]
+    var attributes: [Tag: String]
+    var source: String
+    var series: Set<String> = []
+    var instanceCount = 0
+    /// Visible instances per SOP Class UID.
+    var sopClasses: [String: Int] = [:]
+    /// Study Date normalised for the date index ("" when absent or not a date).
+    var dateKey: String
+
+    init(studyInstanceUID: String, patientID: String, patientAttributes: [Tag: String], attributes: [Tag: String], source: String) {
+        self.studyInstanceUID = studyInstanceUID
+        self.patientID = patientID
+        self.patientAttributes = patientAttributes
+        self.attributes = attributes
+        self.source = source
+        dateKey = StudyNode.dateKey(attributes[IndexedAttribute.studyDate])
+    }
+
+    static func dateKey(_ value: String?) -> String {
+        guard let value, let date = TemporalRange.normalizedDate(value) else { return "" }
+        return date
+    }
+}
+
+/// A series with visible instances.
+final class SeriesNode {
+    let seriesInstanceUID: String
+    let studyInstanceUID: String
+    var attributes: [Tag: String]
+    var source: String
+    var instances: Set<String> = []
+
+    init(seriesInstanceUID: String, studyInstanceUID: String, attributes: [Tag: String], source: String) {
+        self.seriesInstanceUID = seriesInstanceUID
+        self.studyInstanceUID = studyInstanceUID
+        self.attributes = attributes
+        self.source = source
+    }
+}
+
+/// The in-memory index: every record, and per-level maps of the visible ones with the secondary indexes queries use.
+///
+/// Not thread-safe; ``JSONArchiveIndex`` owns one inside its actor isolation.
+final class IndexState {
+    /// Every record, visible or trashed, by SOP Instance UID.
+    private(set) var records: [String: StoredRecord] = [:]
+    private(set) var patients: [String: PatientNode] = [:]
+    private(set) var studies: [String: StudyNode] = [:]
+    private(set) var series: [String: SeriesNode] = [:]
+    /// Studies with a Study Date, sorted by (date, Study Instance UID).
+    private(set) var studiesByDate: [(date: String, uid: String)] = []
+
+    init() {}
+
+    var visibleInstanceCount: Int { studies.values.reduce(0) { $0 + $1.instanceCount } }
+
+    /// The visible record of an instance.
+    func visibleRecord(_ sopInstanceUID: String) -> InstanceRecord? {
+        guard let stored = records[sopInstanceUID], stored.trashedAt == nil else { return nil }
+        return stored.record
+    }
+
+    // MARK: Changes
+
+    /// Adds or replaces a record; an added record is visible.
+    func upsert(_ record: InstanceRecord) {
+        if let old = records[record.sopInstanceUID], old.trashedAt == nil { detach(old.record) }
+        records[record.sopInstanceUID] = StoredRecord(record: record, trashedAt: nil)
+        attach(record)
+    }
+
+    /// Restores a record as it was stored (snapshot loading), visible or trashed.
+    func restore(_ stored: StoredRecord) {
+        if let old = records[stored.record.sopInstanceUID], old.trashedAt == nil { detach(old.record) }
+        records[stored.record.sopInstanceUID] = stored
+        if stored.trashedAt == nil { attach(stored.record) }
+    }
+
+    /// Moves records to the trash (`date` non-nil) or back out of it (`date` nil). Unknown UIDs are ignored.
+    func setTrashed(_ uids: [String], at date: Date?) {
+        for uid in uids {
+            guard var stored = records[uid] else { continue }
+            let wasVisible = stored.trashedAt == nil
+            stored.trashedAt = date
+            records[uid] = stored
+            if wasVisible && date != nil { detach(stored.record) }
+            if !wasVisible && date == nil { attach(stored.record) }
+        }
+    }
+
+    /// Forgets records entirely.
+    func remove(_ uids: [String]) {
+        for uid in uids {
+            guard let stored = records.removeValue(forKey: uid) else { continue }
+            if stored.trashedAt == nil { detach(stored.record) }
+        }
+    }
+
+    private func attach(_ record: InstanceRecord) {
+        let sop = record.sopInstanceUID
+        let seriesNode: SeriesNode
+        if let existing = series[record.seriesInstanceUID] {
+            seriesNode = existing
+            seriesNode.attributes = record.series
+            seriesNode.source = sop
+        } else {
+            seriesNode = SeriesNode(seriesInstanceUID: record.seriesInstanceUID, studyInstanceUID: record.studyInstanceUID,
+                                    attributes: record.series, source: sop)
+            series[record.seriesInstanceUID] = seriesNode
+        }
+        seriesNode.instances.insert(sop)
+
+        let studyNode: StudyNode
+        if let existing = studies[seriesNode.studyInstanceUID] {
+            studyNode = existing
+            let oldKey = studyNode.dateKey
+            studyNode.attributes = record.study
+            studyNode.patientAttributes = record.patient
+            studyNode.source = sop
+            studyNode.dateKey = StudyNode.dateKey(record.study[IndexedAttribute.studyDate])
+            if oldKey != studyNode.dateKey {
+                removeFromDateIndex(oldKey, studyNode.studyInstanceUID)
+                insertIntoDateIndex(studyNode)
+            }
+        } else {
+            studyNode = StudyNode(studyInstanceUID: seriesNode.studyInstanceUID, patientID: record.patientID,
+                                  patientAttributes: record.patient, attributes: record.study, source: sop)
+            studies[studyNode.studyInstanceUID] = studyNode
+            insertIntoDateIndex(studyNode)
+        }
+        studyNode.series.insert(seriesNode.seriesInstanceUID)
+        studyNode.instanceCount += 1
+        studyNode.sopClasses[record.sopClassUID, default: 0] += 1
+
+        if let patient = patients[studyNode.patientID] {
+            patient.attributes = record.patient
+            patient.source = sop
+            patient.studies.insert(studyNode.studyInstanceUID)
+        } else {
+            let patient = PatientNode(patientID: studyNode.patientID, attributes: record.patient, source: sop)
+            patient.studies.insert(studyNode.studyInstanceUID)
+            patients[studyNode.patientID] = patient
+        }
+    }
+
+    private func detach(_ record: InstanceRecord) {
+        let sop = record.sopInstanceUID
+        guard let seriesNode = series[record.seriesInstanceUID], seriesNode.instances.remove(sop) != nil,
+              let studyNode = studies[seriesNode.studyInstanceUID] else { return }
+        studyNode.instanceCount -= 1
+        if let count = studyNode.sopClasses[record.sopClassUID] {
+            studyNode.sopClasses[record.sopClassUID] = count > 1 ? count - 1 : nil
+        }
+        if seriesNode.instances.isEmpty {
+            series[seriesNode.seriesInstanceUID] = nil
+            studyNode.series.remove(seriesNode.seriesInstanceUID)
+        } else if seriesNode.source == sop, let other = anyRecord(in: seriesNode) {
+            seriesNode.attributes = other.series
+            seriesNode.source = other.sopInstanceUID
+        }
+        let patient = patients[studyNode.patientID]
+        if studyNode.series.isEmpty {
+            studies[studyNode.studyInstanceUID] = nil
+            removeFromDateIndex(studyNode.dateKey, studyNode.studyInstanceUID)
+            patient?.studies.remove(studyNode.studyInstanceUID)
+        } else if studyNode.source == sop, let other = anyRecord(in: studyNode) {
+            studyNode.attributes = other.study
+            studyNode.patientAttributes = other.patient
+            studyNode.source = other.sopInstanceUID
+            let newKey = StudyNode.dateKey(other.study[IndexedAttribute.studyDate])
+            if newKey != studyNode.dateKey {
+                removeFromDateIndex(studyNode.dateKey, studyNode.studyInstanceUID)
+                studyNode.dateKey = newKey
+                insertIntoDateIndex(studyNode)
+            }
+        }
+        if let patient {
+            if patient.studies.isEmpty {
+                patients[patient.patientID] = nil
+            } else if patient.source == sop, let study = patient.studies.first.flatMap({ studies[$0] }),
+                      let other = anyRecord(in: study) {
+                patient.attributes = other.patient
+                patient.source = other.sopInstanceUID
+            }
+        }
+    }
+
+    private func anyRecord(in node: SeriesNode) -> InstanceRecord? {
+        node.instances.first.flatMap { records[$0]?.record }
+    }
+
+    private func anyRecord(in node: StudyNode) -> InstanceRecord? {
+        node.series.first.flatMap { series[$0] }.flatMap(anyRecord(in:))
+    }
+
+    // MARK: Date index
+
+    /// The first position in `studiesByDate` not ordered before (date, uid).
+    func dateIndexPosition(_ date: String, _ uid: String) -> Int {
+        var low = 0, high = studiesByDate.count
+        while low < high {
+            let mid = (low + high) >> 1
+            let entry = studiesByDate[mid]
+            if entry.date < date || (entry.date == date && entry.uid < uid) { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    private func insertIntoDateIndex(_ study: StudyNode) {
+        guard !study.dateKey.isEmpty else { return }
+        studiesByDate.insert((study.dateKey, study.studyInstanceUID), at: dateIndexPosition(study.dateKey, study.studyInstanceUID))
+    }
+
+    private func removeFromDateIndex(_ date: String, _ uid: String) {
+        guard !date.isEmpty else { return }
+        let position = dateIndexPosition(date, uid)
+        if position < studiesByDate.count, studiesByDate[position].uid == uid { studiesByDate.remove(at: position) }
+    }
+
+    /// The Study Instance UIDs whose normalised Study Date lies in `lower...upper` (both "yyyymmdd").
+    func studies(datedFrom lower: String, through upper: String) -> ArraySlice<(date: String, uid: String)> {
+        let start = dateIndexPosition(lower, "")
+        // Dates are 8 digits; every key with the upper date is below upper + "~".
+        let end = dateIndexPosition(upper + "~", "")
+        return studiesByDate[start..<max(start, end)]
+    }
+}

@@ -1,0 +1,256 @@
+import DICOMCore
+import DICOMIO
+import Dispatch
+import Foundation
+import Logging
+
+/// The archive index kept as JSON files in one directory:
+///
+/// - `index.json`: a snapshot of every record (``compact()`` writes it atomically: temporary file, fsync, rename,
+///   fsync of the directory), with a schema version;
+/// - `journal.jsonl`: one JSON line per change since the snapshot (add, trash, untrash, remove), appended and
+///   fsync'ed before the change is applied and before the call returns. Opening replays it over the snapshot;
+///   a torn last line left by a crash is dropped and reported in ``diagnostics``.
+///
+/// Writers that arrive while a journal write is in flight are committed together in the next write and fsync
+/// (group commit), so many concurrent `add` calls cost few fsyncs.
+///
+/// Everything is also held in memory, with per-level maps (patients by ID, studies, series and instances by UID)
+/// and a study date index, so study-level queries never scan instances. Patients are keyed by Patient ID alone.
+public actor JSONArchiveIndex: ArchiveIndex {
+    /// The directory holding the files, or nil for an index kept only in memory.
+    public nonisolated let directory: String?
+    /// What opening the index had to tolerate (for example a dropped torn journal line).
+    public private(set) var diagnostics: [String]
+
+    let state: IndexState
+    private let journal: JournalFile?
+    private let logger: Logger
+    private let ioQueue = DispatchQueue(label: "dicom.archive.index.journal")
+
+    /// Work waiting for the writer in flight: journal entries, or a compaction.
+    private enum Work {
+        case entry(JournalEntry, Data)
+        case compact
+    }
+    private var writing = false
+    private var pending: [(work: Work, continuation: CheckedContinuation<Void, Error>)] = []
+    /// Journal writes performed (each one fsync), for tests and benchmarks of group commit.
+    public private(set) var journalWriteCount = 0
+
+    static let snapshotName = "index.json"
+    static let journalName = "journal.jsonl"
+
+    private init(directory: String?, state: IndexState, journal: JournalFile?, diagnostics: [String], logger: Logger) {
+        self.directory = directory
+        self.state = state
+        self.journal = journal
+        self.diagnostics = diagnostics
+        self.logger = logger
+    }
+
+    /// Opens (creating if needed) the index in `directory`: loads the snapshot, replays the journal.
+    /// Throws ``ArchiveIndexError`` when a file cannot be read, the snapshot is corrupt or from a newer schema,
+    /// or another process holds the index.
+    public static func open(directory: String, logger: Logger = Logger(label: "dicom.archive.index")) async throws -> JSONArchiveIndex {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw ArchiveIndexError(.io, "cannot create the index directory: \(error.localizedDescription)", path: directory)
+        }
+        let state = IndexState()
+        var diagnostics: [String] = []
+        let snapshotPath = directory + "/" + snapshotName
+        if FileManager.default.fileExists(atPath: snapshotPath) {
+            let data: Data
+            do { data = try Data(contentsOf: URL(fileURLWithPath: snapshotPath)) } catch {
+                throw ArchiveIndexError(.io, "cannot read the snapshot: \(error.localizedDescription)", path: snapshotPath)
+            }
+            let snapshot: IndexSnapshot
+            do { snapshot = try IndexCoding.decoder().decode(IndexSnapshot.self, from: data) } catch {
+                throw ArchiveIndexError(.corrupt, "the snapshot is not a valid index: \(error)", path: snapshotPath)
+            }
+            guard snapshot.schemaVersion <= IndexSnapshot.currentSchemaVersion else {
+                throw ArchiveIndexError(.corrupt, "the snapshot has schema version \(snapshot.schemaVersion); this version reads up to \(IndexSnapshot.currentSchemaVersion)", path: snapshotPath)
+            }
+            for stored in snapshot.records { state.restore(stored) }
+        }
+        let journalPath = directory + "/" + journalName
+        let (entries, validLength) = try JournalFile.read(path: journalPath, diagnostics: &diagnostics)
+        for entry in entries { apply(entry, to: state) }
+        for message in diagnostics { logger.warning("\(message)") }
+        let journal = try JournalFile(path: journalPath, length: validLength)
+        return JSONArchiveIndex(directory: directory, state: state, journal: journal, diagnostics: diagnostics, logger: logger)
+    }
+
+    /// An index kept only in memory, loaded with `records` (tests, benchmarks, tools that do not persist).
+    public init(inMemory records: [InstanceRecord] = []) {
+        directory = nil
+        state = IndexState()
+        journal = nil
+        diagnostics = []
+        logger = Logger(label: "dicom.archive.index")
+        for record in records { state.upsert(record) }
+    }
+
+    /// Releases the journal's file and lock; later writes throw. Reopening in the same process needs this first.
+    public func close() {
+        journal?.close()
+    }
+
+    private static func apply(_ entry: JournalEntry, to state: IndexState) {
+        switch entry.op {
+        case .add: for record in entry.records ?? [] { state.upsert(record) }
+        case .trash: state.setTrashed(entry.uids ?? [], at: entry.at ?? Date(timeIntervalSince1970: 0))
+        case .untrash: state.setTrashed(entry.uids ?? [], at: nil)
+        case .remove: state.remove(entry.uids ?? [])
+        }
+    }
+
+    // MARK: ArchiveIndex
+
+    public func add(_ records: [InstanceRecord]) async throws {
+        guard !records.isEmpty else { return }
+        try await commit(.add(records))
+    }
+
+    public func instance(sopInstanceUID: String) async -> InstanceRecord? {
+        state.visibleRecord(sopInstanceUID)
+    }
+
+    public func find(_ query: IndexQuery) async throws -> [DataSet] {
+        try QueryEngine(state: state).find(query)
+    }
+
+    public func instances(matching query: IndexQuery) async throws -> [InstanceRecord] {
+        try QueryEngine(state: state).instances(matching: query)
+    }
+
+    public func setTrashed(_ sopInstanceUIDs: [String], trashed: Bool, at date: Date) async throws {
+        guard !sopInstanceUIDs.isEmpty else { return }
+        try await commit(JournalEntry(op: trashed ? .trash : .untrash, uids: sopInstanceUIDs, at: trashed ? date : nil))
+    }
+
+    public func remove(_ sopInstanceUIDs: [String]) async throws {
+        guard !sopInstanceUIDs.isEmpty else { return }
+        try await commit(JournalEntry(op: .remove, uids: sopInstanceUIDs))
+    }
+
+    public func allRecords() async -> [(record: InstanceRecord, trashedAt: Date?)] {
+        state.records.values.sorted { $0.record.sopInstanceUID < $1.record.sopInstanceUID }.map { ($0.record, $0.trashedAt) }
+    }
+
+    public func compact() async throws {
+        guard journal != nil else { return }
+        try await submit(.compact)
+    }
+
+    /// Counts of what the index holds (visible patients, studies, series, instances; trashed instances).
+    public func statistics() -> (patients: Int, studies: Int, series: Int, instances: Int, trashed: Int) {
+        let trashed = state.records.values.filter { $0.trashedAt != nil }.count
+        return (state.patients.count, state.studies.count, state.series.count, state.visibleInstanceCount, trashed)
+    }
+
+    // MARK: Group commit
+
+    private func commit(_ entry: JournalEntry) async throws {
+        guard journal != nil else {
+            JSONArchiveIndex.apply(entry, to: state)
+            return
+        }
+        var line: Data
+        do { line = try IndexCoding.encoder().encode(entry) } catch {
+            throw ArchiveIndexError(.io, "cannot encode a journal entry: \(error)")
+        }
+        line.append(0x0A)
+        try await submit(.entry(entry, line))
+    }
+
+    /// Runs `work` after everything before it. The first caller to find no write in flight becomes the writer: it
+    /// writes its own work, then everything that queued meanwhile, each batch of journal entries in one write and
+    /// one fsync, and resumes the callers it wrote for.
+    private func submit(_ work: Work) async throws {
+        if writing {
+            try await withCheckedThrowingContinuation { continuation in
+                pending.append((work, continuation))
+            }
+            return
+        }
+        writing = true
+        defer { writing = false }
+        var ownResult: Result<Void, Error> = .success(())
+        var batch: [(work: Work, continuation: CheckedContinuation<Void, Error>?)] = [(work, nil)]
+        while !batch.isEmpty {
+            var index = 0
+            while index < batch.count {
+                if case .compact = batch[index].work {
+                    let result: Result<Void, Error>
+                    switch Result(catching: { try snapshotData() }) {
+                    case .success(let data):
+                        let journal = self.journal, path = (directory ?? ".") + "/" + JSONArchiveIndex.snapshotName
+                        result = await perform {
+                            try JSONArchiveIndex.writeAtomically(data, to: path)
+                            try journal?.truncate()
+                        }
+                    case .failure(let error):
+                        result = .failure(error)
+                    }
+                    finish([batch[index]], result, &ownResult)
+                    index += 1
+                    continue
+                }
+                var group: [(work: Work, continuation: CheckedContinuation<Void, Error>?)] = []
+                var bytes = Data()
+                while index < batch.count, case .entry(_, let line) = batch[index].work {
+                    group.append(batch[index])
+                    bytes.append(line)
+                    index += 1
+                }
+                let journal = self.journal, written = bytes
+                let result = await perform { try journal?.append(written) }
+                journalWriteCount += 1
+                if case .success = result {
+                    for item in group {
+                        if case .entry(let entry, _) = item.work { JSONArchiveIndex.apply(entry, to: state) }
+                    }
+                }
+                finish(group, result, &ownResult)
+            }
+            batch = pending.map { ($0.work, $0.continuation) }
+            pending.removeAll()
+        }
+        try ownResult.get()
+    }
+
+    private func finish(_ items: [(work: Work, continuation: CheckedContinuation<Void, Error>?)], _ result: Result<Void, Error>,
+                        _ ownResult: inout Result<Void, Error>) {
+        if case .failure(let error) = result { logger.error("index write failed: \(error)") }
+        for item in items {
+            if let continuation = item.continuation { continuation.resume(with: result) } else { ownResult = result }
+        }
+    }
+
+    /// Runs blocking file work on the index's I/O queue, off the cooperative thread pool.
+    private func perform(_ body: @escaping @Sendable () throws -> Void) async -> Result<Void, Error> {
+        await withCheckedContinuation { continuation in
+            ioQueue.async { continuation.resume(returning: Result { try body() }) }
+        }
+    }
+
+    /// The snapshot of every record, encoded.
+    private func snapshotData() throws -> Data {
+        let records = state.records.values.sorted { $0.record.sopInstanceUID < $1.record.sopInstanceUID }
+        do {
+            return try IndexCoding.encoder().encode(IndexSnapshot(schemaVersion: IndexSnapshot.currentSchemaVersion, records: records))
+        } catch {
+            throw ArchiveIndexError(.io, "cannot encode the snapshot: \(error)")
+        }
+    }
+
+    /// Temporary file, fsync, rename, fsync of the directory (``DICOMIO/AtomicFile``).
+    private static func writeAtomically(_ data: Data, to path: String) throws {
+        do { try AtomicFile.write(data, to: path) } catch {
+            throw ArchiveIndexError(.io, "cannot write the snapshot: \(error)", path: path)
+        }
+    }
+}

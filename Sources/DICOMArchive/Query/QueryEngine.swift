@@ -1,0 +1,338 @@
+import DICOMCore
+import DICOMServices
+import Foundation
+
+/// A C-FIND identifier read and checked: its level, compiled matching keys and requested return keys.
+struct ParsedQuery {
+    var level: QueryLevel
+    /// Matching keys of the query level and the levels above it.
+    var conditions: [KeyCondition]
+    /// Every key of the identifier, in tag order, with the VR to answer it in and what the index knows of it
+    /// (nil for keys the index does not keep or that lie below the query level: answered empty).
+    var returnKeys: [(tag: Tag, vr: VR, attribute: IndexedAttribute?)]
+    var limit: Int
+
+    func conditions(at level: QueryLevel) -> [KeyCondition] { conditions.filter { $0.attribute.level == level } }
+    func condition(for tag: Tag) -> KeyCondition? { conditions.first { $0.attribute.tag == tag } }
+
+    /// The values of a List of UID / single value key, when it has no wild cards.
+    func exactValues(for tag: Tag) -> [String]? {
+        guard let condition = condition(for: tag) else { return nil }
+        var values: [String] = []
+        for alternative in condition.alternatives {
+            guard case .exact(let value) = alternative else { return nil }
+            values.append(value)
+        }
+        return values
+    }
+
+    /// Reads the Query/Retrieve Level and the keys of an identifier.
+    /// Throws ``DIMSEFailure``: 0xA900 for a missing or unknown level or PATIENT under Study Root,
+    /// 0xC000 for a malformed key value.
+    init(_ query: IndexQuery) throws {
+        let identifier = query.identifier
+        guard let levelText = identifier.string(.queryRetrieveLevel)?.uppercased(), !levelText.isEmpty else {
+            throw DIMSEFailure(.dataSetDoesNotMatchSOPClass, "the identifier has no Query/Retrieve Level (0008,0052)")
+        }
+        guard let level = QueryLevel(rawValue: levelText) else {
+            throw DIMSEFailure(.dataSetDoesNotMatchSOPClass,
+                               "Query/Retrieve Level (0008,0052) '\(levelText)' is not PATIENT, STUDY, SERIES or IMAGE")
+        }
+        if level == .patient && !query.patientRoot {
+            throw DIMSEFailure(.dataSetDoesNotMatchSOPClass,
+                               "Query/Retrieve Level (0008,0052) PATIENT is not part of the Study Root information model (PS3.4 C.6.2)")
+        }
+        self.level = level
+        limit = query.limit
+        conditions = []
+        returnKeys = []
+        for element in identifier {
+            let tag = element.tag
+            if tag.isGroupLength || tag.group == 0x0000 || tag.group == 0x0002 || tag == .specificCharacterSet
+                || tag == .queryRetrieveLevel || tag.isDelimiter {
+                continue
+            }
+            var attribute = IndexedAttribute.named(tag)
+            if let known = attribute, known.level.depth > level.depth { attribute = nil }
+            if let known = attribute,
+               let condition = try KeyCondition.make(known, in: identifier, caseInsensitiveNames: query.caseInsensitiveNames) {
+                conditions.append(condition)
+            }
+            let vr = attribute?.vr ?? (element.vr == .UN ? (DataDictionary.entry(for: tag)?.vr ?? .UN) : element.vr)
+            returnKeys.append((tag, vr, attribute))
+        }
+    }
+}
+
+/// Runs C-FIND queries over an ``IndexState``: plans from the most selective key (unique keys, Patient ID,
+/// Study Date), matches every key (PS3.4 C.2.2.2) and builds response identifiers.
+///
+/// Study-level queries never look at instances: candidates come from the study map, the patient's studies or the
+/// date index, and derived counts are kept per study.
+struct QueryEngine {
+    let state: IndexState
+
+    // MARK: Entry points
+
+    /// The response identifiers for `query`.
+    func find(_ query: IndexQuery) throws -> [DataSet] {
+        let parsed = try ParsedQuery(query)
+        switch parsed.level {
+        case .patient:
+            return limited(sortedPatients(matchingPatients(parsed)), parsed.limit).map { response(parsed, Chain(patient: $0)) }
+        case .study:
+            return limited(sortedStudies(matchingStudies(parsed)), parsed.limit).map { response(parsed, Chain(study: $0)) }
+        case .series:
+            return limited(sortedSeries(matchingSeries(parsed)), parsed.limit).map { series in
+                response(parsed, Chain(study: state.studies[series.studyInstanceUID], series: series))
+            }
+        case .image:
+            return limited(sortedInstances(matchingInstances(parsed)), parsed.limit).map { record in
+                let series = state.series[record.seriesInstanceUID]
+                return response(parsed, Chain(study: series.flatMap { state.studies[$0.studyInstanceUID] }, series: series, record: record))
+            }
+        }
+    }
+
+    /// The visible instances at or below the entities `query` selects.
+    func instances(matching query: IndexQuery) throws -> [InstanceRecord] {
+        let parsed = try ParsedQuery(query)
+        var result: [InstanceRecord] = []
+        func add(_ series: SeriesNode) {
+            for uid in series.instances.sorted() { if let record = state.visibleRecord(uid) { result.append(record) } }
+        }
+        func add(_ study: StudyNode) {
+            for uid in study.series.sorted() { if let series = state.series[uid] { add(series) } }
+        }
+        switch parsed.level {
+        case .patient:
+            for patient in sortedPatients(matchingPatients(parsed)) {
+                for uid in patient.studies.sorted() { if let study = state.studies[uid] { add(study) } }
+            }
+        case .study: sortedStudies(matchingStudies(parsed)).forEach(add)
+        case .series: sortedSeries(matchingSeries(parsed)).forEach(add)
+        case .image: result = sortedInstances(matchingInstances(parsed))
+        }
+        return limited(result, parsed.limit)
+    }
+
+    private func limited<T>(_ items: [T], _ limit: Int) -> [T] { limit > 0 && items.count > limit ? Array(items.prefix(limit)) : items }
+
+    // MARK: Matching per level
+
+    func matchingPatients(_ query: ParsedQuery) -> [PatientNode] {
+        let conditions = query.conditions(at: .patient)
+        let candidates: [PatientNode]
+        if let ids = query.exactValues(for: IndexedAttribute.patientID) {
+            candidates = ids.compactMap { state.patients[$0] }
+        } else {
+            candidates = Array(state.patients.values)
+        }
+        return candidates.filter { patient in conditions.allSatisfy { $0.matches(patientValue($0.attribute.tag, patient)) } }
+    }
+
+    func matchingStudies(_ query: ParsedQuery) -> [StudyNode] {
+        let conditions = query.conditions.filter { $0.attribute.level.depth <= QueryLevel.study.depth }
+        var candidates: [StudyNode]
+        if let uids = query.exactValues(for: IndexedAttribute.studyInstanceUID) {
+            candidates = uids.compactMap { state.studies[$0] }
+        } else if let ids = query.exactValues(for: IndexedAttribute.patientID) {
+            candidates = ids.flatMap { id in (state.patients[id]?.studies ?? []).compactMap { state.studies[$0] } }
+        } else if let dates = query.condition(for: IndexedAttribute.studyDate), let ranges = dateRanges(dates) {
+            var seen = Set<String>()
+            candidates = []
+            for range in ranges {
+                for entry in state.studies(datedFrom: range.lower, through: range.upper) where seen.insert(entry.uid).inserted {
+                    if let study = state.studies[entry.uid] { candidates.append(study) }
+                }
+            }
+        } else {
+            candidates = Array(state.studies.values)
+        }
+        if conditions.isEmpty { return candidates }
+        return candidates.filter { study in conditions.allSatisfy { $0.matches(studyValue($0.attribute, study)) } }
+    }
+
+    func matchingSeries(_ query: ParsedQuery) -> [SeriesNode] {
+        let seriesConditions = query.conditions(at: .series)
+        if let uids = query.exactValues(for: IndexedAttribute.seriesInstanceUID) {
+            let upper = query.conditions.filter { $0.attribute.level.depth <= QueryLevel.study.depth }
+            return uids.compactMap { state.series[$0] }.filter { series in
+                guard let study = state.studies[series.studyInstanceUID] else { return false }
+                return upper.allSatisfy { $0.matches(studyValue($0.attribute, study)) }
+                    && seriesConditions.allSatisfy { $0.matches(seriesValue($0.attribute.tag, series)) }
+            }
+        }
+        var result: [SeriesNode] = []
+        for study in matchingStudies(query) {
+            for uid in study.series {
+                guard let series = state.series[uid] else { continue }
+                if seriesConditions.allSatisfy({ $0.matches(seriesValue($0.attribute.tag, series)) }) { result.append(series) }
+            }
+        }
+        return result
+    }
+
+    func matchingInstances(_ query: ParsedQuery) -> [InstanceRecord] {
+        let instanceConditions = query.conditions(at: .image)
+        if let uids = query.exactValues(for: IndexedAttribute.sopInstanceUID) {
+            let upper = query.conditions.filter { $0.attribute.level != .image }
+            return uids.compactMap { state.visibleRecord($0) }.filter { record in
+                guard let series = state.series[record.seriesInstanceUID], let study = state.studies[series.studyInstanceUID] else { return false }
+                let chain = Chain(study: study, series: series, record: record)
+                return upper.allSatisfy { $0.matches(value($0.attribute, chain)) }
+                    && instanceConditions.allSatisfy { $0.matches(record.value($0.attribute.tag, level: .image)) }
+            }
+        }
+        var result: [InstanceRecord] = []
+        for series in matchingSeries(query) {
+            for uid in series.instances {
+                guard let record = state.visibleRecord(uid) else { continue }
+                if instanceConditions.allSatisfy({ $0.matches(record.value($0.attribute.tag, level: .image)) }) { result.append(record) }
+            }
+        }
+        return result
+    }
+
+    /// The date bounds ("yyyymmdd") a Study Date key covers, for the date index; nil when it cannot use the index.
+    private func dateRanges(_ condition: KeyCondition) -> [(lower: String, upper: String)]? {
+        var result: [(lower: String, upper: String)] = []
+        for alternative in condition.alternatives {
+            guard case .range(let range) = alternative else { return nil }
+            result.append((range.lower ?? "", range.upper ?? "99999999"))
+        }
+        return result
+    }
+
+    // MARK: Values
+
+    /// The entities one response describes, from its level up.
+    struct Chain {
+        var patient: PatientNode? = nil
+        var study: StudyNode? = nil
+        var series: SeriesNode? = nil
+        var record: InstanceRecord? = nil
+    }
+
+    func value(_ attribute: IndexedAttribute, _ chain: Chain) -> String? {
+        switch attribute.level {
+        case .patient:
+            if let study = chain.study { return studyValue(attribute, study) }
+            return chain.patient.flatMap { patientValue(attribute.tag, $0) }
+        case .study: return chain.study.flatMap { studyValue(attribute, $0) }
+        case .series: return chain.series.flatMap { seriesValue(attribute.tag, $0) }
+        case .image: return chain.record?.value(attribute.tag, level: .image)
+        }
+    }
+
+    func patientValue(_ tag: Tag, _ patient: PatientNode) -> String? {
+        switch tag.rawValue {
+        case 0x0010_0020: return patient.patientID
+        case 0x0020_1200: return String(patient.studies.count)
+        case 0x0020_1202: return String(patient.studies.reduce(0) { $0 + (state.studies[$1]?.series.count ?? 0) })
+        case 0x0020_1204: return String(patient.studies.reduce(0) { $0 + (state.studies[$1]?.instanceCount ?? 0) })
+        default: return patient.attributes[tag]
+        }
+    }
+
+    /// A study-level or patient-level value as a study answers it (patient attributes as its instances carry them).
+    func studyValue(_ attribute: IndexedAttribute, _ study: StudyNode) -> String? {
+        let tag = attribute.tag
+        if attribute.level == .patient {
+            switch tag.rawValue {
+            case 0x0010_0020: return study.patientID
+            case 0x0020_1200, 0x0020_1202, 0x0020_1204: return state.patients[study.patientID].flatMap { patientValue(tag, $0) }
+            default: return study.patientAttributes[tag]
+            }
+        }
+        switch tag.rawValue {
+        case 0x0020_000D: return study.studyInstanceUID
+        case 0x0020_1206: return String(study.series.count)
+        case 0x0020_1208: return String(study.instanceCount)
+        case 0x0008_0061:
+            var modalities = Set<String>()
+            for uid in study.series {
+                if let modality = state.series[uid]?.attributes[IndexedAttribute.modality], !modality.isEmpty { modalities.insert(modality) }
+            }
+            return modalities.sorted().joined(separator: "\\")
+        case 0x0008_0062: return study.sopClasses.keys.filter { !$0.isEmpty }.sorted().joined(separator: "\\")
+        default: return study.attributes[tag]
+        }
+    }
+
+    func seriesValue(_ tag: Tag, _ series: SeriesNode) -> String? {
+        switch tag.rawValue {
+        case 0x0020_000E: return series.seriesInstanceUID
+        case 0x0020_1209: return String(series.instances.count)
+        default: return series.attributes[tag]
+        }
+    }
+
+    // MARK: Order
+
+    private func sortedPatients(_ patients: [PatientNode]) -> [PatientNode] { patients.sorted { $0.patientID < $1.patientID } }
+
+    private func sortedStudies(_ studies: [StudyNode]) -> [StudyNode] {
+        studies.sorted {
+            if $0.dateKey != $1.dateKey { return $0.dateKey < $1.dateKey }
+            let t0 = $0.attributes[IndexedAttribute.studyTime] ?? "", t1 = $1.attributes[IndexedAttribute.studyTime] ?? ""
+            if t0 != t1 { return t0 < t1 }
+            return $0.studyInstanceUID < $1.studyInstanceUID
+        }
+    }
+
+    private func sortedSeries(_ series: [SeriesNode]) -> [SeriesNode] {
+        let keyed: [(number: Int, node: SeriesNode)] = series.map { node in
+            (Int(node.attributes[IndexedAttribute.seriesNumber] ?? "") ?? Int.max, node)
+        }
+        let sorted = keyed.sorted { (a, b) -> Bool in
+            if a.number != b.number { return a.number < b.number }
+            return a.node.seriesInstanceUID < b.node.seriesInstanceUID
+        }
+        return sorted.map { $0.node }
+    }
+
+    private func sortedInstances(_ records: [InstanceRecord]) -> [InstanceRecord] {
+        let keyed: [(number: Int, record: InstanceRecord)] = records.map { record in
+            (Int(record.instance[IndexedAttribute.instanceNumber] ?? "") ?? Int.max, record)
+        }
+        let sorted = keyed.sorted { (a, b) -> Bool in
+            if a.record.seriesInstanceUID != b.record.seriesInstanceUID { return a.record.seriesInstanceUID < b.record.seriesInstanceUID }
+            if a.number != b.number { return a.number < b.number }
+            return a.record.sopInstanceUID < b.record.sopInstanceUID
+        }
+        return sorted.map { $0.record }
+    }
+
+    // MARK: Responses
+
+    /// A response identifier: every requested key (filled where the index knows it, empty otherwise), the
+    /// Query/Retrieve Level, and Specific Character Set ISO_IR 192 when any value is not ASCII.
+    func response(_ query: ParsedQuery, _ chain: Chain) -> DataSet {
+        var values: [(tag: Tag, vr: VR, value: String?)] = []
+        values.reserveCapacity(query.returnKeys.count)
+        var needsUnicode = false
+        for key in query.returnKeys {
+            let text = key.attribute.flatMap { value($0, chain) }
+            if let text, !needsUnicode, text.utf8.contains(where: { $0 >= 0x80 }) { needsUnicode = true }
+            values.append((key.tag, key.vr, text))
+        }
+        var response = DataSet()
+        if needsUnicode { response.setASCII(.specificCharacterSet, vr: .CS, "ISO_IR 192") }
+        response.setASCII(.queryRetrieveLevel, vr: .CS, query.level.rawValue)
+        for (tag, vr, text) in values {
+            guard let text, !text.isEmpty else {
+                response[tag] = vr == .SQ ? DataElement(tag: tag, items: []) : DataElement(tag: tag, vr: vr, bytes: Data())
+                continue
+            }
+            switch vr {
+            case .US, .SS, .UL, .SL, .SV, .UV:
+                let numbers = text.split(separator: "\\").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                if (try? response.set(tag, vr: vr, integers: numbers)) == nil { response[tag] = DataElement(tag: tag, vr: vr, bytes: Data()) }
+            default:
+                if (try? response.set(tag, vr: vr, string: text)) == nil { response.setASCII(tag, vr: vr, text) }
+            }
+        }
+        return response
+    }
+}

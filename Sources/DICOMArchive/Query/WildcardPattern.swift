@@ -1,0 +1,72 @@
+/// A C-FIND wild card pattern (PS3.4 C.2.2.2.4): `*` matches any sequence of characters, including none,
+/// and `?` exactly one character. Characters are Unicode characters (extended grapheme clusters), not bytes,
+/// so `Ү?` matches a two-letter Kyrgyz name whatever encoding the data set used.
+struct WildcardPattern: Sendable, Equatable {
+    enum Element: Sendable, Equatable {
+        case literal(Character)
+        case any
+        case anySequence
+    }
+
+    let elements: [Element]
+    /// The text before the first wild card, for a quick prefix check.
+    let literalPrefix: String
+    /// True when the only wild card is one trailing `*` (the commonest pattern, "SMITH*").
+    let isPrefixOnly: Bool
+
+    init(_ pattern: String) {
+        var elements: [Element] = []
+        for character in pattern {
+            switch character {
+            case "*": if elements.last != .anySequence { elements.append(.anySequence) }
+            case "?": elements.append(.any)
+            default: elements.append(.literal(character))
+            }
+        }
+        self.elements = elements
+        literalPrefix = String(pattern.prefix { $0 != "*" && $0 != "?" })
+        let wildcards = elements.filter { $0 != .anySequence && $0 == .any }.count
+        isPrefixOnly = wildcards == 0 && elements.last == .anySequence && elements.filter { $0 == .anySequence }.count == 1
+    }
+
+    /// Whether a string contains `*` or `?`.
+    static func hasWildcard(_ text: String) -> Bool { text.contains { $0 == "*" || $0 == "?" } }
+
+    /// Whether `value` matches the whole pattern.
+    func matches(_ value: String) -> Bool {
+        if isPrefixOnly { return value.hasPrefix(literalPrefix) }
+        if !value.hasPrefix(literalPrefix) { return false }
+        // Iterative matching with one backtrack point (the last `*`): O(pattern × value) in the worst case.
+        var p = 0
+        var v = value.startIndex
+        var starP = -1
+        var starV = value.startIndex
+        while v < value.endIndex {
+            if p < elements.count {
+                switch elements[p] {
+                case .anySequence:
+                    starP = p
+                    starV = v
+                    p += 1
+                    continue
+                case .any:
+                    p += 1
+                    v = value.index(after: v)
+                    continue
+                case .literal(let c):
+                    if value[v] == c {
+                        p += 1
+                        v = value.index(after: v)
+                        continue
+                    }
+                }
+            }
+            guard starP >= 0 else { return false }
+            p = starP + 1
+            starV = value.index(after: starV)
+            v = starV
+        }
+        while p < elements.count, elements[p] == .anySequence { p += 1 }
+        return p == elements.count
+    }
+}
