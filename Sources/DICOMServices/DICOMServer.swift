@@ -20,7 +20,8 @@ public struct DICOMServerTimeouts: Sendable, Equatable {
 }
 
 /// A DICOM service class provider: accepts associations per an ``AcceptorPolicy`` and answers C-ECHO
-/// (Verification, PS3.4 Annex A) and C-STORE (Storage, PS3.4 Annex B) through a ``StorageHandler``.
+/// (Verification, PS3.4 Annex A), C-STORE (Storage, PS3.4 Annex B) through a ``StorageHandler``, and C-FIND, C-MOVE,
+/// C-GET and C-CANCEL (Query/Retrieve, PS3.4 Annex C) through a ``QueryHandler`` and a ``RetrieveHandler``.
 ///
 /// Each association runs in its own task; a protocol error on one is answered with an A-ABORT and a log line
 /// and never disturbs the others.
@@ -43,20 +44,39 @@ public final class DICOMServer: Sendable {
         return policy
     }
 
+    /// ``defaultStoragePolicy(aeTitle:maximumPDULength:)`` plus the Query/Retrieve models (Patient Root and Study Root;
+    /// FIND, MOVE and GET) in Explicit and Implicit VR Little Endian, with the SCP role allowed for every storage SOP class so
+    /// that a C-GET requestor can receive its sub-operations (SCP/SCU Role Selection, PS3.7 D.3.3.4).
+    public static func defaultArchivePolicy(aeTitle: AETitle? = nil, maximumPDULength: UInt32 = 64 * 1024) -> AcceptorPolicy {
+        var policy = defaultStoragePolicy(aeTitle: aeTitle, maximumPDULength: maximumPDULength)
+        let native = [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid]
+        policy.accept(abstractSyntaxes: QueryRetrieveModel.findModels + QueryRetrieveModel.moveModels + QueryRetrieveModel.getModels,
+                      transferSyntaxes: native)
+        for sopClass in UIDRegistry.storageSOPClasses {
+            policy.allowedRoles[sopClass.uid] = RoleSelection(sopClassUID: sopClass.uid, scuRole: true, scpRole: true)
+        }
+        return policy
+    }
+
     /// Binds and starts accepting associations.
     ///
     /// - Parameters:
     ///   - port: 0 lets the system choose; read ``port`` afterwards.
+    ///   - queryHandler: answers C-FIND; without one, C-FIND is answered "SOP class not supported".
+    ///   - retrieveHandler: answers C-MOVE and C-GET; without one, they are answered "SOP class not supported".
+    ///   - aeTitle: our AE title, the calling AE title of C-MOVE sub-associations (default: the title the peer called).
     ///   - temporaryDirectory: where incoming data sets are streamed before the handler sees them.
     ///   - tls: accept only TLS connections (PS3.15 Annex B.1) with this context.
     public static func start(host: String = "127.0.0.1", port: Int, policy: AcceptorPolicy = defaultStoragePolicy(),
-                             storageHandler: StorageHandler, timeouts: DICOMServerTimeouts = DICOMServerTimeouts(),
+                             storageHandler: StorageHandler, queryHandler: QueryHandler? = nil, retrieveHandler: RetrieveHandler? = nil,
+                             aeTitle: AETitle? = nil, timeouts: DICOMServerTimeouts = DICOMServerTimeouts(),
                              temporaryDirectory: String = NSTemporaryDirectory(),
                              tls: DICOMTLS? = nil,
                              eventLoopGroup: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                              logger: Logger = Logger(label: "dicom.server")) async throws -> DICOMServer {
         let connections = ConnectionRegistry()
-        let service = AssociationService(policy: policy, handler: storageHandler, timeouts: timeouts,
+        let service = AssociationService(policy: policy, handler: storageHandler, queryHandler: queryHandler,
+                                         retrieveHandler: retrieveHandler, aeTitle: aeTitle, timeouts: timeouts,
                                          temporaryDirectory: temporaryDirectory, logger: logger)
         // The decoder's bound: our advertised maximum P-DATA length, but at least 256 KB for A-ASSOCIATE-RQ.
         let inboundLimit = max(policy.maximumPDULength == 0 ? PDUDecoder.defaultMaximumPDULength : policy.maximumPDULength, 256 * 1024)
@@ -135,6 +155,9 @@ final class ConnectionRegistry: @unchecked Sendable {
 struct AssociationService: Sendable {
     let policy: AcceptorPolicy
     let handler: StorageHandler
+    let queryHandler: QueryHandler?
+    let retrieveHandler: RetrieveHandler?
+    let aeTitle: AETitle?
     let timeouts: DICOMServerTimeouts
     let temporaryDirectory: String
     let logger: Logger
@@ -187,8 +210,26 @@ struct AssociationService: Sendable {
         logger.debug("association accepted", metadata: ["dicom.contexts.accepted": "\(negotiated.acceptedContexts.count)"])
         let fragmenter = PDataFragmenter(maximumPDULength: negotiated.peerMaximumPDULength)
         var assembler = DIMSEMessageAssembler(association: negotiated, logger: logger)
+        let queryRetrieve = QueryRetrieveService(queryHandler: queryHandler, retrieveHandler: retrieveHandler, aeTitle: aeTitle,
+                                                 connection: connection, negotiated: negotiated, fragmenter: fragmenter,
+                                                 timeouts: timeouts, logger: logger)
         var incoming: IncomingDataSet?
-        defer { incoming?.discard() }
+        // The identifier of a C-FIND, C-MOVE or C-GET being received.
+        var pendingIdentifier: (command: DIMSECommand, bytes: ByteBuffer)?
+        // The running C-FIND, C-MOVE or C-GET: it sends its responses while this loop keeps reading, so that a C-CANCEL
+        // or (for C-GET) the C-STORE-RSPs of its sub-operations reach it. One at a time (no asynchronous operations window).
+        var active: (messageID: UInt16, task: Task<Void, Never>, mailbox: OperationMailbox)?
+        defer {
+            incoming?.discard()
+            active?.mailbox.close()
+            active?.task.cancel()
+        }
+        func awaitActive() async {
+            if let running = active {
+                await running.task.value
+                active = nil
+            }
+        }
 
         while true {
             guard let pdu = try await connection.receive(timeout: timeouts.idle, what: "PDU on an idle association") else {
@@ -199,26 +240,79 @@ struct AssociationService: Sendable {
             case .dataTransfer(let values):
                 for event in try assembler.receive(values) {
                     switch event {
-                    case .command(.cEchoRequest(let echo), let id):
-                        try await connection.send(try fragmenter.pdus(for: CEchoResponse(answering: echo), presentationContextID: id))
-                    case .command(.cStoreRequest(let store), let id):
-                        incoming = try IncomingDataSet(request: store, contextID: id, directory: temporaryDirectory)
-                    case .command(let other, _):
-                        throw DICOMServiceError(.unexpectedMessage, "\(other.commandField) is not supported by this SCP")
-                    case .dataSetFragment(let bytes, let id, let isLast):
-                        guard let current = incoming else {
-                            throw DICOMServiceError(.unexpectedMessage, "data set fragment without a C-STORE-RQ")
+                    case .command(.cCancelRequest(let cancel), _):
+                        if let running = active, running.messageID == cancel.messageIDBeingRespondedTo {
+                            running.mailbox.cancel()
                         }
-                        try current.append(bytes)
-                        if isLast {
-                            incoming = nil
-                            let status = try await finish(current, negotiated: negotiated, contextID: id, logger: logger)
-                            try await connection.send(try fragmenter.pdus(for: CStoreResponse(answering: current.request, status: status),
-                                                                          presentationContextID: id))
+                    case .command(.cStoreResponse(let response), _):
+                        guard let running = active else {
+                            throw DICOMServiceError(.unexpectedMessage, "C-STORE-RSP received with no C-GET in progress")
+                        }
+                        running.mailbox.deliver(response)
+                    case .command(let command, let id):
+                        await awaitActive()
+                        switch command {
+                        case .cEchoRequest(let echo):
+                            try await connection.send(try fragmenter.pdus(for: CEchoResponse(answering: echo), presentationContextID: id))
+                        case .cStoreRequest(let store):
+                            incoming = try IncomingDataSet(request: store, contextID: id, directory: temporaryDirectory)
+                        case .cFindRequest, .cMoveRequest, .cGetRequest:
+                            pendingIdentifier = (command, ByteBuffer())
+                        default:
+                            throw DICOMServiceError(.unexpectedMessage, "\(command.commandField) is not supported by this SCP")
+                        }
+                    case .dataSetFragment(var bytes, let id, let isLast):
+                        if let current = incoming {
+                            try current.append(bytes)
+                            if isLast {
+                                incoming = nil
+                                let status = try await finish(current, negotiated: negotiated, contextID: id, logger: logger)
+                                try await connection.send(try fragmenter.pdus(for: CStoreResponse(answering: current.request, status: status),
+                                                                              presentationContextID: id))
+                            }
+                        } else if var pending = pendingIdentifier {
+                            guard pending.bytes.readableBytes + bytes.readableBytes <= Self.maximumIdentifierLength else {
+                                throw DICOMServiceError(.unexpectedMessage, "a request identifier longer than \(Self.maximumIdentifierLength) bytes")
+                            }
+                            pending.bytes.writeBuffer(&bytes)
+                            pendingIdentifier = isLast ? nil : pending
+                            if isLast {
+                                let mailbox = OperationMailbox()
+                                let identifier = pending.bytes
+                                let service = queryRetrieve
+                                let operationLogger = logger
+                                let messageID: UInt16
+                                let body: @Sendable () async throws -> Void
+                                switch pending.command {
+                                case .cFindRequest(let request):
+                                    messageID = request.messageID
+                                    body = { try await service.find(request, identifier: identifier, contextID: id, mailbox: mailbox) }
+                                case .cMoveRequest(let request):
+                                    messageID = request.messageID
+                                    body = { try await service.retrieve(.move(request), identifier: identifier, contextID: id, mailbox: mailbox) }
+                                case .cGetRequest(let request):
+                                    messageID = request.messageID
+                                    body = { try await service.retrieve(.get(request), identifier: identifier, contextID: id, mailbox: mailbox) }
+                                default:
+                                    throw DICOMServiceError(.unexpectedMessage, "data set for \(pending.command.commandField)")
+                                }
+                                let task = Task {
+                                    do {
+                                        try await body()
+                                    } catch {
+                                        operationLogger.warning("aborting association during a query/retrieve", metadata: ["error": "\(error)"])
+                                        await connection.abort(AssociationAbort(source: .serviceProvider, reason: .notSpecified))
+                                    }
+                                }
+                                active = (messageID, task, mailbox)
+                            }
+                        } else {
+                            throw DICOMServiceError(.unexpectedMessage, "data set fragment without a request that carries one")
                         }
                     }
                 }
             case .releaseRequest:
+                await awaitActive()
                 try await connection.send(.releaseResponse)
                 await connection.close()
                 logger.debug("association released")
@@ -230,6 +324,9 @@ struct AssociationService: Sendable {
             }
         }
     }
+
+    /// The largest C-FIND/C-MOVE/C-GET identifier accepted (real ones are a few hundred bytes).
+    static let maximumIdentifierLength = 1 << 20
 
     private func finish(_ incoming: IncomingDataSet, negotiated: NegotiatedAssociation, contextID: UInt8, logger: Logger) async throws -> DIMSEStatus {
         defer { incoming.discard() }
