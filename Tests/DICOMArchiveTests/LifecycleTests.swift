@@ -211,6 +211,19 @@ struct LifecycleTests {
         #expect(try JSONDecoder().decode(ArchiveStats.self, from: json) == stats)
     }
 
+    @Test func defaultUserAndHostAreRecorded() async throws {
+        let archive = try await populated("default-user")
+        defer { archive.remove() }
+        let lifecycle = ArchiveLifecycle(layout: archive.layout, index: archive.index)
+        #expect(!lifecycle.user.isEmpty)
+        #expect(!lifecycle.host.isEmpty && lifecycle.host != "unknown")
+        _ = try await lifecycle.delete(level: .instance, uid: "1.2.3.1", reason: "test")
+        let entry = try #require(try lifecycle.audit.entries().last)
+        #expect(entry.user == lifecycle.user)
+        #expect(entry.host == lifecycle.host)
+        #expect(entry.reason == "test")
+    }
+
     @Test func reindexRebuildsTheIndexFromFiles() async throws {
         let archive = try await populated("reindex")
         defer { archive.remove() }

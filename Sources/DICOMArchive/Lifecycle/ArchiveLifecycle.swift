@@ -30,7 +30,14 @@ public struct ArchiveLifecycle: Sendable {
         self.retentionPolicy = retentionPolicy
         self.audit = AuditLog(path: layout.auditLogPath)
         self.user = user ?? ProcessInfo.processInfo.environment["USER"] ?? "uid \(getuid())"
-        self.host = host ?? ProcessInfo.processInfo.hostName
+        self.host = host ?? Self.hostName()
+    }
+
+    /// The host name from gethostname(2) (no DNS lookup, unlike `ProcessInfo.hostName`).
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     // MARK: Selecting
