@@ -18,6 +18,11 @@ public struct DataSet: Sendable, Equatable, Sequence {
     /// Whether this data set was read as an item with undefined length; the writer can keep it that way.
     public var hadUndefinedLength: Bool = false
 
+    /// The set that this data set's own Specific Character Set (0008,0005) declares, or nil when it has none
+    /// or its value is not recognisable. Every change to (0008,0005) resolves it again, so `characterSet`
+    /// never parses the value on access.
+    private(set) var declaredCharacterSet: SpecificCharacterSet? = nil
+
     public init() { storage = [] }
 
     /// A data set from elements in any order; a later element with the same tag replaces an earlier one.
@@ -28,7 +33,10 @@ public struct DataSet: Sendable, Equatable, Sequence {
 
     /// Builds a data set from elements already sorted by strictly ascending tag, without checking.
     /// Readers use this after checking the order themselves.
-    public init(sortedElements: [DataElement]) { storage = sortedElements }
+    public init(sortedElements: [DataElement]) {
+        storage = sortedElements
+        declaredCharacterSet = DataSet.resolveDeclaredCharacterSet(sortedElements)
+    }
 
     public static func == (lhs: DataSet, rhs: DataSet) -> Bool { lhs.storage == rhs.storage }
 
@@ -71,6 +79,7 @@ public struct DataSet: Sendable, Equatable, Sequence {
             case (nil, true): storage.remove(at: i)
             case (nil, false): break
             }
+            if tag == .specificCharacterSet { declaredCharacterSet = DataSet.resolveDeclaredCharacterSet(storage) }
         }
     }
 
@@ -83,12 +92,15 @@ public struct DataSet: Sendable, Equatable, Sequence {
     /// Removes the element with this tag and returns it.
     @discardableResult public mutating func remove(_ tag: Tag) -> DataElement? {
         let (i, found) = index(of: tag)
-        return found ? storage.remove(at: i) : nil
+        guard found else { return nil }
+        if tag == .specificCharacterSet { declaredCharacterSet = nil }
+        return storage.remove(at: i)
     }
 
     /// Removes every element whose tag satisfies the predicate.
     public mutating func removeAll(where predicate: (Tag) -> Bool) {
         storage.removeAll { predicate($0.tag) }
+        if declaredCharacterSet != nil && !contains(.specificCharacterSet) { declaredCharacterSet = nil }
     }
 
     /// The elements whose tags lie in the range, in tag order (for example one group).
@@ -101,23 +113,4 @@ public struct DataSet: Sendable, Equatable, Sequence {
 
     /// The items of a sequence element, or nil when absent or not a sequence.
     public func items(_ tag: Tag) -> [DataSet]? { self[tag]?.items }
-
-    /// The resolved character set for decoding text at this level: the override, else the declared
-    /// Specific Character Set (0008,0005), else the inherited one, else the default repertoire (ISO_IR 6).
-    public var characterSet: SpecificCharacterSet {
-        if let characterSetOverride { return characterSetOverride }
-        if let element = self[.specificCharacterSet], case .bytes(let data) = element.value {
-            let terms = DataSet.splitASCII(data)
-            if let set = try? SpecificCharacterSet(terms: terms) { return set }
-        }
-        return inheritedCharacterSet ?? .default
-    }
-
-    /// Splits an ASCII value on backslashes and trims spaces and NULs, without character-set decoding.
-    static func splitASCII(_ data: Data) -> [String] {
-        let text = String(decoding: data, as: UTF8.self)
-        return text.split(separator: "\\", omittingEmptySubsequences: false).map {
-            String($0).trimmingCharacters(in: CharacterSet(charactersIn: " \0"))
-        }
-    }
 }
