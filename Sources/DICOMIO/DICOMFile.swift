@@ -35,11 +35,20 @@ public struct DICOMFile: Sendable {
 
     /// Reads a file from disk. Large files are memory-mapped: values not looked at are never read.
     ///
+    /// With `options.stopBeforePixelData`, only the first 64 KiB of a large file are read at first (with `pread`);
+    /// the file is mapped whole only when the pixel data does not start within them. The result is the same
+    /// either way.
+    ///
     /// The file must not be truncated by another process while the returned values are in use.
     public init(contentsOf path: String, options: ReadOptions = ReadOptions()) throws {
-        let data = try FileLoader.load(path)
         do {
-            try self.init(data: data, options: options)
+            self = try FileLoader.load(path, tryPrefix: options.stopBeforePixelData ? FileLoader.metadataPrefix : nil) { data, isWhole in
+                var stoppedAtPixelData = false
+                let file = try DICOMFile(data: data, options: options, stoppedAtPixelData: &stoppedAtPixelData)
+                // A prefix is enough only when the parse reached the pixel data inside it: everything before
+                // the pixel data then lies in the prefix and reads exactly as from the whole file.
+                return isWhole || (stoppedAtPixelData && !file.transferSyntax.isDeflated) ? file : nil
+            }
         } catch let error as DICOMError {
             throw error.inFile(path)
         }
@@ -47,6 +56,12 @@ public struct DICOMFile: Sendable {
 
     /// Reads a file already in memory.
     public init(data: Data, options: ReadOptions = ReadOptions()) throws {
+        var stoppedAtPixelData = false
+        try self.init(data: data, options: options, stoppedAtPixelData: &stoppedAtPixelData)
+    }
+
+    /// Reads a file in memory and tells whether `options.stopBeforePixelData` stopped the parse at the pixel data.
+    init(data: Data, options: ReadOptions, stoppedAtPixelData: inout Bool) throws {
         var diagnostics: [ReadDiagnostic] = []
         var offset = 0
         var preamble: Data? = nil
@@ -119,8 +134,9 @@ public struct DICOMFile: Sendable {
             readSyntax = TransferSyntax(uid: syntax.uid, name: syntax.name, explicitVR: detected.isExplicitVR,
                                         encapsulated: syntax.isEncapsulated, lossy: syntax.isLossy)
         }
-        let (dataSet, _) = try DataSetReader.read(body, from: bodyOffset, transferSyntax: readSyntax, options: options,
-                                                  diagnostics: &diagnostics)
+        let (dataSet, _, stopped) = try DataSetReader.read(body, from: bodyOffset, transferSyntax: readSyntax, options: options,
+                                                           diagnostics: &diagnostics)
+        stoppedAtPixelData = stopped
         self.preamble = preamble
         self.fileMetaInformation = meta
         self.dataSet = dataSet

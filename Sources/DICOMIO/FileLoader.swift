@@ -5,12 +5,29 @@ import Glibc
 #endif
 
 /// Loads files into memory: small files are read, large ones memory-mapped so that values never
-/// read (pixel data, for example) cost nothing.
+/// read (pixel data, for example) cost nothing. A metadata-only read of a large file first reads a prefix.
 enum FileLoader {
     /// Files at least this large are memory-mapped.
     static let mapThreshold = 64 * 1024
 
+    /// How much of a large file a metadata-only read tries first. A CT or MR header is a few KB; DCMTK's
+    /// `dcmdump -M` reads about 20 KB of such a file.
+    static let metadataPrefix = 64 * 1024
+
+    /// Loads the whole file: read when small, memory-mapped when large.
     static func load(_ path: String) throws -> Data {
+        try load(path, tryPrefix: nil) { data, _ in data }
+    }
+
+    /// Hands `parse` the file's contents and returns its result.
+    ///
+    /// With `tryPrefix` set and a file larger than it, `parse` first gets only the first `tryPrefix` bytes
+    /// (read with `pread`, the kernel's read-ahead turned off) and `isWhole == false`; it returns nil when that
+    /// prefix is not enough to decide, or throws, and is then called again with the whole file (memory-mapped).
+    /// A memory map's first page fault reads up to the device's read-ahead window — whole files on this
+    /// project's VM (8 MiB) — while a metadata read needs the first few KB; hence the prefix.
+    /// When `isWhole` is true, `parse` must return a value or throw.
+    static func load<T>(_ path: String, tryPrefix: Int?, _ parse: (_ data: Data, _ isWhole: Bool) throws -> T?) throws -> T {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ioError("cannot open", path) }
         defer { close(fd) }
@@ -20,29 +37,50 @@ enum FileLoader {
             throw DICOMError(.io, "not a regular file", file: path)
         }
         let size = Int(info.st_size)
-        if size == 0 { return Data() }
-        if size >= mapThreshold {
+        if let prefix = tryPrefix, prefix > 0, size > prefix, size >= mapThreshold {
+            // Read exactly the prefix: no read-ahead into the pixel data.
+            _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_RANDOM))
+            let head = try readFully(fd, count: prefix, path: path)
+            if let result = try? parse(head, false) { return result }
+            _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_NORMAL))
+        }
+        let data: Data
+        if size == 0 {
+            data = Data()
+        } else if size >= mapThreshold {
             guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), address != MAP_FAILED else {
                 throw ioError("cannot map", path)
             }
-            return Data(bytesNoCopy: address, count: size, deallocator: .custom { pointer, count in
+            data = Data(bytesNoCopy: address, count: size, deallocator: .custom { pointer, count in
                 munmap(pointer, count)
             })
+        } else {
+            data = try readFully(fd, count: size, path: path)
         }
-        var data = Data(count: size)
-        let got = data.withUnsafeMutableBytes { buffer -> Int in
-            var done = 0
-            while done < size {
-                let n = read(fd, buffer.baseAddress! + done, size - done)
-                if n < 0 { if errno == EINTR { continue }; return -1 }
-                if n == 0 { break }
-                done += n
+        guard let result = try parse(data, true) else {
+            throw DICOMError(.io, "the file could not be interpreted", file: path)
+        }
+        return result
+    }
+
+    /// Reads up to `count` bytes from the start of the file; fewer when the file is shorter.
+    /// The buffer is not zero-filled first: `pread` writes it.
+    static func readFully(_ fd: Int32, count: Int, path: String) throws -> Data {
+        guard count > 0 else { return Data() }
+        guard let base = malloc(count) else { throw DICOMError(.io, "cannot allocate \(count) bytes to read the file", file: path) }
+        var done = 0
+        while done < count {
+            let n = pread(fd, base + done, count - done, off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                let error = ioError("cannot read", path)
+                free(base)
+                throw error
             }
-            return done
+            if n == 0 { break }
+            done += n
         }
-        guard got >= 0 else { throw ioError("cannot read", path) }
-        if got < size { data.removeSubrange(got..<size) }
-        return data
+        return Data(bytesNoCopy: base, count: done, deallocator: .free)
     }
 
     static func ioError(_ what: String, _ path: String) -> DICOMError {

@@ -30,8 +30,10 @@ public enum FileMetaInformation {
             while raw.count - cursor >= 8 {
                 let tag = parser.tag(cursor)
                 guard tag.group == 0x0002 else { break }
+                parser.enter(.tag(tag))
                 let element = try parser.readElement(tag: tag, at: &cursor, end: raw.count, depth: 0, pixelRepresentation: nil,
-                                                     characterSet: nil, path: tag.description)
+                                                     characterSet: nil)
+                parser.leave()
                 elements.append(element)
             }
             diagnostics.append(contentsOf: parser.diagnostics)

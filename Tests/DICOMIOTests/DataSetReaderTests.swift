@@ -133,4 +133,117 @@ import Testing
         let bigEndian: [UInt8] = [0x00, 0x08, 0x00, 0x60] + Array("CS".utf8) + [0x00, 0x02] + Array("CT".utf8)
         #expect(DataSetReader.detectEncoding(of: Data(bigEndian)) == .explicitVRBigEndian)
     }
+
+    // MARK: Tag paths in errors and diagnostics (built only when needed)
+
+    /// A sequence of two items whose second item holds a nested sequence with a broken element.
+    static func nestedWithBadLength() -> Data {
+        var inner = ByteBuilder()
+        inner.explicitShort(0x0008, 0x0100, "SH", Array("C1".utf8))
+        inner.tag(0x0008, 0x0104); inner.ascii("LO"); inner.u16(200); inner.ascii("Head")   // length 200, 4 bytes follow
+        var nested = ByteBuilder()
+        nested.tag(0xFFFE, 0xE000); nested.u32(UInt32(inner.bytes.count)); nested.bytes += inner.bytes
+        var item1 = ByteBuilder()
+        item1.explicitShort(0x0008, 0x1155, "UI", Array("1.2.3\0".utf8))
+        item1.explicitLong(0x0040, 0x0275, "SQ", length: UInt32(nested.bytes.count), nested.bytes)
+        var b = ByteBuilder()
+        b.explicitShort(0x0008, 0x0060, "CS", Array("CT".utf8))
+        b.explicitLong(0x0008, 0x1115, "SQ", length: 0xFFFF_FFFF)
+        b.tag(0xFFFE, 0xE000); b.u32(0xFFFF_FFFF)
+        b.explicitShort(0x0008, 0x1155, "UI", Array("1.2.4\0".utf8))
+        b.tag(0xFFFE, 0xE00D); b.u32(0)
+        b.tag(0xFFFE, 0xE000); b.u32(UInt32(item1.bytes.count)); b.bytes += item1.bytes
+        b.tag(0xFFFE, 0xE0DD); b.u32(0)
+        return b.data
+    }
+
+    @Test func errorNamesTheNestedTagPath() throws {
+        let data = Self.nestedWithBadLength()
+        do {
+            _ = try DataSetReader.read(data, transferSyntax: .explicitVRLittleEndian)
+            Issue.record("a length past the end of its item must be an error")
+        } catch let error as DICOMError {
+            #expect(error.code == .invalidLength)
+            #expect(error.tagPath == "(0008,1115)[1].(0040,0275)[0].(0008,0104)")
+            // The header of (0008,0104) starts 14 + 12 bytes before the end of the data plus the delimiter (8).
+            #expect(error.offset == data.count - 8 - 4 - 8)
+            #expect(error.description.contains("(0008,1115)[1].(0040,0275)[0].(0008,0104)"))
+        }
+    }
+
+    @Test func errorAtTheTopLevelHasNoPath() throws {
+        var b = ByteBuilder()
+        b.explicitShort(0x0008, 0x0060, "CS", Array("CT".utf8))
+        b.bytes += [0x10, 0x00, 0x10]                                  // 3 bytes of a header
+        var options = ReadOptions()
+        options.tolerated = .none
+        #expect(throws: DICOMError(.truncated, "the data ends inside an element header (3 bytes left, 8 needed)", offset: 10)) {
+            try DataSetReader.read(b.data, transferSyntax: .explicitVRLittleEndian, options: options)
+        }
+        // An item of a sequence: the path names the item.
+        var s = ByteBuilder()
+        s.explicitLong(0x0008, 0x1115, "SQ", length: 0xFFFF_FFFF)
+        s.tag(0xFFFE, 0xE000); s.u32(0xFFFF_FFFF)
+        s.tag(0xFFFE, 0xE0DD); s.u32(0)                                // sequence delimiter inside an item
+        #expect(throws: DICOMError(.malformed, "unexpected (FFFE,E0DD) where a data element belongs", offset: 20, tagPath: "(0008,1115)[0]")) {
+            try DataSetReader.read(s.data, transferSyntax: .explicitVRLittleEndian, options: options)
+        }
+    }
+
+    @Test func diagnosticsNameTheirTagPath() throws {
+        var item = ByteBuilder()
+        item.explicitShort(0x0008, 0x0100, "SH", Array("C1X".utf8))   // odd length
+        item.explicitShort(0x0008, 0x0102, "SH", Array("L".utf8))     // odd length; the item's length is even
+        var b = ByteBuilder()
+        b.explicitShort(0x0008, 0x0060, "CS", Array("CT".utf8))
+        b.explicitLong(0x0008, 0x1032, "SQ", length: UInt32(8 + item.bytes.count))
+        b.tag(0xFFFE, 0xE000); b.u32(UInt32(item.bytes.count)); b.bytes += item.bytes
+        b.explicitShort(0x0010, 0x0020, "LO", Array("ABC".utf8))       // odd length at the top level
+        var diagnostics: [ReadDiagnostic] = []
+        let (ds, _, stopped) = try DataSetReader.read(b.data, from: 0, transferSyntax: .explicitVRLittleEndian, options: ReadOptions(),
+                                                      diagnostics: &diagnostics)
+        #expect(!stopped)
+        #expect(ds.items(.procedureCodeSequence)?.first?.string(.codeValue) == "C1X")
+        #expect(diagnostics.map(\.tagPath) == ["(0008,1032)[0].(0008,0100)", "(0008,1032)[0].(0008,0102)", "(0010,0020)"])
+        #expect(diagnostics.map(\.offset) == [30, 41, 50])
+        #expect(diagnostics.map(\.message) == ["(0008,0100) has odd length 3", "(0008,0102) has odd length 1", "(0010,0020) has odd length 3"])
+    }
+
+    // MARK: Specific Character Set as real files spell it
+
+    static func declaring(_ value: String) -> Data {
+        var b = ByteBuilder()
+        var bytes = Array(value.utf8); if bytes.count % 2 == 1 { bytes.append(0x20) }
+        b.explicitShort(0x0008, 0x0005, "CS", bytes)
+        // A sequence item inherits the set; "Иванов^Иван" in ISO 8859-5.
+        let name: [UInt8] = [0xB8, 0xD2, 0xD0, 0xDD, 0xDE, 0xD2, 0x5E, 0xB8, 0xD2, 0xD0, 0xDD, 0x20]
+        var item = ByteBuilder()
+        item.explicitShort(0x0010, 0x0010, "PN", name)
+        b.explicitLong(0x0008, 0x1115, "SQ", length: UInt32(8 + item.bytes.count))
+        b.tag(0xFFFE, 0xE000); b.u32(UInt32(item.bytes.count)); b.bytes += item.bytes
+        b.explicitShort(0x0010, 0x0010, "PN", name)
+        return b.data
+    }
+
+    @Test(arguments: ["ISO_IR 144", "iso_ir 144", "ISO-IR 144", " ISO_IR 144", "ISO_IR 144\0"])
+    func lenientSpecificCharacterSetDecodesTopLevelAndItems(_ value: String) throws {
+        var diagnostics: [ReadDiagnostic] = []
+        let (ds, _, _) = try DataSetReader.read(Self.declaring(value), from: 0, transferSyntax: .explicitVRLittleEndian,
+                                                options: ReadOptions(), diagnostics: &diagnostics)
+        #expect(ds.string(.patientName) == "Иванов^Иван", "\(value)")
+        #expect(ds.items(Tag(0x0008, 0x1115))?.first?.string(.patientName) == "Иванов^Иван", "\(value)")
+        let misspelled = !["ISO_IR 144", " ISO_IR 144", "ISO_IR 144\0"].contains(value)
+        #expect(diagnostics.contains { $0.message.contains("not spelled as") && $0.tagPath == "(0008,0005)" } == misspelled, "\(value)")
+    }
+
+    @Test func unknownSpecificCharacterSetIsADiagnostic() throws {
+        var diagnostics: [ReadDiagnostic] = []
+        let (ds, _, _) = try DataSetReader.read(Self.declaring("KLINGON"), from: 0, transferSyntax: .explicitVRLittleEndian,
+                                                options: ReadOptions(), diagnostics: &diagnostics)
+        let note = try #require(diagnostics.first { $0.tagPath == "(0008,0005)" })
+        #expect(note.message.contains("unknown Specific Character Set"))
+        #expect(note.message.contains("KLINGON"))
+        #expect(note.offset == 0)
+        #expect(ds.characterSet == .default)
+    }
 }
