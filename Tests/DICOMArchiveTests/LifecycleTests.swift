@@ -15,7 +15,7 @@ struct LifecycleTests {
 
     /// Two studies: A with two series (2 + 1 instances), B with one instance.
     func populated(_ name: String) async throws -> StoreFixtures.Archive {
-        let archive = try StoreFixtures.archive(name)
+        let archive = try await StoreFixtures.archive(name)
         for (sop, series) in [("1.2.3.1", "\(Self.studyA).1"), ("1.2.3.2", "\(Self.studyA).1"), ("1.2.3.3", "\(Self.studyA).2")] {
             let result = try await archive.store(try StoreFixtures.dataSet(sop: sop, study: Self.studyA, series: series))
             try #require(result.status == .success)
@@ -40,7 +40,7 @@ struct LifecycleTests {
         #expect(archive.trashFiles().count == 3)
         #expect(!FileManager.default.fileExists(atPath: archive.layout.dataDirectory + "/" + Self.studyA))
         #expect(await archive.index.instance(sopInstanceUID: "1.2.3.1") == nil)
-        #expect(await archive.index.trashed["1.2.3.1"] == now)
+        #expect(await archive.trashedAt("1.2.3.1") == now)
         let trashedFile = archive.layout.absolute("trash/\(Self.studyA)/\(Self.studyA).1/1.2.3.1.dcm")
         #expect(FileSystem.modificationTime(trashedFile).map { abs($0.timeIntervalSince(now)) < 1 } == true)
 
@@ -86,7 +86,7 @@ struct LifecycleTests {
         #expect(late.problems.isEmpty)
         #expect(archive.trashFiles().isEmpty)
         #expect(!FileManager.default.fileExists(atPath: archive.layout.trashDirectory + "/" + Self.studyA))
-        #expect(await archive.index.records.count == 1)
+        #expect(await archive.records().count == 1)
         #expect(archive.dataFiles().count == 1)
         await #expect(throws: ArchiveError.self) { try await lifecycle.purge(olderThan: -1) }
         let entries = try lifecycle.audit.entries()
@@ -95,7 +95,7 @@ struct LifecycleTests {
     }
 
     @Test func retentionByKindFromStudyDate() async throws {
-        let archive = try StoreFixtures.archive("retention")
+        let archive = try await StoreFixtures.archive("retention")
         defer { archive.remove() }
         let received = Date(timeIntervalSince1970: 1_600_000_000)   // 2020-09-13
         let cases: [(sop: String, study: String, sopClass: String, date: String?)] = [
@@ -230,17 +230,20 @@ struct LifecycleTests {
         let lifecycle = archive.lifecycle()
         let trashedAt = Date(timeIntervalSince1970: 1_800_000_000)
         _ = try await lifecycle.delete(level: .instance, uid: "1.2.3.2", now: trashedAt)
-        let original = await archive.index.allRecords()
+        let original = await archive.index.allRecords().sorted { $0.record.sopInstanceUID < $1.record.sopInstanceUID }
 
-        // A fresh, empty index rebuilt from the files alone.
-        let empty = MemoryIndex()
+        // The index is lost: a fresh, empty one is rebuilt from the files alone.
+        await archive.index.close()
+        try FileManager.default.removeItem(atPath: archive.layout.indexDirectory)
+        let empty = try await JSONArchiveIndex.open(directory: archive.layout.indexDirectory)
+        #expect(await empty.allRecords().isEmpty)
         let fresh = ArchiveLifecycle(layout: archive.layout, index: empty, user: "tester", host: "testhost")
         let report = try await fresh.reindex()
         #expect(report.filesScanned == 4)
         #expect(report.indexed == 4)
         #expect(report.trashed == 1)
         #expect(report.unreadable.isEmpty)
-        let rebuilt = await empty.allRecords()
+        let rebuilt = await empty.allRecords().sorted { $0.record.sopInstanceUID < $1.record.sopInstanceUID }
         #expect(rebuilt.count == original.count)
         for (old, new) in zip(original, rebuilt) {
             var expected = old.record
@@ -249,16 +252,26 @@ struct LifecycleTests {
             #expect((new.trashedAt == nil) == (old.trashedAt == nil))
         }
         #expect(rebuilt.first { $0.record.sopInstanceUID == "1.2.3.2" }?.trashedAt.map { abs($0.timeIntervalSince(trashedAt)) < 1 } == true)
+        #expect(await empty.instance(sopInstanceUID: "1.2.3.2") == nil)
+        #expect(await empty.instance(sopInstanceUID: "1.2.3.1") != nil)
 
-        // Over the existing index: same records (receive times kept), a removed file is dropped, a bad file reported.
+        // Over an existing index: same records (receive times kept), a removed file is dropped, a bad file reported.
         unlink(archive.layout.absolute("data/\(Self.studyB)/\(Self.studyB).1/1.2.3.4.dcm"))
         try Data("not dicom".utf8).write(to: URL(fileURLWithPath: archive.layout.dataDirectory + "/junk.dcm"))
-        let again = try await lifecycle.reindex()
+        let again = try await fresh.reindex()
         #expect(again.removedFromIndex == 1)
         #expect(again.indexed == 3)
         #expect(again.unreadable.map(\.path) == ["data/junk.dcm"])
-        let kept = await archive.index.allRecords()
-        #expect(kept.map(\.record) == original.map(\.record).filter { $0.sopInstanceUID != "1.2.3.4" })
-        #expect(try lifecycle.audit.entries().last?.action == "reindex")
+        let kept = await empty.allRecords().sorted { $0.record.sopInstanceUID < $1.record.sopInstanceUID }
+        #expect(kept.map(\.record) == rebuilt.map(\.record).filter { $0.sopInstanceUID != "1.2.3.4" })
+        #expect(try fresh.audit.entries().last?.action == "reindex")
+
+        // The rebuilt index is on disk: reopening gives the same records.
+        await empty.close()
+        let reopened = try await JSONArchiveIndex.open(directory: archive.layout.indexDirectory)
+        let reread = await reopened.allRecords().sorted { $0.record.sopInstanceUID < $1.record.sopInstanceUID }
+        #expect(reread.map(\.record) == kept.map(\.record))
+        #expect(reread.map(\.trashedAt) == kept.map(\.trashedAt))
+        await reopened.close()
     }
 }

@@ -8,36 +8,6 @@ import Testing
 import Glibc
 #endif
 
-/// An in-memory ``ArchiveIndex`` for the store and lifecycle tests (queries are not its business).
-actor MemoryIndex: ArchiveIndex {
-    var records: [String: InstanceRecord] = [:]
-    var trashed: [String: Date] = [:]
-    var addCalls = 0
-
-    func add(_ new: [InstanceRecord]) async throws {
-        addCalls += 1
-        for record in new {
-            records[record.sopInstanceUID] = record
-            trashed[record.sopInstanceUID] = nil
-        }
-    }
-    func instance(sopInstanceUID: String) async -> InstanceRecord? {
-        trashed[sopInstanceUID] == nil ? records[sopInstanceUID] : nil
-    }
-    func find(_ query: IndexQuery) async throws -> [DataSet] { [] }
-    func instances(matching query: IndexQuery) async throws -> [InstanceRecord] { [] }
-    func setTrashed(_ uids: [String], trashed flag: Bool, at date: Date) async throws {
-        for uid in uids where records[uid] != nil { trashed[uid] = flag ? date : nil }
-    }
-    func remove(_ uids: [String]) async throws {
-        for uid in uids { records[uid] = nil; trashed[uid] = nil }
-    }
-    func allRecords() async -> [(record: InstanceRecord, trashedAt: Date?)] {
-        records.values.sorted { $0.sopInstanceUID < $1.sopInstanceUID }.map { ($0, trashed[$0.sopInstanceUID]) }
-    }
-    func compact() async throws {}
-}
-
 enum StoreFixtures {
     static let ctImage = "1.2.840.10008.5.1.4.1.1.2"
     static let basicTextSR = "1.2.840.10008.5.1.4.1.1.88.11"
@@ -80,7 +50,7 @@ enum StoreFixtures {
     struct Archive {
         let root: String
         let layout: ArchiveLayout
-        let index: MemoryIndex
+        let index: JSONArchiveIndex
         let store: ArchiveStore
         let incoming: String
 
@@ -104,14 +74,26 @@ enum StoreFixtures {
         func temporaryFiles() -> [String] { (try? FileManager.default.contentsOfDirectory(atPath: layout.temporaryDirectory)) ?? [] }
 
         func remove() { try? FileManager.default.removeItem(atPath: root) }
+
+        /// Every record in the index, visible or trashed, by SOP Instance UID.
+        func records() async -> [String: InstanceRecord] {
+            var out: [String: InstanceRecord] = [:]
+            for entry in await index.allRecords() { out[entry.record.sopInstanceUID] = entry.record }
+            return out
+        }
+
+        func trashedAt(_ sopInstanceUID: String) async -> Date? {
+            await index.allRecords().first { $0.record.sopInstanceUID == sopInstanceUID }?.trashedAt
+        }
     }
 
-    static func archive(_ name: String, root: String? = nil, configuration: ArchiveStoreConfiguration = ArchiveStoreConfiguration()) throws -> Archive {
+    static func archive(_ name: String, root: String? = nil, configuration: ArchiveStoreConfiguration = ArchiveStoreConfiguration()) async throws -> Archive {
         let base = try temporaryDirectory(name)
         let layout = ArchiveLayout(root: root ?? base + "/archive")
         let incoming = base + "/incoming"
         try FileManager.default.createDirectory(atPath: incoming, withIntermediateDirectories: true)
-        let index = MemoryIndex()
+        try layout.createDirectories()
+        let index = try await JSONArchiveIndex.open(directory: layout.indexDirectory)
         let store = try ArchiveStore(layout: layout, index: index, configuration: configuration)
         return Archive(root: base, layout: layout, index: index, store: store, incoming: incoming)
     }

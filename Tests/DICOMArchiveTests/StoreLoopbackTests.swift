@@ -11,7 +11,7 @@ struct StoreLoopbackTests {
     /// 16 associations at once, each storing 4 instances, through DICOMServer and ArchiveStorageHandler; then a
     /// duplicate with different content and one whose data set names another SOP Instance UID.
     @Test func sixteenAssociationsStoreIntoTheArchive() async throws {
-        let archive = try StoreFixtures.archive("loopback")
+        let archive = try await StoreFixtures.archive("loopback")
         defer { archive.remove() }
         let server = try await DICOMServer.start(port: 0, storageHandler: ArchiveStorageHandler(store: archive.store),
                                                  temporaryDirectory: archive.incoming)
@@ -49,8 +49,8 @@ struct StoreLoopbackTests {
             }
             #expect(statuses.count == 64)
             #expect(statuses.allSatisfy { $0 == .success })
-            #expect(await archive.index.records.count == 64)
-            #expect(await archive.index.records.values.allSatisfy { $0.callingAETitle == "LOOPSCU" })
+            #expect(await archive.records().count == 64)
+            #expect(await archive.records().values.allSatisfy { $0.callingAETitle == "LOOPSCU" })
             #expect(archive.dataFiles().count == 64)
             #expect(await archive.lifecycle().verify().ok)
 

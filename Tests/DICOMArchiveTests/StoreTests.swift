@@ -61,7 +61,7 @@ struct StoreUIDPathTests {
 @Suite("Store: C-STORE into the archive")
 struct StoreTests {
     @Test func storesReadablePart10WithMetaAndHash() async throws {
-        let archive = try StoreFixtures.archive("ok")
+        let archive = try await StoreFixtures.archive("ok")
         defer { archive.remove() }
         let dataSet = try StoreFixtures.dataSet(sop: "1.2.3.4.5.1")
         let received = Date(timeIntervalSince1970: 1_700_000_000)
@@ -96,7 +96,7 @@ struct StoreTests {
     }
 
     @Test func implicitVRDataSetKeepsItsSyntax() async throws {
-        let archive = try StoreFixtures.archive("implicit")
+        let archive = try await StoreFixtures.archive("implicit")
         defer { archive.remove() }
         let dataSet = try StoreFixtures.dataSet(sop: "1.2.3.4.5.2")
         let result = try await archive.store(dataSet, syntax: .implicitVRLittleEndian)
@@ -107,7 +107,7 @@ struct StoreTests {
     }
 
     @Test func identicalDuplicateIsStoredOnce() async throws {
-        let archive = try StoreFixtures.archive("identical")
+        let archive = try await StoreFixtures.archive("identical")
         defer { archive.remove() }
         let dataSet = try StoreFixtures.dataSet(sop: "1.2.3.4.6")
         let first = try await archive.store(dataSet)
@@ -116,13 +116,13 @@ struct StoreTests {
         #expect(second.status == .success)
         #expect(second.outcome == .identicalDuplicate)
         #expect(archive.dataFiles().count == 1)
-        #expect(await archive.index.records.count == 1)
-        #expect(await archive.index.addCalls == 1)
+        #expect(await archive.records().count == 1)
+        #expect(await archive.index.journalWriteCount == 1)
         #expect(archive.temporaryFiles().isEmpty)
     }
 
     @Test func differentDuplicateKeep() async throws {
-        let archive = try StoreFixtures.archive("keep")
+        let archive = try await StoreFixtures.archive("keep")
         defer { archive.remove() }
         let first = try await archive.store(try StoreFixtures.dataSet(sop: "1.2.3.4.7", seed: 1))
         let path = archive.layout.absolute(try #require(first.record).path)
@@ -133,25 +133,25 @@ struct StoreTests {
         #expect(second.outcome == .duplicateKept)
         #expect(second.comment?.contains("already stored") == true)
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
-        #expect(await archive.index.records["1.2.3.4.7"]?.sha256 == first.record?.sha256)
+        #expect(await archive.records()["1.2.3.4.7"]?.sha256 == first.record?.sha256)
         #expect(archive.temporaryFiles().isEmpty)
     }
 
     @Test func differentDuplicateReject() async throws {
-        let archive = try StoreFixtures.archive("reject", configuration: ArchiveStoreConfiguration(duplicatePolicy: .reject))
+        let archive = try await StoreFixtures.archive("reject", configuration: ArchiveStoreConfiguration(duplicatePolicy: .reject))
         defer { archive.remove() }
         let first = try await archive.store(try StoreFixtures.dataSet(sop: "1.2.3.4.8", seed: 1))
         let second = try await archive.store(try StoreFixtures.dataSet(sop: "1.2.3.4.8", seed: 2))
         #expect(second.status == .duplicateSOPInstance)
         #expect(second.status.category == .failure)
         #expect(second.outcome == .duplicateRejected)
-        #expect(await archive.index.records["1.2.3.4.8"]?.sha256 == first.record?.sha256)
+        #expect(await archive.records()["1.2.3.4.8"]?.sha256 == first.record?.sha256)
         // The identical one is still fine under reject.
         #expect(try await archive.store(try StoreFixtures.dataSet(sop: "1.2.3.4.8", seed: 1)).status == .success)
     }
 
     @Test func differentDuplicateReplace() async throws {
-        let archive = try StoreFixtures.archive("replace", configuration: ArchiveStoreConfiguration(duplicatePolicy: .replace))
+        let archive = try await StoreFixtures.archive("replace", configuration: ArchiveStoreConfiguration(duplicatePolicy: .replace))
         defer { archive.remove() }
         let first = try await archive.store(try StoreFixtures.dataSet(sop: "1.2.3.4.9", seed: 1))
         let newer = try StoreFixtures.dataSet(sop: "1.2.3.4.9", seed: 2)
@@ -159,7 +159,7 @@ struct StoreTests {
         #expect(second.status == .success)
         #expect(second.outcome == .replaced)
         #expect(second.record?.sha256 != first.record?.sha256)
-        #expect(await archive.index.records["1.2.3.4.9"]?.sha256 == second.record?.sha256)
+        #expect(await archive.records()["1.2.3.4.9"]?.sha256 == second.record?.sha256)
         let file = try DICOMFile(contentsOf: archive.layout.absolute(try #require(second.record).path))
         #expect(file.dataSet == newer)
         #expect(archive.dataFiles().count == 1)
@@ -171,7 +171,7 @@ struct StoreTests {
     }
 
     @Test func mismatchedSOPInstanceUIDIsRefused() async throws {
-        let archive = try StoreFixtures.archive("mismatch")
+        let archive = try await StoreFixtures.archive("mismatch")
         defer { archive.remove() }
         let result = try await archive.store(try StoreFixtures.dataSet(sop: "1.2.3.4.10"), sopInstanceUID: "1.2.3.4.11")
         #expect(result.status == .dataSetDoesNotMatchSOPClass)
@@ -179,7 +179,7 @@ struct StoreTests {
         #expect(result.comment?.contains("1.2.3.4.11") == true)
         #expect(archive.dataFiles().isEmpty)
         #expect(archive.temporaryFiles().isEmpty)
-        #expect(await archive.index.records.isEmpty)
+        #expect(await archive.records().isEmpty)
 
         let wrongClass = try await archive.store(try StoreFixtures.dataSet(sop: "1.2.3.4.12"), sopClassUID: "1.2.840.10008.5.1.4.1.1.7")
         #expect(wrongClass.status == .dataSetDoesNotMatchSOPClass)
@@ -187,7 +187,7 @@ struct StoreTests {
     }
 
     @Test func missingUIDsCannotBeUnderstood() async throws {
-        let archive = try StoreFixtures.archive("missing")
+        let archive = try await StoreFixtures.archive("missing")
         defer { archive.remove() }
         let noStudy = try await archive.store(try StoreFixtures.dataSet(sop: "1.2.3.4.13", study: nil))
         #expect(noStudy.status == .cannotUnderstand)
@@ -205,7 +205,7 @@ struct StoreTests {
     }
 
     @Test func unsafeUIDIsNeverAFileName() async throws {
-        let archive = try StoreFixtures.archive("unsafe")
+        let archive = try await StoreFixtures.archive("unsafe")
         defer { archive.remove() }
         let result = try await archive.store(try StoreFixtures.dataSet(sop: "1.2.3.4.16", series: "../../escape"))
         #expect(result.status == .cannotUnderstand)
@@ -216,7 +216,7 @@ struct StoreTests {
     }
 
     @Test func garbageDataSetCannotBeUnderstood() async throws {
-        let archive = try StoreFixtures.archive("garbage")
+        let archive = try await StoreFixtures.archive("garbage")
         defer { archive.remove() }
         let path = archive.incoming + "/garbage"
         try Data([0x08, 0x00, 0x18, 0x00, 0x55, 0x49, 0xFF, 0x7F, 0x31]).write(to: URL(fileURLWithPath: path))
@@ -227,7 +227,7 @@ struct StoreTests {
     }
 
     @Test func callingAETitleNotAllowed() async throws {
-        let archive = try StoreFixtures.archive("auth", configuration: ArchiveStoreConfiguration(allowedCallingAETitles: ["CT01"]))
+        let archive = try await StoreFixtures.archive("auth", configuration: ArchiveStoreConfiguration(allowedCallingAETitles: ["CT01"]))
         defer { archive.remove() }
         let refused = try await archive.store(try StoreFixtures.dataSet(sop: "1.2.3.4.17"), callingAETitle: "INTRUDER")
         #expect(refused.status == .notAuthorized)
@@ -237,7 +237,7 @@ struct StoreTests {
     }
 
     @Test func sixteenConcurrentStores() async throws {
-        let archive = try StoreFixtures.archive("concurrent")
+        let archive = try await StoreFixtures.archive("concurrent")
         defer { archive.remove() }
         let statuses = try await withThrowingTaskGroup(of: DIMSEStatus.self) { group in
             for association in 0..<16 {
@@ -259,7 +259,7 @@ struct StoreTests {
         }
         #expect(statuses.allSatisfy { $0 == .success })
         #expect(archive.dataFiles().count == 64)
-        #expect(await archive.index.records.count == 64)
+        #expect(await archive.records().count == 64)
         #expect(archive.temporaryFiles().isEmpty)
         let report = await archive.lifecycle().verify()
         #expect(report.ok)
@@ -267,7 +267,7 @@ struct StoreTests {
     }
 
     @Test func sameUIDConcurrentlyStoresOnce() async throws {
-        let archive = try StoreFixtures.archive("same-uid")
+        let archive = try await StoreFixtures.archive("same-uid")
         defer { archive.remove() }
         let dataSet = try StoreFixtures.dataSet(sop: "1.2.3.6")
         let outcomes = try await withThrowingTaskGroup(of: StoreResult.Outcome.self) { group in
@@ -278,13 +278,13 @@ struct StoreTests {
         }
         #expect(outcomes.filter { $0 == .stored }.count == 1)
         #expect(outcomes.filter { $0 == .identicalDuplicate }.count == 7)
-        #expect(await archive.index.addCalls == 1)
+        #expect(await archive.index.journalWriteCount == 1)
     }
 
     @Test func writeFailureIsOutOfResourcesAndLeavesNothing() async throws {
         var configuration = ArchiveStoreConfiguration()
         configuration.writeFault = { _, written in written > 1000 ? ENOSPC : nil }
-        let archive = try StoreFixtures.archive("enospc-injected", configuration: configuration)
+        let archive = try await StoreFixtures.archive("enospc-injected", configuration: configuration)
         defer { archive.remove() }
         let small = try await archive.store(try StoreFixtures.dataSet(sop: "1.2.3.7.1", pixelBytes: 64))
         #expect(small.status == .success)
@@ -296,7 +296,7 @@ struct StoreTests {
         #expect(big.comment?.contains("out of disk space") == true)
         #expect(archive.temporaryFiles().isEmpty)
         #expect(archive.dataFiles().count == 1)
-        #expect(await archive.index.records.count == 1)
+        #expect(await archive.records().count == 1)
         // Even a replacement of the stored instance that fails leaves it as it was.
         var replace = ArchiveStoreConfiguration(duplicatePolicy: .replace)
         replace.writeFault = configuration.writeFault
@@ -328,7 +328,7 @@ struct StoreTests {
             try? umount.run()
             umount.waitUntilExit()
         }
-        let archive = try StoreFixtures.archive("tmpfs-archive", root: mountPoint + "/archive")
+        let archive = try await StoreFixtures.archive("tmpfs-archive", root: mountPoint + "/archive")
         defer { archive.remove() }
         let small = try await archive.store(try StoreFixtures.dataSet(sop: "1.2.3.8.1", pixelBytes: 10_000))
         #expect(small.status == .success)
@@ -343,7 +343,7 @@ struct StoreTests {
     }
 
     @Test func deflatedDataSetIsStoredAndReadable() async throws {
-        let archive = try StoreFixtures.archive("deflated")
+        let archive = try await StoreFixtures.archive("deflated")
         defer { archive.remove() }
         let dataSet = try StoreFixtures.dataSet(sop: "1.2.3.10", pixelBytes: 20_000)
         let result = try await archive.store(dataSet, syntax: .deflatedExplicitVRLittleEndian)
@@ -369,7 +369,7 @@ struct StoreTests {
     }
 
     @Test func storingADeletedInstanceAgainSupersedesTheTrashedCopy() async throws {
-        let archive = try StoreFixtures.archive("restore-by-store")
+        let archive = try await StoreFixtures.archive("restore-by-store")
         defer { archive.remove() }
         let dataSet = try StoreFixtures.dataSet(sop: "1.2.3.12")
         #expect(try await archive.store(dataSet).status == .success)
@@ -386,7 +386,7 @@ struct StoreTests {
     }
 
     @Test func storageHandlerAnswersTheStoreStatus() async throws {
-        let archive = try StoreFixtures.archive("handler")
+        let archive = try await StoreFixtures.archive("handler")
         defer { archive.remove() }
         let handler = ArchiveStorageHandler(store: archive.store)
         let dataSet = try StoreFixtures.dataSet(sop: "1.2.3.9")
@@ -396,7 +396,7 @@ struct StoreTests {
             transferSyntaxUID: TransferSyntax.explicitVRLittleEndian.uid, dataSetPath: path, byteCount: 0,
             callingAETitle: "SCU", calledAETitle: "ARCHIVE")
         #expect(await handler.store(instance) == .success)
-        #expect(await archive.index.records["1.2.3.9"]?.callingAETitle == "SCU")
+        #expect(await archive.records()["1.2.3.9"]?.callingAETitle == "SCU")
         let wrong = ReceivedInstance(
             request: CStoreRequest(messageID: 2, affectedSOPClassUID: StoreFixtures.ctImage, affectedSOPInstanceUID: "1.2.3.99"),
             transferSyntaxUID: TransferSyntax.explicitVRLittleEndian.uid, dataSetPath: path, byteCount: 0,

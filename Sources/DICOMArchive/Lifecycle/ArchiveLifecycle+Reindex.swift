@@ -37,7 +37,7 @@ extension ArchiveLifecycle {
                         let sop = try StoreRecords.requiredUID(StoreRecords.sopInstanceUID, in: file.dataSet)
                         let mtime = FileSystem.modificationTime(path) ?? now
                         let before = previous[sop]?.record
-                        let record = try StoreRecords.record(
+                        let record = try InstanceRecord.make(
                             from: file.dataSet, path: dataPath, size: size,
                             transferSyntaxUID: file.fileMetaInformation.string(Tag(0x0002, 0x0010)) ?? file.transferSyntax.uid,
                             sha256: sha256, receivedAt: before?.receivedAt ?? mtime,

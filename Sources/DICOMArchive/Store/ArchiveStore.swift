@@ -194,9 +194,11 @@ public final class ArchiveStore: Sendable {
                                    comment: "SOP Class UID (0008,0016) \"\(UIDPathComponent.printable(dataSetClass))\" in the data set differs from the Affected SOP Class UID \"\(UIDPathComponent.printable(sopClassUID))\" of the C-STORE request")
             }
             let relative = try layout.relativePath(studyInstanceUID: study, seriesInstanceUID: series, sopInstanceUID: instance)
-            record = try StoreRecords.record(from: dataSet, path: relative, size: written.size, transferSyntaxUID: transferSyntaxUID,
+            record = try InstanceRecord.make(from: dataSet, path: relative, size: written.size, transferSyntaxUID: transferSyntaxUID,
                                              sha256: written.sha256, receivedAt: receivedAt, callingAETitle: callingAETitle)
         } catch let error as ArchiveError {
+            return StoreResult(status: .cannotUnderstand, outcome: .failed, comment: error.message)
+        } catch let error as ArchiveIndexError {
             return StoreResult(status: .cannotUnderstand, outcome: .failed, comment: error.message)
         } catch {
             return StoreResult(status: .cannotUnderstand, outcome: .failed, comment: "\(error)")
