@@ -1,0 +1,91 @@
+import DICOMNetwork
+import DICOMServices
+import Foundation
+
+/// The `--config` file of `dcmstore` (JSON). Every key is optional; command-line flags override the file.
+///
+/// ```json
+/// {
+///   "aeTitle": "DCMSTORE", "host": "0.0.0.0", "port": 11112, "archive": "/var/lib/dcmstore",
+///   "allowedCallingAETitles": ["CT1", "MR1"],
+///   "peers": { "VIEWER": { "host": "10.0.0.5", "port": 104, "tls": false } },
+///   "duplicates": "keep",
+///   "caseInsensitiveNames": true,
+///   "tls": { "certificate": "server.pem", "key": "server.key", "ca": "ca.pem" },
+///   "retention": { "imageYears": 5, "reportYears": 10 }
+/// }
+/// ```
+struct StoreConfiguration: Codable, Equatable {
+    struct Peer: Codable, Equatable {
+        var host: String
+        var port: Int
+        var tls: Bool?
+    }
+
+    struct TLS: Codable, Equatable {
+        var certificate: String
+        var key: String
+        /// Certificates trusted when connecting to C-MOVE destinations over TLS.
+        var ca: String?
+    }
+
+    struct Retention: Codable, Equatable {
+        var imageYears: Int?
+        var reportYears: Int?
+    }
+
+    var aeTitle: String?
+    var host: String?
+    var port: Int?
+    var archive: String?
+    var allowedCallingAETitles: [String]?
+    var peers: [String: Peer]?
+    var duplicates: String?
+    var caseInsensitiveNames: Bool?
+    var tls: TLS?
+    var retention: Retention?
+
+    /// Reads a configuration file; the error names the file and what is wrong in it.
+    static func load(_ path: String) throws -> StoreConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError("cannot read configuration file \(path)")
+        }
+        do {
+            return try JSONDecoder().decode(StoreConfiguration.self, from: data)
+        } catch let DecodingError.dataCorrupted(context) {
+            throw ConfigurationError("\(path): not valid JSON: \(context.underlyingError.map { "\($0)" } ?? context.debugDescription)")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ConfigurationError("\(path): \"\(key)\": \(context.debugDescription)")
+        } catch let DecodingError.keyNotFound(key, context) {
+            let parent = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ConfigurationError("\(path): \"\(parent)\" lacks the key \"\(key.stringValue)\"")
+        }
+    }
+
+    /// Parses `AE=HOST:PORT` (the `--peer` flag).
+    static func parsePeer(_ text: String) throws -> (String, Peer) {
+        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let colon = parts[1].lastIndex(of: ":"),
+              let port = Int(parts[1][parts[1].index(after: colon)...]), (1...65535).contains(port) else {
+            throw ConfigurationError("--peer \(text): expected AE=HOST:PORT, for example VIEWER=10.0.0.5:104")
+        }
+        let host = String(parts[1][..<colon])
+        guard !host.isEmpty else { throw ConfigurationError("--peer \(text): the host is empty") }
+        _ = try aeTitle(parts[0], what: "--peer \(text)")
+        return (parts[0], Peer(host: host, port: port, tls: nil))
+    }
+
+    static func aeTitle(_ text: String, what: String) throws -> AETitle {
+        do {
+            return try AETitle(text)
+        } catch {
+            throw ConfigurationError("\(what): \"\(text)\" is not a valid AE title (1 to 16 characters, no backslash or control characters)")
+        }
+    }
+}
+
+struct ConfigurationError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,348 @@
+import ArgumentParser
+import DICOMArchive
+import DICOMCore
+import DICOMNetwork
+import DICOMServices
+import DICOMToolSupport
+import Foundation
+import Logging
+
+/// `dcmstore`: the archive node — storage, query/retrieve and the data lifecycle of one archive folder.
+@main
+struct DCMStore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dcmstore",
+        abstract: "The archive: a durable Storage and Query/Retrieve SCP over an on-disk archive with a JSON index.",
+        discussion: """
+            `serve` (the default) runs the SCP. The other subcommands work on the archive folder while no server runs on it.
+            Exit status: 0 on success, 1 when the action found problems (verify) or failed, 64 for bad options.
+            """,
+        subcommands: [Serve.self, Delete.self, Restore.self, Purge.self, Retention.self, Verify.self, Stats.self, Reindex.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// Options every subcommand shares.
+struct ArchiveOptions: ParsableArguments {
+    @Option(help: "The archive folder (default ./archive, or the configuration's \"archive\").")
+    var archive: String?
+
+    @Option(help: "A JSON configuration file; command-line flags override it.")
+    var config: String?
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func load() throws -> StoreConfiguration {
+        guard let config else { return StoreConfiguration() }
+        return try StoreConfiguration.load(config)
+    }
+
+    func archivePath(_ configuration: StoreConfiguration) -> String {
+        archive ?? configuration.archive ?? ArchiveLayout.defaultRoot
+    }
+
+    /// Opens the index of an existing archive folder (the server must not be running on it).
+    func open() async throws -> (ArchiveLayout, JSONArchiveIndex, StoreConfiguration) {
+        let configuration = try load()
+        let layout = ArchiveLayout(root: archivePath(configuration))
+        try layout.createDirectories()
+        let index = try await JSONArchiveIndex.open(directory: layout.indexDirectory)
+        return (layout, index, configuration)
+    }
+
+    func retentionPolicy(_ configuration: StoreConfiguration) -> RetentionPolicy {
+        RetentionPolicy(imageYears: configuration.retention?.imageYears ?? 5, reportYears: configuration.retention?.reportYears ?? 10)
+    }
+}
+
+/// Prints a report as JSON or text.
+func printReport<T: Encodable>(_ report: T, json: Bool, text: () -> String) throws {
+    if json {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        print(String(decoding: try encoder.encode(report), as: UTF8.self))
+    } else {
+        print(text())
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the Storage and Query/Retrieve SCP (the default subcommand).")
+
+    @OptionGroup var options: ArchiveOptions
+
+    @Option(help: "Port to listen on (default 11112).")
+    var port: Int?
+
+    @Option(help: "Address to listen on (default 0.0.0.0).")
+    var host: String?
+
+    @Option(help: "Our AE title (default DCMSTORE). Associations calling another title are rejected.")
+    var aet: String?
+
+    @Option(name: .customLong("peer"), help: "A C-MOVE destination AE=HOST:PORT (repeatable).")
+    var peers: [String] = []
+
+    @Option(name: .customLong("allow"), help: "Accept only this calling AE title (repeatable; default: any).")
+    var allowed: [String] = []
+
+    @Option(help: "Same SOP Instance UID with different content: keep (warning), replace or reject (default keep).")
+    var duplicates: String?
+
+    @Flag(help: "Match Person Names in C-FIND ignoring case.")
+    var caseInsensitiveNames = false
+
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: accept only TLS connections.")
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning or error (default info).")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let configuration: StoreConfiguration
+        do {
+            configuration = try options.load()
+        } catch {
+            printError("dcmstore: \(error)")
+            throw ExitCode(64)
+        }
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            printError("dcmstore: --log-level \(logLevel): expected trace, debug, info, notice, warning or error")
+            throw ExitCode(64)
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "dcmstore")
+        do {
+            try await serve(configuration, logger: logger)
+        } catch let error as ConfigurationError {
+            printError("dcmstore: \(error)")
+            throw ExitCode(64)
+        } catch {
+            printError("dcmstore: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    func serve(_ configuration: StoreConfiguration, logger: Logger) async throws {
+        let aeTitle = try StoreConfiguration.aeTitle(aet ?? configuration.aeTitle ?? "DCMSTORE", what: "--aet")
+        let listenPort = port ?? configuration.port ?? 11112
+        guard (0...65535).contains(listenPort) else { throw ConfigurationError("--port \(listenPort): expected 0 to 65535") }
+        let policyName = duplicates ?? configuration.duplicates ?? "keep"
+        guard let duplicatePolicy = DuplicatePolicy(rawValue: policyName) else {
+            throw ConfigurationError("--duplicates \(policyName): expected keep, replace or reject")
+        }
+        var peerTable = configuration.peers ?? [:]
+        for text in peers {
+            let (title, peer) = try StoreConfiguration.parsePeer(text)
+            peerTable[title] = peer
+        }
+        var clientTLS: DICOMTLS?
+        if peerTable.values.contains(where: { $0.tls == true }) {
+            clientTLS = try DICOMTLS.client(trustRootsPEM: configuration.tls?.ca, serverHostname: nil)
+        }
+        var destinations: [AETitle: MoveDestination] = [:]
+        for (title, peer) in peerTable {
+            let ae = try StoreConfiguration.aeTitle(title, what: "peer")
+            destinations[ae] = MoveDestination(aeTitle: ae, host: peer.host, port: peer.port, tls: peer.tls == true ? clientTLS : nil)
+        }
+        let allowedTitles = allowed.isEmpty ? configuration.allowedCallingAETitles : allowed
+        var serverTLS: DICOMTLS?
+        let certificate = tlsCertificate ?? configuration.tls?.certificate
+        let key = tlsKey ?? configuration.tls?.key
+        if let certificate, let key {
+            serverTLS = try DICOMTLS.server(certificateChainPEM: certificate, privateKeyPEM: key)
+        } else if certificate != nil || key != nil {
+            throw ConfigurationError("TLS needs both a certificate (--tls-cert) and a key (--tls-key)")
+        }
+
+        let layout = ArchiveLayout(root: options.archivePath(configuration))
+        try layout.createDirectories()
+        let started = ContinuousClock.now
+        let index = try await JSONArchiveIndex.open(directory: layout.indexDirectory, logger: logger)
+        let store = try ArchiveStore(layout: layout, index: index,
+                                     configuration: ArchiveStoreConfiguration(duplicatePolicy: duplicatePolicy,
+                                                                              allowedCallingAETitles: allowedTitles.map(Set.init)),
+                                     logger: logger)
+        let queryRetrieve = ArchiveQueryRetrieveHandler(index: index, root: layout.root, destinations: destinations,
+                                                        caseInsensitiveNames: caseInsensitiveNames || configuration.caseInsensitiveNames == true)
+        var policy = DICOMServer.defaultArchivePolicy(aeTitle: aeTitle)
+        if let allowedTitles {
+            policy.callingAETitles = .only(Set(try allowedTitles.map { try StoreConfiguration.aeTitle($0, what: "allowed calling AE title") }))
+        }
+        let server = try await DICOMServer.start(host: host ?? configuration.host ?? "0.0.0.0", port: listenPort, policy: policy,
+                                                 storageHandler: ArchiveStorageHandler(store: store), queryHandler: queryRetrieve,
+                                                 retrieveHandler: queryRetrieve, aeTitle: aeTitle,
+                                                 temporaryDirectory: layout.temporaryDirectory, tls: serverTLS, logger: logger)
+        let loadTime = ContinuousClock.now - started
+        logger.notice("dcmstore ready", metadata: ["ae": "\(aeTitle)", "port": "\(server.port)", "archive": "\(layout.root)",
+                                                   "startup": "\(loadTime)"])
+        // One line on stdout for scripts: the port actually bound (useful with --port 0).
+        print("dcmstore listening on port \(server.port) as \(aeTitle), archive \(layout.root)")
+        FileHandle.standardOutput.synchronizeFile()
+
+        await waitForTermination()
+        logger.notice("stopping: finishing in-flight associations")
+        await server.shutdown(gracePeriod: Duration.seconds(30))
+        try? await index.compact()
+        logger.notice("stopped")
+    }
+
+    /// Returns on SIGTERM or SIGINT.
+    func waitForTermination() async {
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let once = ResumeOnce(continuation)
+            for number in [SIGTERM, SIGINT] {
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler { once.resume() }
+                source.resume()
+                SignalSources.keep(source)
+            }
+        }
+    }
+}
+
+/// Keeps signal sources alive for the life of the process.
+enum SignalSources {
+    nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
+    static let lock = NSLock()
+    static func keep(_ source: DispatchSourceSignal) { lock.lock(); sources.append(source); lock.unlock() }
+}
+
+final class ResumeOnce: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<Void, Never>?
+    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = continuation }
+    func resume() {
+        lock.lock(); let c = continuation; continuation = nil; lock.unlock()
+        c?.resume()
+    }
+}
+
+/// Picks exactly one of --patient/--study/--series/--instance.
+struct LevelOptions: ParsableArguments {
+    @Option(help: "A Patient ID: everything of that patient.") var patient: String?
+    @Option(help: "A Study Instance UID.") var study: String?
+    @Option(help: "A Series Instance UID.") var series: String?
+    @Option(help: "A SOP Instance UID.") var instance: String?
+    @Option(help: "Why (recorded in the audit log).") var reason: String?
+
+    func selection() throws -> (LifecycleLevel, String) {
+        let given: [(LifecycleLevel, String?)] = [(.patient, patient), (.study, study), (.series, series), (.instance, instance)]
+        let chosen = given.compactMap { level, value in value.map { (level, $0) } }
+        guard chosen.count == 1, let only = chosen.first else {
+            throw ValidationError("give exactly one of --patient, --study, --series or --instance")
+        }
+        return only
+    }
+}
+
+struct Delete: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Move a patient, study, series or instance to the archive's trash (restorable).")
+    @OptionGroup var options: ArchiveOptions
+    @OptionGroup var level: LevelOptions
+
+    func run() async throws {
+        let (chosen, uid) = try level.selection()
+        let (layout, index, configuration) = try await options.open()
+        let lifecycle = ArchiveLifecycle(layout: layout, index: index, retentionPolicy: options.retentionPolicy(configuration))
+        let report = try await lifecycle.delete(level: chosen, uid: uid, reason: level.reason)
+        try await index.compact()
+        try printReport(report, json: options.json) { "\(report)" }
+        if report.count == 0 { throw ExitCode(1) }
+    }
+}
+
+struct Restore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Bring a patient, study, series or instance back from the trash.")
+    @OptionGroup var options: ArchiveOptions
+    @OptionGroup var level: LevelOptions
+
+    func run() async throws {
+        let (chosen, uid) = try level.selection()
+        let (layout, index, configuration) = try await options.open()
+        let lifecycle = ArchiveLifecycle(layout: layout, index: index, retentionPolicy: options.retentionPolicy(configuration))
+        let report = try await lifecycle.restore(level: chosen, uid: uid, reason: level.reason)
+        try await index.compact()
+        try printReport(report, json: options.json) { "\(report)" }
+        if report.count == 0 { throw ExitCode(1) }
+    }
+}
+
+struct Purge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Delete for good what has been in the trash longer than DAYS days.")
+    @OptionGroup var options: ArchiveOptions
+    @Option(name: .customLong("older-than"), help: "Days in the trash.") var olderThan: Int
+    @Option(help: "Why (recorded in the audit log).") var reason: String?
+
+    func run() async throws {
+        guard olderThan >= 0 else { throw ValidationError("--older-than must be 0 or more days") }
+        let (layout, index, configuration) = try await options.open()
+        let lifecycle = ArchiveLifecycle(layout: layout, index: index, retentionPolicy: options.retentionPolicy(configuration))
+        let report = try await lifecycle.purge(olderThan: olderThan, reason: reason)
+        try await index.compact()
+        try printReport(report, json: options.json) { "\(report)" }
+    }
+}
+
+struct Retention: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List what is past retention (images 5 years, reports 10 years from the study date); --apply moves it to the trash.")
+    @OptionGroup var options: ArchiveOptions
+    @Flag(help: "Move what is past retention to the trash.") var apply = false
+
+    func run() async throws {
+        let (layout, index, configuration) = try await options.open()
+        let lifecycle = ArchiveLifecycle(layout: layout, index: index, retentionPolicy: options.retentionPolicy(configuration))
+        let report = try await lifecycle.retention(apply: apply, reason: apply ? "retention" : nil)
+        if apply { try await index.compact() }
+        try printReport(report, json: options.json) { "\(report)" }
+    }
+}
+
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check every stored file against its SHA-256; report missing or damaged files.")
+    @OptionGroup var options: ArchiveOptions
+
+    func run() async throws {
+        let (layout, index, configuration) = try await options.open()
+        let lifecycle = ArchiveLifecycle(layout: layout, index: index, retentionPolicy: options.retentionPolicy(configuration))
+        let report = await lifecycle.verify()
+        try printReport(report, json: options.json) { "\(report)" }
+        if !report.missing.isEmpty || !report.damaged.isEmpty { throw ExitCode(1) }
+    }
+}
+
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print counts and sizes of the archive.")
+    @OptionGroup var options: ArchiveOptions
+
+    func run() async throws {
+        let (layout, index, configuration) = try await options.open()
+        let lifecycle = ArchiveLifecycle(layout: layout, index: index, retentionPolicy: options.retentionPolicy(configuration))
+        let stats = await lifecycle.stats()
+        try printReport(stats, json: options.json) { "\(stats)" }
+    }
+}
+
+struct Reindex: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Rebuild the index from the archive's files alone.")
+    @OptionGroup var options: ArchiveOptions
+
+    func run() async throws {
+        let (layout, index, configuration) = try await options.open()
+        let lifecycle = ArchiveLifecycle(layout: layout, index: index, retentionPolicy: options.retentionPolicy(configuration))
+        let report = try await lifecycle.reindex()
+        try await index.compact()
+        try printReport(report, json: options.json) { "\(report)" }
+    }
+}

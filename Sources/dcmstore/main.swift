@@ -1,1 +1,0 @@
-print("dcmstore: not built yet")
