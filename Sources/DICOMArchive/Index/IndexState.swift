@@ -146,7 +146,9 @@ final class IndexState {
             studyNode = existing
             let oldKey = studyNode.dateKey
             studyNode.attributes = record.study
+            let oldName = studyNode.patientAttributes[IndexedAttribute.patientName]
             studyNode.patientAttributes = record.patient
+            updateNameIndex(studyNode.studyInstanceUID, from: oldName, to: record.patient[IndexedAttribute.patientName])
             studyNode.source = sop
             studyNode.dateKey = StudyNode.dateKey(record.study[IndexedAttribute.studyDate])
             if oldKey != studyNode.dateKey {
@@ -158,6 +160,7 @@ final class IndexState {
                                   patientAttributes: record.patient, attributes: record.study, source: sop)
             studies[studyNode.studyInstanceUID] = studyNode
             insertIntoDateIndex(studyNode)
+            updateNameIndex(studyNode.studyInstanceUID, from: nil, to: record.patient[IndexedAttribute.patientName])
         }
         studyNode.series.insert(seriesNode.seriesInstanceUID)
         studyNode.instanceCount += 1
@@ -193,9 +196,12 @@ final class IndexState {
         if studyNode.series.isEmpty {
             studies[studyNode.studyInstanceUID] = nil
             removeFromDateIndex(studyNode.dateKey, studyNode.studyInstanceUID)
+            updateNameIndex(studyNode.studyInstanceUID, from: studyNode.patientAttributes[IndexedAttribute.patientName], to: nil)
             patient?.studies.remove(studyNode.studyInstanceUID)
         } else if studyNode.source == sop, let other = anyRecord(in: studyNode) {
             studyNode.attributes = other.study
+            updateNameIndex(studyNode.studyInstanceUID, from: studyNode.patientAttributes[IndexedAttribute.patientName],
+                            to: other.patient[IndexedAttribute.patientName])
             studyNode.patientAttributes = other.patient
             studyNode.source = other.sopInstanceUID
             let newKey = StudyNode.dateKey(other.study[IndexedAttribute.studyDate])
@@ -222,6 +228,62 @@ final class IndexState {
 
     private func anyRecord(in node: StudyNode) -> InstanceRecord? {
         node.series.first.flatMap { series[$0] }.flatMap(anyRecord(in:))
+    }
+
+    // MARK: Name index
+
+    /// Patient's Name keys of studies, sorted by UTF-8 bytes: each name as matched (trailing empty components removed)
+    /// and each of its component groups, once as written and once lower-cased, for prefix and exact name queries.
+    private(set) var studiesByName: [(key: [UInt8], uid: String)] = []
+
+    /// The keys a name is found under: exact forms, then case-folded forms (prefixed with 0x01 to keep them apart).
+    static func nameKeys(_ name: String?) -> Set<[UInt8]> {
+        guard let name, !name.isEmpty else { return [] }
+        var forms: Set<String> = [KeyCondition.comparable(name, vr: .PN, foldCase: false)]
+        if name.utf8.contains(0x3D) {
+            for group in name.split(separator: "=") { forms.insert(KeyCondition.comparable(String(group), vr: .PN, foldCase: false)) }
+        }
+        var keys = Set<[UInt8]>()
+        for form in forms where !form.isEmpty {
+            keys.insert([0x00] + Array(form.utf8))
+            keys.insert([0x01] + Array(form.lowercased().utf8))
+        }
+        return keys
+    }
+
+    private func namePosition(_ key: [UInt8], _ uid: String) -> Int {
+        var low = 0, high = studiesByName.count
+        while low < high {
+            let mid = (low + high) >> 1
+            let entry = studiesByName[mid]
+            let before = entry.key.lexicographicallyPrecedes(key) || (entry.key == key && entry.uid < uid)
+            if before { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    private func updateNameIndex(_ uid: String, from old: String?, to new: String?) {
+        if old == new && old != nil { return }
+        for key in IndexState.nameKeys(old) {
+            let position = namePosition(key, uid)
+            if position < studiesByName.count, studiesByName[position].key == key, studiesByName[position].uid == uid {
+                studiesByName.remove(at: position)
+            }
+        }
+        for key in IndexState.nameKeys(new) { studiesByName.insert((key, uid), at: namePosition(key, uid)) }
+    }
+
+    /// Study Instance UIDs whose Patient's Name (or a component group) starts with `prefix` (already normalised,
+    /// and lower-cased when `folded`).
+    func studies(namePrefix prefix: String, folded: Bool) -> [String] {
+        let key = [folded ? 0x01 : 0x00] + Array(prefix.utf8)
+        var position = namePosition(key, "")
+        var result: [String] = []
+        while position < studiesByName.count, studiesByName[position].key.starts(with: key) {
+            result.append(studiesByName[position].uid)
+            position += 1
+        }
+        return result
     }
 
     // MARK: Date index

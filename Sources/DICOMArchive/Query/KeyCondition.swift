@@ -74,7 +74,7 @@ struct KeyCondition: Sendable {
 
     /// PN values compare without trailing empty components ("DOE^JOHN^^" equals "DOE^JOHN").
     static func normalizeName(_ value: String, vr: VR) -> String {
-        guard vr == .PN, value.last == "^" || value.last == "=" else { return value }
+        guard vr == .PN, let last = value.utf8.last, last == 0x5E || last == 0x3D || last == 0x20 else { return value }
         var result = Substring(value)
         while let last = result.last, last == "^" || last == "=" || last == " " { result.removeLast() }
         return String(result)
@@ -85,12 +85,12 @@ struct KeyCondition: Sendable {
         guard let stored, !stored.isEmpty else { return false }
         if matchesOne(stored) { return true }
         if attribute.vr == .PN {
-            if stored.contains("=") {
+            if stored.utf8.contains(0x3D) {
                 for group in stored.split(separator: "=") where matchesOne(String(group)) { return true }
             }
             return false
         }
-        if !attribute.vr.isSingleValuedText && stored.contains("\\") {
+        if !attribute.vr.isSingleValuedText && stored.utf8.contains(0x5C) {
             for value in stored.split(separator: "\\") where matchesOne(value.trimmingCharacters(in: .whitespaces)) { return true }
         }
         return false
@@ -102,7 +102,8 @@ struct KeyCondition: Sendable {
             switch alternative {
             case .exact(let value):
                 if comparable == nil { comparable = prepare(stored) }
-                if comparable == value { return true }
+                // Byte comparison: String == would normalise non-ASCII text on every mismatch.
+                if comparable!.utf8.elementsEqual(value.utf8) { return true }
             case .wildcard(let pattern):
                 if comparable == nil { comparable = prepare(stored) }
                 if pattern.matches(comparable!) { return true }

@@ -138,6 +138,14 @@ struct QueryEngine {
             candidates = uids.compactMap { state.studies[$0] }
         } else if let ids = query.exactValues(for: IndexedAttribute.patientID) {
             candidates = ids.flatMap { id in (state.patients[id]?.studies ?? []).compactMap { state.studies[$0] } }
+        } else if let names = query.condition(for: IndexedAttribute.patientName), let prefixes = namePrefixes(names) {
+            var seen = Set<String>()
+            candidates = []
+            for prefix in prefixes {
+                for uid in state.studies(namePrefix: prefix, folded: names.foldCase) where seen.insert(uid).inserted {
+                    if let study = state.studies[uid] { candidates.append(study) }
+                }
+            }
         } else if let dates = query.condition(for: IndexedAttribute.studyDate), let ranges = dateRanges(dates) {
             var seen = Set<String>()
             candidates = []
@@ -189,6 +197,20 @@ struct QueryEngine {
             for uid in series.instances {
                 guard let record = state.visibleRecord(uid) else { continue }
                 if instanceConditions.allSatisfy({ $0.matches(record.value($0.attribute.tag, level: .image)) }) { result.append(record) }
+            }
+        }
+        return result
+    }
+
+    /// The literal prefixes of a Patient's Name key whose every value is exact or starts with text before its first
+    /// wild card, for the name index; nil when some value begins with a wild card.
+    private func namePrefixes(_ condition: KeyCondition) -> [String]? {
+        var result: [String] = []
+        for alternative in condition.alternatives {
+            switch alternative {
+            case .exact(let value): result.append(value)
+            case .wildcard(let pattern) where !pattern.literalPrefix.isEmpty: result.append(pattern.literalPrefix)
+            default: return nil
             }
         }
         return result

@@ -32,10 +32,11 @@ struct WildcardPattern: Sendable, Equatable {
     /// Whether a string contains `*` or `?`.
     static func hasWildcard(_ text: String) -> Bool { text.contains { $0 == "*" || $0 == "?" } }
 
-    /// Whether `value` matches the whole pattern.
+    /// Whether `value` matches the whole pattern. Literal text compares by code points as stored (no Unicode
+    /// normalisation), which is what a byte-exact DICOM match does.
     func matches(_ value: String) -> Bool {
-        if isPrefixOnly { return value.hasPrefix(literalPrefix) }
-        if !value.hasPrefix(literalPrefix) { return false }
+        if !value.utf8.starts(with: literalPrefix.utf8) { return false }
+        if isPrefixOnly { return true }
         // Iterative matching with one backtrack point (the last `*`): O(pattern × value) in the worst case.
         var p = 0
         var v = value.startIndex
