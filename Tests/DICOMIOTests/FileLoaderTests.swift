@@ -181,4 +181,40 @@ import Testing
         }
         #expect(once == 1)
     }
+
+    /// Every file of pydicom's collection reads the same metadata-only from disk (prefix first) as from memory:
+    /// the same data set, meta information and diagnostics, or the same error.
+    @Test(.enabled(if: PydicomFiles.available, "pydicom is not installed (pip install pydicom)"))
+    func pydicomCollectionReadsTheSameFromAPrefix() throws {
+        let files = PydicomConformanceTests.collectionFiles()
+        #expect(files.count > 100)
+        var larger = 0
+        var stoppedInPrefix = 0
+        for path in files {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            if data.count > FileLoader.metadataPrefix { larger += 1 }
+            var stopped = false
+            let expected: Result<DICOMFile, DICOMError>
+            do {
+                expected = .success(try DICOMFile(data: data, options: .metadataOnly, stoppedAtPixelData: &stopped))
+            } catch let error as DICOMError {
+                expected = .failure(error)
+            }
+            if stopped && data.count > FileLoader.metadataPrefix { stoppedInPrefix += 1 }
+            switch expected {
+            case .success(let inMemory):
+                let fromDisk = try DICOMFile(contentsOf: path, options: .metadataOnly)
+                #expect(fromDisk.dataSet == inMemory.dataSet, "\(path)")
+                #expect(fromDisk.fileMetaInformation == inMemory.fileMetaInformation, "\(path)")
+                #expect(fromDisk.diagnostics == inMemory.diagnostics, "\(path)")
+                #expect(fromDisk.transferSyntax == inMemory.transferSyntax, "\(path)")
+                #expect(fromDisk.dataSet.characterSet == inMemory.dataSet.characterSet, "\(path)")
+            case .failure(let error):
+                #expect(throws: error.inFile(path)) { try DICOMFile(contentsOf: path, options: .metadataOnly) }
+            }
+        }
+        // The collection has large files, and the prefix is enough for some of them.
+        #expect(larger >= 5)
+        #expect(stoppedInPrefix > 5)
+    }
 }
