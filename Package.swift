@@ -96,7 +96,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "DICOMArchiveTests", dependencies: [
-            "DICOMCore", "DICOMIO", "DICOMJSON", "DICOMNetwork", "DICOMServices", "DICOMArchive",
+            "DICOMCore", "DICOMIO", "DICOMJSON", "DICOMNetwork", "DICOMServices", "DICOMArchive", "dcmstore",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "ToolTests", dependencies: ["DICOMCore", "DICOMIO", "DICOMJSON", "dcmdump"]),
