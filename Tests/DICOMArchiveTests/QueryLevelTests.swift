@@ -123,6 +123,35 @@ import Testing
         #expect(try await uids("STUDY", [(Tags.studyUID, .UI, "9")]).isEmpty)
     }
 
+    /// The name and date indexes follow trash, restore, removal and a changed name.
+    @Test func secondaryIndexesFollowChanges() async throws {
+        let index = JSONArchiveIndex(inMemory: [
+            makeRecord(name: "Иванов^Иван", study: "1", studyDate: "20200101", series: "1.1", sop: "1.1.1"),
+            makeRecord(name: "Иванов^Иван", study: "1", studyDate: "20200101", series: "1.1", sop: "1.1.2"),
+        ])
+        func studies(_ key: (DICOMCore.Tag, VR, String), caseInsensitive: Bool = false) async throws -> [String] {
+            try await index.find(IndexQuery(identifier: try makeIdentifier("STUDY", [key, (Tags.studyUID, .UI, "")]),
+                                            caseInsensitiveNames: caseInsensitive)).compactMap { $0.string(Tags.studyUID) }
+        }
+        #expect(try await studies((Tags.patientName, .PN, "Иван*")) == ["1"])
+        #expect(try await studies((Tags.patientName, .PN, "иванов^иван"), caseInsensitive: true) == ["1"])
+        try await index.setTrashed(["1.1.1", "1.1.2"], trashed: true, at: Date())
+        #expect(try await studies((Tags.patientName, .PN, "Иван*")).isEmpty)
+        #expect(try await studies((Tags.studyDate, .DA, "2020-")).isEmpty)
+        try await index.setTrashed(["1.1.1"], trashed: false, at: Date())
+        #expect(try await studies((Tags.patientName, .PN, "Иван*")) == ["1"])
+        #expect(try await studies((Tags.studyDate, .DA, "2020-")) == ["1"])
+        // A re-sent instance with a corrected name and date replaces the old values.
+        try await index.add([makeRecord(name: "Петров^Пётр", study: "1", studyDate: "20210505", series: "1.1", sop: "1.1.1")])
+        #expect(try await studies((Tags.patientName, .PN, "Иван*")).isEmpty)
+        #expect(try await studies((Tags.patientName, .PN, "Петров^Пётр")) == ["1"])
+        #expect(try await studies((Tags.studyDate, .DA, "2020")).isEmpty)
+        #expect(try await studies((Tags.studyDate, .DA, "202105")) == ["1"])
+        try await index.remove(["1.1.1", "1.1.2"])
+        #expect(try await studies((Tags.patientName, .PN, "П*")).isEmpty)
+        #expect(await index.statistics().studies == 0)
+    }
+
     /// 100,000 instances in 10,000 studies (1,000 patients, 10 series per study), loaded in memory; study-level
     /// queries by Patient ID, name wild card and date range give the right studies and counts.
     @Test func largeIndexStudyQueries() async throws {
