@@ -18,10 +18,12 @@ extension DataSet {
         guard let element = self[tag], case .bytes(let data) = element.value else { return nil }
         if data.isEmpty { return [] }
         let decoded = decodeText(data, vr: element.vr)
-        if element.vr.isSingleValuedText || !element.vr.isString {
+        if element.vr.isSingleValuedText || !element.vr.isString || !decoded.utf8.contains(0x5C) {
             return [DataSet.trim(decoded, vr: element.vr)]
         }
-        return decoded.split(separator: "\\", omittingEmptySubsequences: false).map { DataSet.trim(String($0), vr: element.vr) }
+        return decoded.utf8.split(separator: 0x5C, omittingEmptySubsequences: false).map {
+            DataSet.trim(Substring($0), vr: element.vr)
+        }
     }
 
     /// The first value of a text element, padding removed; nil when absent or empty.
@@ -39,13 +41,24 @@ extension DataSet {
     }
 
     /// Removes DICOM padding: trailing spaces and NULs always; leading spaces too except for LT, ST, UT (PS3.5 §6.2).
+    /// Works on the UTF-8 bytes: space and NUL are single bytes that never occur inside a multi-byte character.
     static func trim(_ value: String, vr: VR) -> String {
-        var scalars = Substring(value)
-        while let last = scalars.last, last == " " || last == "\0" { scalars.removeLast() }
-        if !(vr == .LT || vr == .ST || vr == .UT || vr == .UR) {
-            while let first = scalars.first, first == " " { scalars.removeFirst() }
+        trim(Substring(value), vr: vr)
+    }
+
+    static func trim(_ value: Substring, vr: VR) -> String {
+        let bytes = value.utf8
+        var start = bytes.startIndex, end = bytes.endIndex
+        while end > start {
+            let before = bytes.index(before: end)
+            guard bytes[before] == 0x20 || bytes[before] == 0 else { break }
+            end = before
         }
-        return String(scalars)
+        if !(vr == .LT || vr == .ST || vr == .UT || vr == .UR) {
+            while start < end && bytes[start] == 0x20 { start = bytes.index(after: start) }
+        }
+        if start == bytes.startIndex && end == bytes.endIndex { return String(value) }
+        return String(Substring(bytes[start..<end]))
     }
 
     /// Sets a text element from values, encoded in this data set's character set and padded to even length.

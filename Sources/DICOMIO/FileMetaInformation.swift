@@ -37,7 +37,8 @@ public enum FileMetaInformation {
                 elements.append(element)
             }
             diagnostics.append(contentsOf: parser.diagnostics)
-            return (DataSet(elements), cursor)
+            let ascending = zip(elements, elements.dropFirst()).allSatisfy { $0.tag < $1.tag }
+            return (ascending ? DataSet(sortedElements: elements) : DataSet(elements), cursor)
         }
     }
 
