@@ -324,6 +324,14 @@ struct QueryRetrieveClientTests {
             streamed.append(match.string(Tag(0x0020, 0x000D)) ?? "")
         }
         #expect(Set(streamed) == [F.studyA, F.studyB])
+
+        // Leaving the stream early cancels the C-FIND; the association stays usable.
+        for try await _ in association.findMatches(try F.identifier("IMAGE", [(0x0020, 0x000D, .UI, F.studyA), (0x0020, 0x000E, .UI, F.studyA + ".1"),
+                                                                             (0x0008, 0x0018, .UI, "")])) {
+            break
+        }
+        let again = try await association.find(try F.identifier("STUDY", [(0x0020, 0x000D, .UI, F.studyB)]))
+        #expect(again.status == .success && again.matches.count == 1)
         try await association.release()
     }
 
@@ -379,6 +387,16 @@ struct QueryRetrieveClientTests {
         }
         #expect(!(try FileManager.default.contentsOfDirectory(atPath: output).contains { $0.hasSuffix(".tmp") }))
         try await association.release()
+
+        // Without the SCP role for the storage classes the peer cannot send the sub-operations: a failure or
+        // warning status with failed counts, returned rather than thrown, and nothing written.
+        let noRoles = try await Self.connect(peer, contexts)
+        let empty = try TestSupport.temporaryDirectory("qr-get-noroles")
+        let refused = try await noRoles.get(try F.identifier("STUDY", [(0x0020, 0x000D, .UI, F.studyB)]), into: empty)
+        #expect(!refused.status.isSuccess, "\(refused.status)")
+        #expect(refused.received.isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: empty).filter { $0.hasSuffix(".dcm") }.isEmpty)
+        try? await noRoles.release()
     }
 
     @Test func unicodeFindGetAndMoveWithOrthanc() async throws {
