@@ -144,6 +144,38 @@ import Testing
         await index.close()
     }
 
+    @Test func compactionRacingWithAddsLosesNothing() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try await JSONArchiveIndex.open(directory: directory)
+        try await index.add([makeRecord(sop: "0")])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 1...12 {
+                group.addTask { try await index.add([makeRecord(sop: "\(i)")]) }
+                if i % 4 == 0 { group.addTask { try await index.compact() } }
+            }
+            try await group.waitForAll()
+        }
+        await index.close()
+        let reopened = try await JSONArchiveIndex.open(directory: directory)
+        #expect(await reopened.allRecords().count == 13)
+        #expect(await reopened.diagnostics.isEmpty)
+        await reopened.close()
+    }
+
+    @Test func writesAfterCloseThrow() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try await JSONArchiveIndex.open(directory: directory)
+        // A second index object on the same directory is refused while the first holds it.
+        let locked = await #expect(throws: ArchiveIndexError.self) { _ = try await JSONArchiveIndex.open(directory: directory) }
+        #expect(locked?.message.contains("in use") == true)
+        await index.close()
+        let error = await #expect(throws: ArchiveIndexError.self) { try await index.add([makeRecord()]) }
+        #expect(error?.message.contains("closed") == true)
+        #expect(await index.instance(sopInstanceUID: makeRecord().sopInstanceUID) == nil)
+    }
+
     @Test func trashedRecordsAreInvisibleToQueriesButListed() async throws {
         let index = JSONArchiveIndex(inMemory: [
             makeRecord(sop: "1.1", instanceNumber: "1"), makeRecord(sop: "1.2", instanceNumber: "2"),

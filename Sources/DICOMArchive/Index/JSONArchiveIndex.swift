@@ -3,6 +3,9 @@ import DICOMIO
 import Dispatch
 import Foundation
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The archive index kept as JSON files in one directory:
 ///
@@ -79,7 +82,13 @@ public actor JSONArchiveIndex: ArchiveIndex {
         let (entries, validLength) = try JournalFile.read(path: journalPath, diagnostics: &diagnostics)
         for entry in entries { apply(entry, to: state) }
         for message in diagnostics { logger.warning("\(message)") }
+        let created = !FileManager.default.fileExists(atPath: journalPath)
         let journal = try JournalFile(path: journalPath, length: validLength)
+        if created {
+            // Make the new journal's directory entry durable too.
+            let directoryDescriptor = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if directoryDescriptor >= 0 { _ = fsync(directoryDescriptor); _ = Glibc.close(directoryDescriptor) }
+        }
         return JSONArchiveIndex(directory: directory, state: state, journal: journal, diagnostics: diagnostics, logger: logger)
     }
 
