@@ -16,19 +16,35 @@ public struct DICOMTLS: Sendable {
     }
 
     /// A server context from PEM files: the certificate chain and its private key (TLS 1.2 or later).
-    public static func server(certificateChainPEM: String, privateKeyPEM: String) throws -> DICOMTLS {
+    ///
+    /// - Parameters:
+    ///   - clientCAPEM: when given, every client must present a certificate signed by one of these certificates
+    ///     (PS3.15 B.1 mutual authentication); connections without one fail the TLS handshake.
+    public static func server(certificateChainPEM: String, privateKeyPEM: String, clientCAPEM: String? = nil) throws -> DICOMTLS {
         let chain = try NIOSSLCertificate.fromPEMFile(certificateChainPEM).map { NIOSSLCertificateSource.certificate($0) }
         let key = try NIOSSLPrivateKey(file: privateKeyPEM, format: .pem)
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
+        if let clientCAPEM {
+            configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(clientCAPEM))
+            configuration.certificateVerification = .noHostnameVerification
+        }
         return DICOMTLS(context: try NIOSSLContext(configuration: configuration))
     }
 
     /// A client context trusting the certificates of a PEM file (or the system's roots when nil), checking
     /// the server's certificate against `serverHostname`.
-    public static func client(trustRootsPEM: String? = nil, serverHostname: String?) throws -> DICOMTLS {
+    ///
+    /// - Parameters:
+    ///   - certificateChainPEM, privateKeyPEM: our client certificate and key, for servers that verify clients.
+    public static func client(trustRootsPEM: String? = nil, serverHostname: String?, certificateChainPEM: String? = nil,
+                              privateKeyPEM: String? = nil) throws -> DICOMTLS {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
+        if let certificateChainPEM, let privateKeyPEM {
+            configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificateChainPEM).map { .certificate($0) }
+            configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: privateKeyPEM, format: .pem))
+        }
         if let trustRootsPEM {
             configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(trustRootsPEM))
         }

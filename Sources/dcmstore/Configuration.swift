@@ -11,7 +11,7 @@ import Foundation
 ///   "peers": { "VIEWER": { "host": "10.0.0.5", "port": 104, "tls": false } },
 ///   "duplicates": "keep",
 ///   "caseInsensitiveNames": true,
-///   "tls": { "certificate": "server.pem", "key": "server.key", "ca": "ca.pem" },
+///   "tls": { "certificate": "server.pem", "key": "server.key", "ca": "ca.pem", "clientCA": "clients.pem" },
 ///   "retention": { "imageYears": 5, "reportYears": 10 }
 /// }
 /// ```
@@ -27,6 +27,8 @@ struct StoreConfiguration: Codable, Equatable {
         var key: String
         /// Certificates trusted when connecting to C-MOVE destinations over TLS.
         var ca: String?
+        /// When set, clients must present a certificate signed by one of these (mutual TLS).
+        var clientCA: String?
     }
 
     struct Retention: Codable, Equatable {

@@ -99,6 +99,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.")
     var tlsKey: String?
 
+    @Option(name: .customLong("tls-client-ca"), help: "PEM certificates: require TLS clients to present a certificate signed by one of them.")
+    var tlsClientCA: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning or error (default info).")
     var logLevel: String = "info"
 
@@ -158,7 +161,8 @@ struct Serve: AsyncParsableCommand {
         let certificate = tlsCertificate ?? configuration.tls?.certificate
         let key = tlsKey ?? configuration.tls?.key
         if let certificate, let key {
-            serverTLS = try DICOMTLS.server(certificateChainPEM: certificate, privateKeyPEM: key)
+            serverTLS = try DICOMTLS.server(certificateChainPEM: certificate, privateKeyPEM: key,
+                                            clientCAPEM: tlsClientCA ?? configuration.tls?.clientCA)
         } else if certificate != nil || key != nil {
             throw ConfigurationError("TLS needs both a certificate (--tls-cert) and a key (--tls-key)")
         }

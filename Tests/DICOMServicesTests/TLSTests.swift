@@ -48,4 +48,34 @@ struct TLSTests {
         }
         await server.shutdown()
     }
+
+    @Test func serverVerifiesClientCertificates() async throws {
+        let (serverCertificate, serverKey) = try await Self.makeCertificate()
+        let (clientCertificate, clientKey) = try await Self.makeCertificate()
+        let (otherCertificate, otherKey) = try await Self.makeCertificate()
+        let directory = try TestSupport.temporaryDirectory("tls-mutual")
+        let server = try await DICOMServer.start(port: 0, storageHandler: try DirectoryStorageHandler(directory: directory + "/received"),
+                                                 tls: try DICOMTLS.server(certificateChainPEM: serverCertificate, privateKeyPEM: serverKey,
+                                                                          clientCAPEM: clientCertificate))
+        // A client presenting the trusted certificate is served.
+        let association = try await DICOMClient.connect(
+            host: "127.0.0.1", port: server.port, callingAE: "MUTUAL", calledAE: "ANY-SCP", presentationContexts: DICOMClient.verificationContexts,
+            tls: try DICOMTLS.client(trustRootsPEM: serverCertificate, serverHostname: "localhost",
+                                     certificateChainPEM: clientCertificate, privateKeyPEM: clientKey))
+        #expect(try await association.echo() == .success)
+        try await association.release()
+        // No client certificate, or one the server does not trust: the handshake fails.
+        for credentials in [nil, (otherCertificate, otherKey)] as [(String, String)?] {
+            await #expect(throws: (any Error).self) {
+                let refused = try await DICOMClient.connect(
+                    host: "127.0.0.1", port: server.port, callingAE: "NOCERT", calledAE: "ANY-SCP",
+                    presentationContexts: DICOMClient.verificationContexts, timeouts: DICOMTimeouts(artim: .seconds(3)),
+                    tls: try DICOMTLS.client(trustRootsPEM: serverCertificate, serverHostname: "localhost",
+                                             certificateChainPEM: credentials?.0, privateKeyPEM: credentials?.1))
+                // TLS 1.3 may report the refusal only at the first exchange.
+                _ = try await refused.echo()
+            }
+        }
+        await server.shutdown()
+    }
 }
