@@ -16,7 +16,8 @@ struct DCMBench: ParsableCommand {
             Exit codes: 0 all measured; 1 a measurement failed (missing peer tool, unreadable file).
             Targets that are missed are reported in the table, not by the exit code.
             """,
-        subcommands: [Metadata.self, Parse.self, Memory.self, Write.self, All.self, MemoryChild.self, Profile.self])
+        subcommands: [Metadata.self, Parse.self, Memory.self, Write.self, Network.self, MemoryNetwork.self, All.self, MemoryChild.self,
+                      Profile.self, NetworkSCP.self])
 }
 
 /// Options shared by every subcommand.
