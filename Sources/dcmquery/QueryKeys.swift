@@ -1,6 +1,7 @@
 import ArgumentParser
 import DICOMCore
 import DICOMServices
+import Foundation
 
 /// One `-k` argument: an attribute named by keyword or tag, with a value to match (empty asks for it back).
 struct QueryKey: Equatable {
@@ -146,5 +147,3 @@ enum IdentifierBuilder {
         }
     }
 }
-
-import Foundation

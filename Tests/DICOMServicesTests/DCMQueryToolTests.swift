@@ -91,6 +91,11 @@ struct DCMQueryToolTests {
         #expect(records.first == "StudyInstanceUID,SeriesInstanceUID,Modality")
         #expect(Set(records.dropFirst()) == ["\(F.studyA),\(F.studyA).1,CT", "\(F.studyA),\(F.studyA).2,SR"])
 
+        // --limit: C-CANCEL after the first match, one row, still a success.
+        let limited = try await Self.dcmquery(target + ["--csv", "--limit", "1", "-k", "StudyInstanceUID="])
+        #expect(limited.status == 0, "\(limited.error)")
+        #expect(limited.output.split(separator: "\r\n").count == 2)
+
         // Bad keys and options: exit 64 with a message naming the problem.
         let unknown = try await Self.dcmquery(target + ["-k", "NoSuchKeyword=1"])
         #expect(unknown.status == 64)
