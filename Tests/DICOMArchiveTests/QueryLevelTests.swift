@@ -152,6 +152,33 @@ import Testing
         #expect(await index.statistics().studies == 0)
     }
 
+    /// Bulk loading (one sort) and one-by-one adds (sorted insertions) build the same secondary indexes.
+    @Test func bulkLoadAndIncrementalAddsAgree() async throws {
+        var generator = SystemRandomNumberGenerator()
+        var records: [InstanceRecord] = []
+        for i in 0..<300 {
+            let day = String(format: "%02d", 1 + (i * 7) % 28)
+            records.append(makeRecord(patientID: "P\(i % 37)", name: ["Иванов", "Petrov", "محمد", "Үсөн"][i % 4] + "^\(i % 5)",
+                                      study: "5.\(i % 120)", studyDate: "2020\(i % 2 == 0 ? "03" : "11")\(day)",
+                                      series: "5.\(i % 120).1", sop: "5.\(i)"))
+        }
+        records.shuffle(using: &generator)
+        let bulk = JSONArchiveIndex(inMemory: records)
+        let incremental = JSONArchiveIndex(inMemory: [])
+        for record in records { try await incremental.add([record]) }
+        let queries: [(DICOMCore.Tag, VR, String)] = [
+            (Tags.patientName, .PN, "Иванов*"), (Tags.patientName, .PN, "P*"), (Tags.patientName, .PN, "محمد^2"),
+            (Tags.studyDate, .DA, "20200301-20200315"), (Tags.studyDate, .DA, "202011"), (Tags.studyDate, .DA, "-20200310"),
+        ]
+        for key in queries {
+            let identifier = try makeIdentifier("STUDY", [key, (Tags.studyUID, .UI, "")])
+            let a = try await bulk.find(IndexQuery(identifier: identifier)).compactMap { $0.string(Tags.studyUID) }
+            let b = try await incremental.find(IndexQuery(identifier: identifier)).compactMap { $0.string(Tags.studyUID) }
+            #expect(a == b, "\(key.2)")
+            #expect(!a.isEmpty, "\(key.2)")
+        }
+    }
+
     /// 100,000 instances in 10,000 studies (1,000 patients, 10 series per study), loaded in memory; study-level
     /// queries by Patient ID, name wild card and date range give the right studies and counts.
     @Test func largeIndexStudyQueries() async throws {

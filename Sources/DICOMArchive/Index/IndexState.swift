@@ -83,6 +83,28 @@ final class IndexState {
 
     init() {}
 
+    /// While true, the sorted secondary indexes are not maintained; ``endBulkLoad()`` rebuilds them in one sort.
+    /// Loading in random order would otherwise cost an array insertion (a memmove) per study.
+    private var bulkLoading = false
+
+    func beginBulkLoad() { bulkLoading = true }
+
+    func endBulkLoad() {
+        bulkLoading = false
+        var byDate: [(date: String, uid: String)] = []
+        var byName: [(key: [UInt8], uid: String)] = []
+        byDate.reserveCapacity(studies.count)
+        byName.reserveCapacity(studies.count * 2)
+        for study in studies.values {
+            if !study.dateKey.isEmpty { byDate.append((study.dateKey, study.studyInstanceUID)) }
+            for key in IndexState.nameKeys(study.patientAttributes[IndexedAttribute.patientName]) {
+                byName.append((key, study.studyInstanceUID))
+            }
+        }
+        studiesByDate = byDate.sorted { $0.date != $1.date ? $0.date < $1.date : $0.uid < $1.uid }
+        studiesByName = byName.sorted { $0.key != $1.key ? $0.key.lexicographicallyPrecedes($1.key) : $0.uid < $1.uid }
+    }
+
     var visibleInstanceCount: Int { studies.values.reduce(0) { $0 + $1.instanceCount } }
 
     /// The visible record of an instance.
@@ -263,6 +285,7 @@ final class IndexState {
     }
 
     private func updateNameIndex(_ uid: String, from old: String?, to new: String?) {
+        if bulkLoading { return }
         if old == new && old != nil { return }
         for key in IndexState.nameKeys(old) {
             let position = namePosition(key, uid)
@@ -300,11 +323,13 @@ final class IndexState {
     }
 
     private func insertIntoDateIndex(_ study: StudyNode) {
+        if bulkLoading { return }
         guard !study.dateKey.isEmpty else { return }
         studiesByDate.insert((study.dateKey, study.studyInstanceUID), at: dateIndexPosition(study.dateKey, study.studyInstanceUID))
     }
 
     private func removeFromDateIndex(_ date: String, _ uid: String) {
+        if bulkLoading { return }
         guard !date.isEmpty else { return }
         let position = dateIndexPosition(date, uid)
         if position < studiesByDate.count, studiesByDate[position].uid == uid { studiesByDate.remove(at: position) }

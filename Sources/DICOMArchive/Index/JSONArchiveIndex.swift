@@ -76,11 +76,14 @@ public actor JSONArchiveIndex: ArchiveIndex {
             guard snapshot.schemaVersion <= IndexSnapshot.currentSchemaVersion else {
                 throw ArchiveIndexError(.corrupt, "the snapshot has schema version \(snapshot.schemaVersion); this version reads up to \(IndexSnapshot.currentSchemaVersion)", path: snapshotPath)
             }
+            state.beginBulkLoad()
             for stored in snapshot.records { state.restore(stored) }
         }
         let journalPath = directory + "/" + journalName
         let (entries, validLength) = try JournalFile.read(path: journalPath, diagnostics: &diagnostics)
+        state.beginBulkLoad()
         for entry in entries { apply(entry, to: state) }
+        state.endBulkLoad()
         for message in diagnostics { logger.warning("\(message)") }
         let created = !FileManager.default.fileExists(atPath: journalPath)
         let journal = try JournalFile(path: journalPath, length: validLength)
@@ -99,7 +102,9 @@ public actor JSONArchiveIndex: ArchiveIndex {
         journal = nil
         diagnostics = []
         logger = Logger(label: "dicom.archive.index")
+        state.beginBulkLoad()
         for record in records { state.upsert(record) }
+        state.endBulkLoad()
     }
 
     /// Releases the journal's file and lock; later writes throw. Reopening in the same process needs this first.
