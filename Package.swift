@@ -91,7 +91,7 @@ let package = Package(
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ]),
         .testTarget(name: "DICOMServicesTests", dependencies: [
-            "DICOMCore", "DICOMIO", "DICOMNetwork", "DICOMServices",
+            "DICOMCore", "DICOMIO", "DICOMNetwork", "DICOMServices", "dcmquery", "dcmsend",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
