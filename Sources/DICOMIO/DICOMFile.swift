@@ -35,14 +35,14 @@ public struct DICOMFile: Sendable {
 
     /// Reads a file from disk. Large files are memory-mapped: values not looked at are never read.
     ///
-    /// With `options.stopBeforePixelData`, only the first 64 KiB of a large file are read at first (with `pread`);
-    /// the file is mapped whole only when the pixel data does not start within them. The result is the same
-    /// either way.
+    /// With `options.stopBeforePixelData`, only the first 16 KiB of a larger file are read at first (with `pread`),
+    /// then 256 KiB; the file is mapped whole only when the pixel data does not start within them. The result is
+    /// the same either way.
     ///
     /// The file must not be truncated by another process while the returned values are in use.
     public init(contentsOf path: String, options: ReadOptions = ReadOptions()) throws {
         do {
-            self = try FileLoader.load(path, tryPrefix: options.stopBeforePixelData ? FileLoader.metadataPrefix : nil) { data, isWhole in
+            self = try FileLoader.load(path, tryPrefixes: options.stopBeforePixelData ? FileLoader.metadataPrefixes : []) { data, isWhole in
                 var stoppedAtPixelData = false
                 let file = try DICOMFile(data: data, options: options, stoppedAtPixelData: &stoppedAtPixelData)
                 // A prefix is enough only when the parse reached the pixel data inside it: everything before

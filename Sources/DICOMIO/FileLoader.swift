@@ -10,24 +10,26 @@ enum FileLoader {
     /// Files at least this large are memory-mapped.
     static let mapThreshold = 64 * 1024
 
-    /// How much of a large file a metadata-only read tries first. A CT or MR header is a few KB; DCMTK's
-    /// `dcmdump -M` reads about 20 KB of such a file.
-    static let metadataPrefix = 64 * 1024
+    /// How much of a large file a metadata-only read tries, in turn, before it maps the whole file. A CT or MR
+    /// header is a few KB (DCMTK's `dcmdump -M` reads about 20 KB of such a file); headers with large private
+    /// blocks or many frames' functional groups need more.
+    static let metadataPrefixes = [16 * 1024, 256 * 1024]
 
     /// Loads the whole file: read when small, memory-mapped when large.
     static func load(_ path: String) throws -> Data {
-        try load(path, tryPrefix: nil) { data, _ in data }
+        try load(path, tryPrefixes: []) { data, _ in data }
     }
 
     /// Hands `parse` the file's contents and returns its result.
     ///
-    /// With `tryPrefix` set and a file larger than it, `parse` first gets only the first `tryPrefix` bytes
-    /// (read with `pread`, the kernel's read-ahead turned off) and `isWhole == false`; it returns nil when that
-    /// prefix is not enough to decide, or throws, and is then called again with the whole file (memory-mapped).
+    /// For each of `tryPrefixes` (ascending) smaller than the file, `parse` first gets only that many bytes from the
+    /// start (read with `pread`, the kernel's read-ahead turned off) and `isWhole == false`; it returns nil when the
+    /// prefix is not enough to decide, or throws, and is then tried with the next prefix and at last with the whole
+    /// file (memory-mapped when large).
     /// A memory map's first page fault reads up to the device's read-ahead window — whole files on this
     /// project's VM (8 MiB) — while a metadata read needs the first few KB; hence the prefix.
     /// When `isWhole` is true, `parse` must return a value or throw.
-    static func load<T>(_ path: String, tryPrefix: Int?, _ parse: (_ data: Data, _ isWhole: Bool) throws -> T?) throws -> T {
+    static func load<T>(_ path: String, tryPrefixes: [Int], _ parse: (_ data: Data, _ isWhole: Bool) throws -> T?) throws -> T {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ioError("cannot open", path) }
         defer { close(fd) }
@@ -37,11 +39,14 @@ enum FileLoader {
             throw DICOMError(.io, "not a regular file", file: path)
         }
         let size = Int(info.st_size)
-        if let prefix = tryPrefix, prefix > 0, size > prefix, size >= mapThreshold {
-            // Read exactly the prefix: no read-ahead into the pixel data.
+        let prefixes = tryPrefixes.filter { $0 > 0 && $0 < size }
+        if !prefixes.isEmpty {
+            // Read exactly each prefix: no read-ahead into the pixel data.
             _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_RANDOM))
-            let head = try readFully(fd, count: prefix, path: path)
-            if let result = try? parse(head, false) { return result }
+            for prefix in prefixes {
+                let head = try readFully(fd, count: prefix, path: path)
+                if let result = try? parse(head, false) { return result }
+            }
             _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_NORMAL))
         }
         let data: Data

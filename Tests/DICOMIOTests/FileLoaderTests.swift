@@ -3,8 +3,8 @@ import Foundation
 import Testing
 @testable import DICOMIO
 
-/// `FileLoader` and the metadata-only read of large files, which tries a 64 KiB prefix first: the result must be
-/// exactly what a read of the whole file gives.
+/// `FileLoader` and the metadata-only read of large files, which tries a 16 KiB and a 256 KiB prefix first: the
+/// result must be exactly what a read of the whole file gives.
 @Suite struct FileLoaderTests {
     /// A CT-like data set with `privateBytes` of private OB data before the pixel data and `pixelBytes` of pixel data.
     static func instance(privateBytes: Int = 0, pixelBytes: Int = 200_000, afterPixels: Bool = false) throws -> DataSet {
@@ -52,20 +52,20 @@ import Testing
     }
 
     @Test func headerWithinThePrefix() throws {
-        let (path, data) = try Self.write(Self.instance(afterPixels: true), name: "small-header.dcm")
-        #expect(data.count > FileLoader.metadataPrefix)
+        let (path, data) = try Self.write(Self.instance(pixelBytes: 300_000, afterPixels: true), name: "small-header.dcm")
+        #expect(data.count > FileLoader.metadataPrefixes[1])
         try Self.expectSameAsWholeRead(path, data)
         let file = try DICOMFile(contentsOf: path, options: .metadataOnly)
         #expect(file.dataSet.items(.procedureCodeSequence)?.first?.string(.codeValue) == "C1")
         #expect(!file.dataSet.contains(Tag(0xFFFA, 0xFFFA)))
         // Without stopBeforePixelData the whole file is read (mapped), pixel data and what follows included.
         let whole = try DICOMFile(contentsOf: path)
-        #expect(whole.dataSet[.pixelData]?.bytes?.count == 200_000)
+        #expect(whole.dataSet[.pixelData]?.bytes?.count == 300_000)
         #expect(whole.dataSet.contains(Tag(0xFFFA, 0xFFFA)))
     }
 
-    /// The pixel data starts after 64 KiB: the prefix is not enough and the whole file is read.
-    @Test(arguments: [FileLoader.metadataPrefix - 300, FileLoader.metadataPrefix - 20, FileLoader.metadataPrefix, 300_000])
+    /// The pixel data starts near or after the end of a prefix: the next prefix or the whole file is read.
+    @Test(arguments: [16 * 1024 - 300, 16 * 1024 - 20, 16 * 1024, 100_000, 256 * 1024 - 300, 256 * 1024, 300_000])
     func headerLongerThanThePrefix(_ privateBytes: Int) throws {
         let (path, data) = try Self.write(Self.instance(privateBytes: privateBytes), name: "long-header-\(privateBytes).dcm")
         try Self.expectSameAsWholeRead(path, data)
@@ -105,7 +105,7 @@ import Testing
         }
     }
 
-    /// A header broken after 64 KiB gives the same error as a read from memory, with the file's name.
+    /// A header broken after 16 KiB gives the same error as a read from memory, with the file's name.
     @Test func brokenHeaderAfterThePrefix() throws {
         let (path, data) = try Self.write(Self.instance(privateBytes: 100_000, pixelBytes: 0), name: "broken.dcm")
         let cut = data.prefix(data.count - 1)                          // inside the last element, the 100,000-byte (0029,1010)
@@ -157,16 +157,19 @@ import Testing
     @Test func prefixParseIsCalledFirstThenTheWholeFile() throws {
         let (path, data) = try Self.write(Self.instance(), name: "calls.dcm")
         var calls: [(count: Int, isWhole: Bool)] = []
-        let size = try FileLoader.load(path, tryPrefix: 1_000) { data, isWhole -> Int? in
+        let size = try FileLoader.load(path, tryPrefixes: [1_000, 20_000, data.count + 1]) { data, isWhole -> Int? in
             calls.append((data.count, isWhole))
             return isWhole ? data.count : nil
         }
         #expect(size == data.count)
-        #expect(calls.map(\.count) == [1_000, data.count])
-        #expect(calls.map(\.isWhole) == [false, true])
+        #expect(calls.map(\.count) == [1_000, 20_000, data.count])
+        #expect(calls.map(\.isWhole) == [false, false, true])
+        // The second prefix is enough.
+        let second = try FileLoader.load(path, tryPrefixes: [1_000, 20_000]) { data, _ -> Int? in data.count >= 20_000 ? data.count : nil }
+        #expect(second == 20_000)
         // A parse that throws on the prefix gets the whole file too.
         var attempts = 0
-        let whole = try FileLoader.load(path, tryPrefix: 1_000) { data, isWhole -> Data? in
+        let whole = try FileLoader.load(path, tryPrefixes: [1_000]) { data, isWhole -> Data? in
             attempts += 1
             if !isWhole { throw DICOMError(.truncated, "prefix") }
             return data
@@ -175,7 +178,7 @@ import Testing
         #expect(whole == data)
         // Files no larger than the prefix are read once, whole.
         var once = 0
-        _ = try FileLoader.load(path, tryPrefix: data.count) { _, isWhole -> Bool? in
+        _ = try FileLoader.load(path, tryPrefixes: [data.count]) { _, isWhole -> Bool? in
             once += 1
             return isWhole
         }
@@ -192,7 +195,7 @@ import Testing
         var stoppedInPrefix = 0
         for path in files {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            if data.count > FileLoader.metadataPrefix { larger += 1 }
+            if data.count > FileLoader.metadataPrefixes[0] { larger += 1 }
             var stopped = false
             let expected: Result<DICOMFile, DICOMError>
             do {
@@ -200,7 +203,7 @@ import Testing
             } catch let error as DICOMError {
                 expected = .failure(error)
             }
-            if stopped && data.count > FileLoader.metadataPrefix { stoppedInPrefix += 1 }
+            if stopped && data.count > FileLoader.metadataPrefixes[0] { stoppedInPrefix += 1 }
             switch expected {
             case .success(let inMemory):
                 let fromDisk = try DICOMFile(contentsOf: path, options: .metadataOnly)
