@@ -62,6 +62,10 @@ import Testing
         #expect(first.string(Tags.studySeries) == "2")
         #expect(first.string(Tags.studyInstances) == "5")
         #expect(first.string(Tags.patientStudies) == "2")
+
+        let availability = DICOMCore.Tag(0x0008, 0x0056)
+        let online = try await Self.find("STUDY", [(Tags.studyUID, .UI, "2"), (availability, .CS, "")])
+        #expect(online.first?.string(availability) == "ONLINE")
     }
 
     @Test func seriesAndImageLevelsUseUpperLevelKeysAsFilters() async throws {

@@ -72,6 +72,8 @@ struct ParsedQuery {
 struct QueryEngine {
     let state: IndexState
 
+    static let instanceAvailability = Tag(0x0008, 0x0056)
+
     // MARK: Entry points
 
     /// The response identifiers for `query`.
@@ -335,7 +337,9 @@ struct QueryEngine {
         values.reserveCapacity(query.returnKeys.count)
         var needsUnicode = false
         for key in query.returnKeys {
-            let text = key.attribute.flatMap { value($0, chain) }
+            var text = key.attribute.flatMap { value($0, chain) }
+            // Instance Availability (0008,0056): everything the index answers is on line (PS3.4 C.4.1.1.3.2).
+            if key.tag == QueryEngine.instanceAvailability { text = "ONLINE" }
             if let text, !needsUnicode, text.utf8.contains(where: { $0 >= 0x80 }) { needsUnicode = true }
             values.append((key.tag, key.vr, text))
         }
