@@ -158,5 +158,13 @@ import Testing
         #expect(!WildcardPattern("??").matches("é"))
         #expect(WildcardPattern("*ab*ab").matches("xxabyyab"))
         #expect(!WildcardPattern("*ab*ab").matches("xxabyya"))
+        #expect(!WildcardPattern("ab*ab").matches("ab"))
+        #expect(WildcardPattern("ab*ab").matches("abab"))
+        #expect(WildcardPattern("a*b*c").matches("abc"))
+        #expect(!WildcardPattern("a*b*c").matches("acb"))
+        #expect(WildcardPattern("*ова*").matches("Петрова^Анна"))
+        #expect(!WildcardPattern("*ова").matches("Петрова^Анна"))
+        #expect(WildcardPattern("*Анна").matches("Петрова^Анна"))
+        #expect(WildcardPattern("*").matches("anything"))
     }
 }

@@ -27,6 +27,46 @@ struct WildcardPattern: Sendable, Equatable {
         literalPrefix = String(pattern.prefix { $0 != "*" && $0 != "?" })
         let wildcards = elements.filter { $0 != .anySequence && $0 == .any }.count
         isPrefixOnly = wildcards == 0 && elements.last == .anySequence && elements.filter { $0 == .anySequence }.count == 1
+        if wildcards == 0 {
+            segments = pattern.split(separator: "*", omittingEmptySubsequences: false).map { Array($0.utf8) }
+        } else {
+            segments = nil
+        }
+    }
+
+    /// For patterns with `*` but no `?`: the literal text between the stars, as UTF-8. Matching these bytes is
+    /// exact for UTF-8 text (a code point's bytes cannot match inside another's) and avoids per-character work.
+    let segments: [[UInt8]]?
+
+    /// Matches `*`-only patterns: first segment as prefix, last as suffix, the others in order between.
+    private func matchSegments(_ segments: [[UInt8]], _ value: String) -> Bool {
+        var value = value
+        return value.withUTF8 { bytes -> Bool in
+            guard let first = segments.first, let last = segments.last, segments.count >= 2 else { return false }
+            guard bytes.count >= first.count + last.count,
+                  bytes.starts(with: first), bytes.suffix(last.count).elementsEqual(last) else { return false }
+            var position = first.count
+            let end = bytes.count - last.count
+            for segment in segments.dropFirst().dropLast() where !segment.isEmpty {
+                guard let found = WildcardPattern.find(segment, in: bytes, from: position, to: end) else { return false }
+                position = found + segment.count
+            }
+            return true
+        }
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> Int? {
+        guard needle.count <= end - start, let head = needle.first else { return nil }
+        var i = start
+        while i + needle.count <= end {
+            if haystack[i] == head {
+                var j = 1
+                while j < needle.count && haystack[i + j] == needle[j] { j += 1 }
+                if j == needle.count { return i }
+            }
+            i += 1
+        }
+        return nil
     }
 
     /// Whether a string contains `*` or `?`.
@@ -37,6 +77,7 @@ struct WildcardPattern: Sendable, Equatable {
     func matches(_ value: String) -> Bool {
         if !value.utf8.starts(with: literalPrefix.utf8) { return false }
         if isPrefixOnly { return true }
+        if let segments { return matchSegments(segments, value) }
         // Iterative matching with one backtrack point (the last `*`): O(pattern × value) in the worst case.
         var p = 0
         var v = value.startIndex
