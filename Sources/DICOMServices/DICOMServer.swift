@@ -266,9 +266,10 @@ struct AssociationService: Sendable {
                             try current.append(bytes)
                             if isLast {
                                 incoming = nil
-                                let status = try await finish(current, negotiated: negotiated, contextID: id, logger: logger)
-                                try await connection.send(try fragmenter.pdus(for: CStoreResponse(answering: current.request, status: status),
-                                                                              presentationContextID: id))
+                                let (status, comment) = try await finish(current, negotiated: negotiated, contextID: id, logger: logger)
+                                let response = CStoreResponse(answering: current.request, status: status,
+                                                              errorComment: comment.map { String($0.prefix(64)) })
+                                try await connection.send(try fragmenter.pdus(for: response, presentationContextID: id))
                             }
                         } else if var pending = pendingIdentifier {
                             guard pending.bytes.readableBytes + bytes.readableBytes <= Self.maximumIdentifierLength else {
@@ -328,22 +329,23 @@ struct AssociationService: Sendable {
     /// The largest C-FIND/C-MOVE/C-GET identifier accepted (real ones are a few hundred bytes).
     static let maximumIdentifierLength = 1 << 20
 
-    private func finish(_ incoming: IncomingDataSet, negotiated: NegotiatedAssociation, contextID: UInt8, logger: Logger) async throws -> DIMSEStatus {
+    private func finish(_ incoming: IncomingDataSet, negotiated: NegotiatedAssociation, contextID: UInt8,
+                        logger: Logger) async throws -> (DIMSEStatus, String?) {
         defer { incoming.discard() }
         try incoming.close()
-        guard let context = negotiated.acceptedContexts[contextID] else { return .processingFailure }
+        guard let context = negotiated.acceptedContexts[contextID] else { return (.processingFailure, nil) }
         guard context.abstractSyntax == incoming.request.affectedSOPClassUID else {
             logger.warning("C-STORE SOP class differs from its presentation context's abstract syntax",
                            metadata: ["dicom.sopClass": "\(incoming.request.affectedSOPClassUID)"])
-            return .dataSetDoesNotMatchSOPClass
+            return (.dataSetDoesNotMatchSOPClass, "SOP Class UID differs from the presentation context's")
         }
         let instance = ReceivedInstance(request: incoming.request, transferSyntaxUID: context.transferSyntax,
                                         dataSetPath: incoming.path, byteCount: incoming.byteCount,
                                         callingAETitle: negotiated.request.callingAETitle, calledAETitle: negotiated.request.calledAETitle)
-        let status = await handler.store(instance)
+        let (status, comment) = await handler.storeExplained(instance)
         logger.info("C-STORE", metadata: ["dicom.sopInstance": "\(instance.sopInstanceUID)", "dicom.bytes": "\(instance.byteCount)",
                                           "dicom.status": "\(status)"])
-        return status
+        return (status, comment)
     }
 }
 

@@ -30,6 +30,15 @@ public struct ReceivedInstance: Sendable {
 /// (PS3.4 Annex B.2.3: 0000H success, B000H/B007H/B006H warnings, A7xxH out of resources, A9xxH/Cxxx failures).
 public protocol StorageHandler: Sendable {
     func store(_ instance: ReceivedInstance) async -> DIMSEStatus
+    /// Like ``store(_:)``, with an explanation for the peer, sent as the Error Comment (0000,0902) of the C-STORE-RSP
+    /// (at most 64 characters are sent). The default calls ``store(_:)`` and gives no comment.
+    func storeExplained(_ instance: ReceivedInstance) async -> (status: DIMSEStatus, comment: String?)
+}
+
+extension StorageHandler {
+    public func storeExplained(_ instance: ReceivedInstance) async -> (status: DIMSEStatus, comment: String?) {
+        (await store(instance), nil)
+    }
 }
 
 /// Writes each received instance as a Part 10 file (PS3.10 §7.1) named after its SOP Instance UID into a

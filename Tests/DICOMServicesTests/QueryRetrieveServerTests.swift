@@ -192,6 +192,26 @@ struct QueryRetrieveServerTests {
         }
     }
 
+    /// A storage handler that refuses everything with an explanation.
+    struct RefusingStorage: StorageHandler {
+        func store(_ instance: ReceivedInstance) async -> DIMSEStatus { .cannotUnderstand }
+        func storeExplained(_ instance: ReceivedInstance) async -> (status: DIMSEStatus, comment: String?) {
+            (.cannotUnderstand, "Study Instance UID missing")
+        }
+    }
+
+    @Test func storeRefusalCarriesTheHandlersErrorComment() async throws {
+        let directory = try TestSupport.temporaryDirectory("store-comment")
+        let path = try TestSupport.writeInstance(try TestSupport.makeInstance(sopInstanceUID: "1.2.826.0.1.3680043.10.999.52.1"),
+                                                 to: directory, name: "x.dcm")
+        let server = try await DICOMServer.start(port: 0, storageHandler: RefusingStorage())
+        defer { Task { await server.shutdown() } }
+        let log = directory + "/storescu.log"
+        _ = try await runCapturing("/usr/bin/storescu", ["-d", "-to", "10", "127.0.0.1", "\(server.port)", path], output: log)
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(text.contains("Study Instance UID missing"), "storescu output: \(text)")
+    }
+
     /// Runs a process with its stdout and stderr written to `output`, within 30 s.
     func runCapturing(_ executable: String, _ arguments: [String], output: String) async throws -> Int32 {
         FileManager.default.createFile(atPath: output, contents: nil)

@@ -4,7 +4,7 @@ import Foundation
 
 /// The C-STORE handler of an archive: hands each received instance to an ``ArchiveStore`` and answers with its status.
 ///
-/// ``StorageHandler`` returns only a status; the explanation (``StoreResult/comment``) is logged by the store.
+/// The explanation of a refusal or warning (``StoreResult/comment``) goes to the peer as the Error Comment.
 public struct ArchiveStorageHandler: StorageHandler {
     public let store: ArchiveStore
 
@@ -14,5 +14,10 @@ public struct ArchiveStorageHandler: StorageHandler {
 
     public func store(_ instance: ReceivedInstance) async -> DIMSEStatus {
         await store.store(instance).status
+    }
+
+    public func storeExplained(_ instance: ReceivedInstance) async -> (status: DIMSEStatus, comment: String?) {
+        let result = await store.store(instance)
+        return (result.status, result.status.isSuccess ? nil : result.comment)
     }
 }
