@@ -619,7 +619,8 @@ struct ArchiveServer {
         let stdoutPath = archive + ".stdout"
         try? FileManager.default.removeItem(atPath: stdoutPath)
         let start = monotonicSeconds()
-        let process = try SpawnedProcess([dcmstore, "serve", "--archive", archive, "--port", "0", "--host", "127.0.0.1",
+        // stdbuf: dcmstore prints its "listening" line with print() and does not flush stdout when it is a file.
+        let process = try SpawnedProcess(["/usr/bin/stdbuf", "-oL", dcmstore, "serve", "--archive", archive, "--port", "0", "--host", "127.0.0.1",
                                           "--aet", "DCMSTORE", "--log-level", "warning"],
                                          stdoutPath: stdoutPath, stderrPath: logPath)
         let deadline = start + 600
