@@ -189,8 +189,8 @@ struct Serve: AsyncParsableCommand {
         logger.notice("dcmstore ready", metadata: ["ae": "\(aeTitle)", "port": "\(server.port)", "archive": "\(layout.root)",
                                                    "startup": "\(loadTime)"])
         // One line on stdout for scripts: the port actually bound (useful with --port 0).
-        print("dcmstore listening on port \(server.port) as \(aeTitle), archive \(layout.root)")
-        FileHandle.standardOutput.synchronizeFile()
+        // Written straight to the descriptor: print() is block-buffered when stdout is a pipe.
+        FileHandle.standardOutput.write(Data("dcmstore listening on port \(server.port) as \(aeTitle), archive \(layout.root)\n".utf8))
 
         await waitForTermination()
         logger.notice("stopping: finishing in-flight associations")
