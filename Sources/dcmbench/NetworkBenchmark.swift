@@ -163,7 +163,7 @@ enum NetworkPeers {
         let server = try BackgroundChild([storescp, "-aet", "STORESCP", "-od", output, "-dhl", "\(port)"], environment: nodelay)
         defer { server.terminate() }
         try waitForListener(port: port)
-        let result = try ChildProcess.run([storescu, "-aec", "STORESCP", "+sd", "127.0.0.1", "\(port)", directory], environment: nodelay)
+        let result = try ChildProcess.run([storescu, "-aec", "STORESCP", "+sd", "+sp", "*.dcm", "127.0.0.1", "\(port)", directory], environment: nodelay)
         guard result.status == 0 else { throw BenchError("storescu exited with status \(result.status)") }
         try expectFiles(expected, in: output)
         return result.seconds
