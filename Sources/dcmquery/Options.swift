@@ -32,6 +32,12 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .customLong("tls-hostname"), help: "Name to check the peer's certificate against (default: HOST). Implies --tls.")
     var tlsHostname: String?
 
+    @Option(name: .customLong("tls-cert"), help: "Our PEM client certificate, for servers that verify clients. Implies --tls.")
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: "The PEM private key of --tls-cert.")
+    var tlsKey: String?
+
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("port must be 1...65535") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
@@ -50,9 +56,14 @@ struct ConnectionOptions: ParsableArguments {
         let seconds = Int64(timeout)
         let timeouts = DICOMTimeouts(connect: .seconds(seconds), artim: .seconds(seconds), dimse: .seconds(seconds))
         var tlsContext: DICOMTLS?
-        if tls || tlsCA != nil || tlsHostname != nil {
+        if tls || tlsCA != nil || tlsHostname != nil || tlsCertificate != nil {
+            guard (tlsCertificate == nil) == (tlsKey == nil) else {
+                printError("\(tool): --tls-cert and --tls-key go together")
+                throw ExitCode(64)
+            }
             do {
-                tlsContext = try DICOMTLS.client(trustRootsPEM: tlsCA, serverHostname: tlsHostname ?? host)
+                tlsContext = try DICOMTLS.client(trustRootsPEM: tlsCA, serverHostname: tlsHostname ?? host,
+                                                 certificateChainPEM: tlsCertificate, privateKeyPEM: tlsKey)
             } catch {
                 printError("\(tool): cannot set up TLS: \(error)")
                 throw ExitCode(1)
