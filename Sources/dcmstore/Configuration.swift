@@ -12,7 +12,14 @@ import Foundation
 ///   "duplicates": "keep",
 ///   "caseInsensitiveNames": true,
 ///   "tls": { "certificate": "server.pem", "key": "server.key", "ca": "ca.pem", "clientCA": "clients.pem" },
-///   "retention": { "imageYears": 5, "reportYears": 10 }
+///   "retention": { "imageYears": 5, "reportYears": 10 },
+///   "forward": {
+///     "associations": 1, "callingAETitle": "NODE1", "ca": "centre-ca.pem", "certificate": "node.pem", "key": "node.key",
+///     "destinations": {
+///       "CENTRAL": { "host": "pacs.region.example", "port": 11112, "tls": true,
+///                    "callingAETitles": ["CT1"], "modalities": ["CT", "MR"], "sopClasses": ["1.2.840.10008.5.1.4.1.1.2"] }
+///     }
+///   }
 /// }
 /// ```
 struct StoreConfiguration: Codable, Equatable {
@@ -36,6 +43,35 @@ struct StoreConfiguration: Codable, Equatable {
         var reportYears: Int?
     }
 
+    /// Forwarding of stored instances to other archives through the durable queue in `ARCHIVE/queue`.
+    struct Forward: Codable, Equatable {
+        struct Destination: Codable, Equatable {
+            var host: String
+            var port: Int
+            /// TLS on the link; such a destination is never tried in plain text.
+            var tls: Bool?
+            /// Only instances stored by these calling AE titles (default: all).
+            var callingAETitles: [String]?
+            /// Only instances of these modalities (default: all).
+            var modalities: [String]?
+            /// Only instances of these SOP Class UIDs (default: all).
+            var sopClasses: [String]?
+            /// Associations at once to this destination (default: the section's `associations`, else 1).
+            var associations: Int?
+        }
+
+        var destinations: [String: Destination]?
+        /// Associations at once per destination (default 1).
+        var associations: Int?
+        /// Our calling AE title on forwarding associations (default: our AE title).
+        var callingAETitle: String?
+        /// Certificates trusted for TLS destinations (default: the system's roots).
+        var ca: String?
+        /// Our client certificate and key, for destinations that verify clients.
+        var certificate: String?
+        var key: String?
+    }
+
     var aeTitle: String?
     var host: String?
     var port: Int?
@@ -46,6 +82,7 @@ struct StoreConfiguration: Codable, Equatable {
     var caseInsensitiveNames: Bool?
     var tls: TLS?
     var retention: Retention?
+    var forward: Forward?
 
     /// Reads a configuration file; the error names the file and what is wrong in it.
     static func load(_ path: String) throws -> StoreConfiguration {
@@ -65,16 +102,16 @@ struct StoreConfiguration: Codable, Equatable {
         }
     }
 
-    /// Parses `AE=HOST:PORT` (the `--peer` flag).
-    static func parsePeer(_ text: String) throws -> (String, Peer) {
+    /// Parses `AE=HOST:PORT` (the `--peer` or `--forward` flag).
+    static func parsePeer(_ text: String, flag: String = "--peer") throws -> (String, Peer) {
         let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
         guard parts.count == 2, let colon = parts[1].lastIndex(of: ":"),
               let port = Int(parts[1][parts[1].index(after: colon)...]), (1...65535).contains(port) else {
-            throw ConfigurationError("--peer \(text): expected AE=HOST:PORT, for example VIEWER=10.0.0.5:104")
+            throw ConfigurationError("\(flag) \(text): expected AE=HOST:PORT, for example VIEWER=10.0.0.5:104")
         }
         let host = String(parts[1][..<colon])
-        guard !host.isEmpty else { throw ConfigurationError("--peer \(text): the host is empty") }
-        _ = try aeTitle(parts[0], what: "--peer \(text)")
+        guard !host.isEmpty else { throw ConfigurationError("\(flag) \(text): the host is empty") }
+        _ = try aeTitle(parts[0], what: "\(flag) \(text)")
         return (parts[0], Peer(host: host, port: port, tls: nil))
     }
 

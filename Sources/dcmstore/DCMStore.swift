@@ -17,7 +17,7 @@ struct DCMStore: AsyncParsableCommand {
             `serve` (the default) runs the SCP. The other subcommands work on the archive folder while no server runs on it.
             Exit status: 0 on success, 1 when the action found problems (verify) or failed, 64 for bad options.
             """,
-        subcommands: [Serve.self, Delete.self, Restore.self, Purge.self, Retention.self, Verify.self, Stats.self, Reindex.self],
+        subcommands: [Serve.self, Delete.self, Restore.self, Purge.self, Retention.self, Verify.self, Stats.self, Reindex.self, Queue.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -83,6 +83,15 @@ struct Serve: AsyncParsableCommand {
 
     @Option(name: .customLong("peer"), help: "A C-MOVE destination AE=HOST:PORT (repeatable).")
     var peers: [String] = []
+
+    @Option(name: .customLong("forward"), help: "Forward every stored instance to AE=HOST:PORT through the durable queue (repeatable).")
+    var forwards: [String] = []
+
+    @Option(name: .customLong("forward-associations"), help: "Associations at once per forwarding destination (default 1).")
+    var forwardAssociations: Int?
+
+    @Option(name: .customLong("forward-backoff-max"), help: "Longest wait in seconds between forwarding retries (default 300; the first wait is 1 s, doubling).")
+    var forwardBackoffMax: Int?
 
     @Option(name: .customLong("allow"), help: "Accept only this calling AE title (repeatable; default: any).")
     var allowed: [String] = []
@@ -181,8 +190,30 @@ struct Serve: AsyncParsableCommand {
         if let allowedTitles {
             policy.callingAETitles = .only(Set(try allowedTitles.map { try StoreConfiguration.aeTitle($0, what: "allowed calling AE title") }))
         }
+        let (rules, forwardDestinations) = try forwarding(configuration, aeTitle: aeTitle)
+        var storageHandler: StorageHandler = ArchiveStorageHandler(store: store)
+        var forwarders: [Task<Void, Never>] = []
+        var forwardQueue: ForwardQueue?
+        if !forwardDestinations.isEmpty {
+            let queue = try ForwardQueue(directory: ForwardQueue.directory(inArchive: layout.root), logger: logger)
+            forwardQueue = queue
+            storageHandler = ForwardingStorageHandler(inner: ArchiveStorageHandler(store: store), queue: queue, rules: rules, logger: logger)
+            let maximumWait = forwardBackoffMax ?? 300
+            guard maximumWait >= 1 else { throw ConfigurationError("--forward-backoff-max \(maximumWait): expected 1 or more seconds") }
+            let backoff = ForwardBackoff(initial: .seconds(1), maximum: .seconds(maximumWait))
+            for destination in forwardDestinations {
+                forwarders.append(Forwarder(queue: queue, archiveRoot: layout.root, destination: destination, backoff: backoff,
+                                            logger: logger).start())
+                logger.notice("forwarding", metadata: ["destination": "\(destination.aeTitle)", "address": "\(destination.host):\(destination.port)",
+                                                       "tls": "\(destination.tls != nil)", "associations": "\(destination.associations)"])
+            }
+            let waiting = await queue.status()
+            for row in waiting {
+                logger.notice("forward queue", metadata: ["destination": "\(row.destination)", "pending": "\(row.pending)", "failed": "\(row.failed)"])
+            }
+        }
         let server = try await DICOMServer.start(host: host ?? configuration.host ?? "0.0.0.0", port: listenPort, policy: policy,
-                                                 storageHandler: ArchiveStorageHandler(store: store), queryHandler: queryRetrieve,
+                                                 storageHandler: storageHandler, queryHandler: queryRetrieve,
                                                  retrieveHandler: queryRetrieve, aeTitle: aeTitle,
                                                  temporaryDirectory: layout.temporaryDirectory, tls: serverTLS, logger: logger)
         let loadTime = ContinuousClock.now - started
@@ -195,8 +226,44 @@ struct Serve: AsyncParsableCommand {
         await waitForTermination()
         logger.notice("stopping: finishing in-flight associations")
         await server.shutdown(gracePeriod: Duration.seconds(30))
+        for forwarder in forwarders { forwarder.cancel() }
+        for forwarder in forwarders { await forwarder.value }
+        try? await forwardQueue?.compact()
         try? await index.compact()
         logger.notice("stopped")
+    }
+
+    /// The forwarding rules and destinations of the configuration's `forward` section and the `--forward` flags.
+    func forwarding(_ configuration: StoreConfiguration, aeTitle: AETitle) throws -> ([ForwardRule], [ForwardDestination]) {
+        let section = configuration.forward
+        var table = section?.destinations ?? [:]
+        for text in forwards {
+            let (title, peer) = try StoreConfiguration.parsePeer(text, flag: "--forward")
+            table[title] = StoreConfiguration.Forward.Destination(host: peer.host, port: peer.port)
+        }
+        let defaultAssociations = forwardAssociations ?? section?.associations ?? 1
+        guard defaultAssociations >= 1 else { throw ConfigurationError("--forward-associations \(defaultAssociations): expected 1 or more") }
+        let callingAE = try section?.callingAETitle.map { try StoreConfiguration.aeTitle($0, what: "forward.callingAETitle") } ?? aeTitle
+        var rules: [ForwardRule] = []
+        var destinations: [ForwardDestination] = []
+        for (title, destination) in table.sorted(by: { $0.key < $1.key }) {
+            let ae = try StoreConfiguration.aeTitle(title, what: "forward destination")
+            guard (1...65535).contains(destination.port) else {
+                throw ConfigurationError("forward destination \(title): port \(destination.port): expected 1 to 65535")
+            }
+            let associations = destination.associations ?? defaultAssociations
+            guard associations >= 1 else { throw ConfigurationError("forward destination \(title): associations must be 1 or more") }
+            var tls: DICOMTLS?
+            if destination.tls == true {
+                tls = try DICOMTLS.client(trustRootsPEM: section?.ca, serverHostname: destination.host,
+                                          certificateChainPEM: section?.certificate, privateKeyPEM: section?.key)
+            }
+            destinations.append(ForwardDestination(aeTitle: ae, host: destination.host, port: destination.port, tls: tls,
+                                                   callingAE: callingAE, associations: associations))
+            rules.append(ForwardRule(destination: ae.value, callingAETitles: destination.callingAETitles.map(Set.init),
+                                     modalities: destination.modalities.map(Set.init), sopClassUIDs: destination.sopClasses.map(Set.init)))
+        }
+        return (rules, destinations)
     }
 
     /// Returns on SIGTERM or SIGINT.
