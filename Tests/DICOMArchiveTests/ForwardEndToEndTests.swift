@@ -63,6 +63,7 @@ struct ForwardEndToEndTests {
             forwarder.cancel()
             await forwarder.value
             await server.shutdown()
+            await queue.close()
         }
 
         func send(_ paths: [String]) async -> [SendResult] {

@@ -19,6 +19,9 @@ struct ForwardQueueTests {
             try await queue.complete(destination: "CENTRE", sopInstanceUID: "1.2")
             try await queue.fail(destination: "CENTRE", sopInstanceUID: "1.3", error: "status A900H")
             try await queue.postpone(destination: "CENTRE", sopInstanceUID: "1.1", error: "status A700H", nextAttempt: Date(timeIntervalSinceNow: 60))
+            // A second opener is refused while the queue is open.
+            #expect(throws: ArchiveError.self) { try ForwardQueue(directory: directory) }
+            await queue.close()
         }
         let reopened = try ForwardQueue(directory: directory)
         let pending = await reopened.entries(destination: "CENTRE", state: .pending)
@@ -46,6 +49,7 @@ struct ForwardQueueTests {
         do {
             let queue = try ForwardQueue(directory: directory)
             try await queue.enqueue([Self.entry("2.1", study: "9.1"), Self.entry("2.2", study: "9.1")])
+            await queue.close()
         }
         let journal = directory + "/journal.jsonl"
         let handle = try #require(FileHandle(forWritingAtPath: journal))
@@ -56,6 +60,7 @@ struct ForwardQueueTests {
         #expect(await reopened.ignoredLines == 1)
         #expect(await reopened.entries().map(\.sopInstanceUID) == ["2.1", "2.2"])
         try await reopened.enqueue([Self.entry("2.3", study: "9.2")])
+        await reopened.close()
         let again = try ForwardQueue(directory: directory)
         #expect(await again.ignoredLines == 0)
         #expect(await again.entries().map(\.sopInstanceUID) == ["2.1", "2.2", "2.3"])
@@ -96,6 +101,7 @@ struct ForwardQueueTests {
         #expect(try await queue.drop() == 1)   // all failed: 4.2
         #expect(try await queue.drop(sopInstanceUID: "4.4") == 1)
         #expect(try await queue.drop(sopInstanceUID: "4.9") == 0)
+        await queue.close()
         let reopened = try ForwardQueue(directory: directory)
         #expect(await reopened.entries().map(\.sopInstanceUID) == ["4.1", "4.3"])
         #expect(await reopened.entries(state: .failed).isEmpty)

@@ -68,7 +68,8 @@ public struct ForwardQueueStatus: Sendable, Codable, Equatable {
 /// `add` line per live entry, written to a temporary file, fsynced and renamed); the journal is compacted again
 /// whenever it holds many more events than live entries.
 ///
-/// Only one process may have a queue open: the `dcmstore queue` commands work while no server runs on the archive.
+/// Only one queue object may have a queue directory open at a time (an exclusive `flock` on `queue/lock`): the
+/// `dcmstore queue` commands refuse to run while a server has the archive's queue open.
 public actor ForwardQueue {
     struct Key: Hashable, Sendable {
         var destination: String
@@ -91,6 +92,7 @@ public actor ForwardQueue {
     private var table: [Key: ForwardEntry] = [:]
     private var nextSequence: UInt64 = 1
     private var fd: Int32 = -1
+    private var lockFD: Int32 = -1
     private var eventsSinceCompaction = 0
     private let logger: Logger
     private let encoder = ForwardQueue.makeEncoder()
@@ -112,6 +114,15 @@ public actor ForwardQueue {
         self.directory = directory
         self.logger = logger
         try FileSystem.makeDirectories(directory)
+        let lockPath = directory + "/lock"
+        let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard lock >= 0 else { throw ArchiveError.system("cannot open", path: lockPath, errno: errno) }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            Glibc.close(lock)
+            throw ArchiveError(.io, "the forwarding queue \(directory) is in use by another process (a running dcmstore serve?); stop it first",
+                               path: directory)
+        }
+        lockFD = lock
         let path = directory + "/journal.jsonl"
         var loaded: [Key: ForwardEntry] = [:]
         var sequence: UInt64 = 1
@@ -128,11 +139,23 @@ public actor ForwardQueue {
         nextSequence = sequence
         ignoredLines = ignored
         if ignored > 0 { logger.warning("forward queue: ignored \(ignored) unreadable journal line(s) in \(path)") }
-        fd = try Self.writeJournal(Array(loaded.values), directory: directory, encoder: Self.makeEncoder())
+        do {
+            fd = try Self.writeJournal(Array(loaded.values), directory: directory, encoder: Self.makeEncoder())
+        } catch {
+            Glibc.close(lock)
+            throw error
+        }
     }
 
     deinit {
-        if fd >= 0 { close(fd) }
+        if fd >= 0 { Glibc.close(fd) }
+        if lockFD >= 0 { Glibc.close(lockFD) }
+    }
+
+    /// Closes the journal and releases the lock; later changes throw. (Dropping the last reference does the same.)
+    public func close() {
+        if fd >= 0 { Glibc.close(fd); fd = -1 }
+        if lockFD >= 0 { Glibc.close(lockFD); lockFD = -1 }
     }
 
     static func apply(_ event: Event, to table: inout [Key: ForwardEntry], sequence: inout UInt64) {
@@ -174,7 +197,7 @@ public actor ForwardQueue {
 
     /// Writes the live entries to a new journal and swaps it in atomically.
     private func rewriteJournal() throws {
-        if fd >= 0 { close(fd); fd = -1 }
+        if fd >= 0 { Glibc.close(fd); fd = -1 }
         fd = try Self.writeJournal(Array(table.values), directory: directory, encoder: encoder)
         eventsSinceCompaction = 0
     }
@@ -194,9 +217,9 @@ public actor ForwardQueue {
         do {
             try Self.writeAll(data, to: out, path: temporary)
             guard fsync(out) == 0 else { throw ArchiveError.system("cannot fsync", path: temporary, errno: errno) }
-            close(out)
+            Glibc.close(out)
         } catch {
-            close(out)
+            Glibc.close(out)
             throw error
         }
         guard rename(temporary, journalPath) == 0 else { throw ArchiveError.system("cannot rename", path: temporary, errno: errno) }
