@@ -138,15 +138,23 @@ public struct Forwarder: Sendable {
         var association: Association?
         var proposed: Set<String> = []
         var connectionFailures = 0
+        var idleSince: ContinuousClock.Instant?
         defer {
             if let association { Task { try? await association.release() } }
         }
         while !Task.isCancelled {
             let (batch, nextDue) = await queue.due(destination: name, worker: worker, of: destination.associations, limit: 64)
             if batch.isEmpty {
+                // Keep an idle association a few seconds (a modality storing one image at a time), then release it.
                 if let open = association {
-                    try? await open.release()
-                    association = nil
+                    let now = ContinuousClock.now
+                    if let since = idleSince, now - since > .seconds(5) {
+                        try? await open.release()
+                        association = nil
+                        idleSince = nil
+                    } else if idleSince == nil {
+                        idleSince = now
+                    }
                 }
                 var wait = backoff.pollInterval
                 if let nextDue {
@@ -156,6 +164,7 @@ public struct Forwarder: Sendable {
                 guard await sleep(max(wait, .milliseconds(10))) else { break }
                 continue
             }
+            idleSince = nil
             let keys = Set(batch.map(Self.contextKey))
             if association == nil || !keys.isSubset(of: proposed) {
                 if let open = association { try? await open.release() }
