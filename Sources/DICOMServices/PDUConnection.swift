@@ -3,18 +3,50 @@ import Foundation
 import Logging
 import NIOCore
 
+/// Counts the PDUs delivered but not yet taken by the consumer, and stops reading from the socket while too many
+/// wait (back-pressure: a peer faster than the disk cannot fill memory; TCP flow control slows it down).
+final class InboundBacklog: @unchecked Sendable {
+    /// Reading pauses when this many PDUs wait, and resumes when they are down to ``resumeAt``.
+    static let pauseAt = 8
+    static let resumeAt = 2
+    private let lock = NSLock()
+    private var waiting = 0
+    private var paused = false
+
+    /// A PDU was delivered; true when reading should pause now.
+    func delivered() -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        waiting += 1
+        if !paused && waiting >= Self.pauseAt { paused = true; return true }
+        return false
+    }
+
+    /// A PDU was taken; true when reading should resume now.
+    func taken() -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        waiting = max(0, waiting - 1)
+        if paused && waiting <= Self.resumeAt { paused = false; return true }
+        return false
+    }
+}
+
 /// Delivers decoded PDUs from the pipeline to an `AsyncThrowingStream`; the last handler of an association channel.
 final class PDUStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = PDU
 
     let continuation: AsyncThrowingStream<PDU, Error>.Continuation
+    let backlog: InboundBacklog
 
-    init(continuation: AsyncThrowingStream<PDU, Error>.Continuation) {
+    init(continuation: AsyncThrowingStream<PDU, Error>.Continuation, backlog: InboundBacklog) {
         self.continuation = continuation
+        self.backlog = backlog
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         continuation.yield(unwrapInboundIn(data))
+        if backlog.delivered() {
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -41,6 +73,7 @@ final class PDUConnection: @unchecked Sendable {
     let channel: Channel
     private var iterator: AsyncThrowingStream<PDU, Error>.AsyncIterator
     private let timedOut = TimeoutFlag()
+    private let backlog: InboundBacklog
 
     /// Adds the PDU codecs and the stream handler to `channel`'s pipeline (on its event loop).
     static func install(on channel: Channel, maximumPDULength: UInt32, logger: Logger?) throws -> PDUConnection {
@@ -48,13 +81,15 @@ final class PDUConnection: @unchecked Sendable {
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(ByteToMessageHandler(PDUDecoder(maximumPDULength: maximumPDULength, logger: logger)))
         try sync.addHandler(MessageToByteHandler(PDUEncoder()))
-        try sync.addHandler(PDUStreamHandler(continuation: continuation))
-        return PDUConnection(channel: channel, stream: stream)
+        let backlog = InboundBacklog()
+        try sync.addHandler(PDUStreamHandler(continuation: continuation, backlog: backlog))
+        return PDUConnection(channel: channel, stream: stream, backlog: backlog)
     }
 
-    private init(channel: Channel, stream: AsyncThrowingStream<PDU, Error>) {
+    private init(channel: Channel, stream: AsyncThrowingStream<PDU, Error>, backlog: InboundBacklog) {
         self.channel = channel
         self.iterator = stream.makeAsyncIterator()
+        self.backlog = backlog
     }
 
     /// Writes PDUs and waits until the last is written (back-pressure for large data sets).
@@ -86,6 +121,9 @@ final class PDUConnection: @unchecked Sendable {
         } catch {
             if flag.isSet { throw DICOMServiceError(.timeout, "no \(what) within \(Double(timeout.nanoseconds) / 1e9) s; connection closed") }
             throw error
+        }
+        if pdu != nil, backlog.taken() {
+            channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
         }
         if pdu == nil, flag.isSet {
             throw DICOMServiceError(.timeout, "no \(what) within \(Double(timeout.nanoseconds) / 1e9) s; connection closed")

@@ -107,6 +107,7 @@ import Testing
         } catch let error as DICOMServiceError {
             #expect(error.code == .timeout)
         }
-        #expect(ContinuousClock.now - start < .seconds(5))
+        // Generous bound for a loaded machine: the point is that it does not wait for the 2 s connect timeout many times over.
+        #expect(ContinuousClock.now - start < .seconds(10))
     }
 }
