@@ -214,14 +214,21 @@ final class ProcessGroup: @unchecked Sendable {
     func startServer(archive: String, aeTitle: String = "DCMSTORE", arguments: [String] = [],
                      timeout: Duration = .seconds(90)) async throws -> DCMStoreServer {
         let path = try #require(EndToEnd.dcmstorePath, "the dcmstore binary is not built next to the tests")
-        let child = try start(path, ["serve", "--archive", archive, "--port", "0", "--host", "127.0.0.1", "--aet", aeTitle,
-                                     "--log-level", "warning"] + arguments)
+        let child = try start(path, ["serve", "--archive", archive, "--port", "0", "--host", "127.0.0.1", "--aet", aeTitle] + arguments)
         let deadline = ContinuousClock.now + timeout
         let marker = "dcmstore listening on port "
         while ContinuousClock.now < deadline {
             let text = child.output
             if let range = text.range(of: marker) {
                 let digits = text[range.upperBound...].prefix { $0.isNumber }
+                if let port = Int(digits), port > 0 { return DCMStoreServer(process: child, port: port, archive: archive) }
+            }
+            // Fallback: the "dcmstore ready" log line on stderr (its stdout line may sit in a stdio buffer when
+            // stdout is not a terminal).
+            let log = child.errors
+            if let ready = log.range(of: "dcmstore ready"), let line = log[..<ready.lowerBound].split(separator: "\n").last,
+               let portRange = line.range(of: " port=") {
+                let digits = line[portRange.upperBound...].prefix { $0.isNumber }
                 if let port = Int(digits), port > 0 { return DCMStoreServer(process: child, port: port, archive: archive) }
             }
             if !child.isRunning {
