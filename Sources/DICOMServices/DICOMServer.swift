@@ -263,7 +263,7 @@ struct AssociationService: Sendable {
                         }
                     case .dataSetFragment(var bytes, let id, let isLast):
                         if let current = incoming {
-                            try current.append(bytes)
+                            current.append(bytes)
                             if isLast {
                                 incoming = nil
                                 let (status, comment) = try await finish(current, negotiated: negotiated, contextID: id, logger: logger)
@@ -332,7 +332,15 @@ struct AssociationService: Sendable {
     private func finish(_ incoming: IncomingDataSet, negotiated: NegotiatedAssociation, contextID: UInt8,
                         logger: Logger) async throws -> (DIMSEStatus, String?) {
         defer { incoming.discard() }
-        try incoming.close()
+        if let error = incoming.writeError {
+            logger.error("cannot write an incoming data set", metadata: ["error": "\(error)", "dicom.sopInstance": "\(incoming.request.affectedSOPInstanceUID)"])
+            return (.outOfResources, "cannot write the data set to \((temporaryDirectory as NSString).lastPathComponent): \(error)")
+        }
+        do {
+            try incoming.close()
+        } catch {
+            return (.outOfResources, "cannot write the data set: \(error)")
+        }
         guard let context = negotiated.acceptedContexts[contextID] else { return (.processingFailure, nil) }
         guard context.abstractSyntax == incoming.request.affectedSOPClassUID else {
             logger.warning("C-STORE SOP class differs from its presentation context's abstract syntax",
@@ -368,9 +376,18 @@ final class IncomingDataSet {
         self.handle = handle
     }
 
-    func append(_ bytes: ByteBuffer) throws {
-        try bytes.withUnsafeReadableBytes { try handle.write(contentsOf: $0) }
-        byteCount += bytes.readableBytes
+    /// Why the data set could not be written (disk full, I/O error); the rest of it is then read and dropped, and the
+    /// C-STORE is answered Out of Resources instead of aborting the association.
+    private(set) var writeError: Error?
+
+    func append(_ bytes: ByteBuffer) {
+        guard writeError == nil else { return }
+        do {
+            try bytes.withUnsafeReadableBytes { try handle.write(contentsOf: $0) }
+            byteCount += bytes.readableBytes
+        } catch {
+            writeError = error
+        }
     }
 
     /// Ends writing. No fsync here: the handler makes the final copy durable (``DirectoryStorageHandler`` does).

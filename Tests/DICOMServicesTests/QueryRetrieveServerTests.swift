@@ -212,6 +212,53 @@ struct QueryRetrieveServerTests {
         #expect(text.contains("Study Instance UID missing"), "storescu output: \(text)")
     }
 
+    /// True when this process may mount a tmpfs (root, and mount permitted here).
+    static let canMountTmpfs: Bool = {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/bin/mount") else { return false }
+        let probe = NSTemporaryDirectory() + "svc-mount-probe-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: probe, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: probe) }
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "tmpfs", "-o", "size=1m", "tmpfs", probe]
+        guard (try? mount.run()) != nil else { return false }
+        mount.waitUntilExit()
+        guard mount.terminationStatus == 0 else { return false }
+        let umount = Process()
+        umount.executableURL = URL(fileURLWithPath: "/bin/umount")
+        umount.arguments = [probe]
+        try? umount.run()
+        umount.waitUntilExit()
+        return true
+    }()
+
+    @Test(.enabled(if: QueryRetrieveServerTests.canMountTmpfs, "needs root and permission to mount a tmpfs"))
+    func fullTemporaryDiskAnswersOutOfResources() async throws {
+        let directory = try TestSupport.temporaryDirectory("tmp-full")
+        let incoming = directory + "/incoming"
+        try FileManager.default.createDirectory(atPath: incoming, withIntermediateDirectories: true)
+        #expect(try await TestSupport.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", incoming]) == 0)
+        defer { _ = try? Process.run(URL(fileURLWithPath: "/bin/umount"), arguments: [incoming]).waitUntilExit() }
+        let server = try await DICOMServer.start(port: 0, storageHandler: try DirectoryStorageHandler(directory: directory + "/stored"),
+                                                 temporaryDirectory: incoming)
+        defer { Task { await server.shutdown() } }
+        let big = try TestSupport.writeInstance(try TestSupport.makeInstance(sopInstanceUID: "1.2.826.0.1.3680043.10.999.53.1",
+                                                                             rows: 1024, columns: 1024), to: directory, name: "big.dcm")
+        let small = try TestSupport.writeInstance(try TestSupport.makeInstance(sopInstanceUID: "1.2.826.0.1.3680043.10.999.53.2"),
+                                                  to: directory, name: "small.dcm")
+        let association = try await DICOMClient.connect(
+            host: "127.0.0.1", port: server.port, callingAE: "FULL", calledAE: "ANY-SCP",
+            presentationContexts: PresentationContext.numbered([verificationSOPClassUID, TestSupport.ctImageStorage],
+                                                               transferSyntaxes: [TransferSyntax.explicitVRLittleEndian.uid]))
+        // 2 MB does not fit the 1 MB temporary area: Out of Resources, and the association goes on.
+        #expect(try await association.store(fileAt: big).status == .outOfResources)
+        #expect(try await association.echo() == .success)
+        #expect(try await association.store(fileAt: small).status == .success)
+        try await association.release()
+        #expect(FileManager.default.fileExists(atPath: directory + "/stored/1.2.826.0.1.3680043.10.999.53.2.dcm"))
+        #expect(!FileManager.default.fileExists(atPath: directory + "/stored/1.2.826.0.1.3680043.10.999.53.1.dcm"))
+    }
+
     /// Runs a process with its stdout and stderr written to `output`, within 30 s.
     func runCapturing(_ executable: String, _ arguments: [String], output: String) async throws -> Int32 {
         FileManager.default.createFile(atPath: output, contents: nil)
