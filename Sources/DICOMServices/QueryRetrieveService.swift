@@ -113,6 +113,9 @@ struct QueryRetrieveService: Sendable {
 
     // MARK: C-FIND
 
+    /// Pending C-FIND responses written per flush.
+    static let findBatchSize = 16
+
     func find(_ request: CFindRequest, identifier bytes: ByteBuffer, contextID: UInt8, mailbox: OperationMailbox) async throws {
         func respond(_ status: DIMSEStatus, _ identifier: DataSet? = nil, comment: String? = nil) async throws {
             let response = CFindResponse(messageIDBeingRespondedTo: request.messageID, affectedSOPClassUID: request.affectedSOPClassUID,
@@ -137,13 +140,24 @@ struct QueryRetrieveService: Sendable {
             try await respond(.cannotUnderstand, comment: String("\(error)".prefix(64)))
             return
         }
-        for match in matches {
+        // Pending responses go out in batches with one flush each (one system call and one hand-off per batch rather
+        // than per match); a C-CANCEL is honoured between batches.
+        var sent = 0
+        while sent < matches.count {
             if mailbox.isCancelled {
                 try await respond(.cancel)
-                logger.info("C-FIND cancelled", metadata: ["dicom.matches": "\(matches.count)"])
+                logger.info("C-FIND cancelled", metadata: ["dicom.matches": "\(matches.count)", "dicom.sent": "\(sent)"])
                 return
             }
-            try await respond(.pending, match)
+            let batch = matches[sent..<min(matches.count, sent + Self.findBatchSize)]
+            var pdus: [PDU] = []
+            for match in batch {
+                let response = CFindResponse(messageIDBeingRespondedTo: request.messageID, affectedSOPClassUID: request.affectedSOPClassUID,
+                                             status: .pending, hasDataSet: true)
+                pdus += try fragmenter.pdus(for: response, dataSet: try encode(match, contextID: contextID), presentationContextID: contextID)
+            }
+            try await connection.send(pdus)
+            sent += batch.count
         }
         try await respond(mailbox.isCancelled ? .cancel : .success)
         logger.info("C-FIND", metadata: ["dicom.matches": "\(matches.count)"])
