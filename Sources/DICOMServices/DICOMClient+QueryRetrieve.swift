@@ -311,12 +311,12 @@ extension Association {
 
     /// Receives DIMSE messages until `onResponse` says one was final. Response data sets are held in memory (bounded);
     /// C-STORE-RQ sub-operations (C-GET) are streamed to files, handed to `storage` and answered.
-    private func receiveResponses(storage: GetStorage?,
+    func receiveResponses(storage: GetStorage?,
                                   onResponse: (DIMSECommand, Data?) async throws -> Bool) async throws {
         var assembler = DIMSEMessageAssembler(association: negotiated, logger: logger)
         var pendingResponse: DIMSECommand?
         var responseBytes = ByteBuffer()
-        var incoming: IncomingInstanceFile?
+        var incoming: IncomingDataSet?
         defer { incoming?.discard() }
         while true {
             guard let pdu = try await connection.receive(timeout: timeouts.dimse, what: "DIMSE response") else {
@@ -337,7 +337,7 @@ extension Association {
                         guard let storage else {
                             throw await fail("C-STORE-RQ received on an association that is not running a C-GET")
                         }
-                        incoming = try IncomingInstanceFile(request: request, contextID: id, directory: storage.directory)
+                        incoming = try IncomingDataSet(request: request, contextID: id, directory: storage.directory)
                     case .command(let command, _):
                         if command.hasDataSet {
                             pendingResponse = command
@@ -347,7 +347,7 @@ extension Association {
                         }
                     case .dataSetFragment(var bytes, let id, let isLast):
                         if let current = incoming, let storage {
-                            try current.append(bytes)
+                            current.append(bytes)
                             guard isLast else { continue }
                             incoming = nil
                             let status = await storage.finish(current, negotiated: negotiated)
@@ -385,10 +385,10 @@ final class GetStorage: @unchecked Sendable {
     }
 
     /// Closes the file, checks the SOP class against the context, calls the handler; returns the C-STORE-RSP status.
-    func finish(_ incoming: IncomingInstanceFile, negotiated: NegotiatedAssociation) async -> DIMSEStatus {
+    func finish(_ incoming: IncomingDataSet, negotiated: NegotiatedAssociation) async -> DIMSEStatus {
         defer { incoming.discard() }
         let status: DIMSEStatus
-        if (try? incoming.close()) == nil {
+        if incoming.writeError != nil || (try? incoming.close()) == nil {
             status = .outOfResources
         } else if let context = negotiated.acceptedContexts[incoming.contextID] {
             if context.abstractSyntax != incoming.request.affectedSOPClassUID {
@@ -406,42 +406,6 @@ final class GetStorage: @unchecked Sendable {
         }
         received.append((incoming.request.affectedSOPInstanceUID, status))
         return status
-    }
-}
-
-/// A C-STORE sub-operation's data set being streamed to a temporary file.
-final class IncomingInstanceFile {
-    let request: CStoreRequest
-    let contextID: UInt8
-    let path: String
-    let handle: FileHandle
-    private(set) var byteCount = 0
-    private var closed = false
-
-    init(request: CStoreRequest, contextID: UInt8, directory: String) throws {
-        self.request = request
-        self.contextID = contextID
-        path = (directory as NSString).appendingPathComponent(".dicom-get-\(UUID().uuidString).tmp")
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-            throw DICOMServiceError(.invalidInput, "cannot create temporary file \(path)")
-        }
-        self.handle = handle
-    }
-
-    func append(_ bytes: ByteBuffer) throws {
-        try bytes.withUnsafeReadableBytes { try handle.write(contentsOf: $0) }
-        byteCount += bytes.readableBytes
-    }
-
-    func close() throws {
-        guard !closed else { return }
-        closed = true
-        try handle.close()
-    }
-
-    func discard() {
-        try? close()
-        unlink(path)
     }
 }
 

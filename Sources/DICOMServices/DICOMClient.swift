@@ -142,7 +142,7 @@ public actor Association {
         return try await exclusive {
             let request = CEchoRequest(messageID: takeMessageID())
             try await connection.send(try fragmenter.pdus(for: request, presentationContextID: context.id))
-            let (response, _) = try await receiveResponse()
+            let response = try await receiveResponse()
             guard case .cEchoResponse(let echo) = response, echo.messageIDBeingRespondedTo == request.messageID else {
                 throw await fail("expected C-ECHO-RSP for message \(request.messageID), received \(response.commandField)")
             }
@@ -179,7 +179,7 @@ public actor Association {
     }
 
     /// The slice of a data set handed to the fragmenter at a time.
-    static let sendSliceLength = 4 * 1024 * 1024
+    static let sendSliceLength = PDUConnection.fileSliceLength
 
     func store(_ source: DataSetSource, sopClassUID: String, sopInstanceUID: String, transferSyntax: TransferSyntax,
                priority: DIMSEPriority) async throws -> DIMSEStatus {
@@ -198,24 +198,9 @@ public actor Association {
                                                               isLast: remaining.readableBytes == 0))
                 } while remaining.readableBytes > 0
             case .file(let path, let offset):
-                guard let handle = FileHandle(forReadingAtPath: path) else {
-                    throw DICOMServiceError(.invalidInput, "cannot open \(path)")
-                }
-                defer { try? handle.close() }
-                let end = try handle.seekToEnd()
-                try handle.seek(toOffset: UInt64(offset))
-                var position = UInt64(offset)
-                repeat {
-                    let chunk = try handle.read(upToCount: Self.sendSliceLength) ?? Data()
-                    guard !chunk.isEmpty || position == end else {
-                        throw DICOMServiceError(.invalidInput, "\(path) ended early while sending it")
-                    }
-                    position += UInt64(chunk.count)
-                    try await connection.send(fragmenter.pdus(for: ByteBuffer(bytes: chunk), presentationContextID: context.id,
-                                                              isCommand: false, isLast: position >= end))
-                } while position < end
+                try await connection.sendDataSet(fromFile: path, offset: offset, presentationContextID: context.id, fragmenter: fragmenter)
             }
-            let (response, _) = try await receiveResponse()
+            let response = try await receiveResponse()
             guard case .cStoreResponse(let store) = response, store.messageIDBeingRespondedTo == request.messageID else {
                 throw await fail("expected C-STORE-RSP for message \(request.messageID), received \(response.commandField)")
             }
@@ -326,32 +311,14 @@ public actor Association {
         return DICOMServiceError(.unexpectedMessage, message)
     }
 
-    /// Receives one whole DIMSE response (command plus any data set, which is discarded).
-    private func receiveResponse() async throws -> (DIMSECommand, UInt8) {
-        var assembler = DIMSEMessageAssembler(association: negotiated, logger: logger)
-        var result: (DIMSECommand, UInt8)?
-        while true {
-            guard let pdu = try await connection.receive(timeout: timeouts.dimse, what: "DIMSE response") else {
-                throw DICOMServiceError(.associationClosed, "the peer closed the connection while a response was awaited")
-            }
-            switch pdu {
-            case .dataTransfer(let values):
-                let events: [DIMSEMessageAssembler.Event]
-                do {
-                    events = try assembler.receive(values)
-                } catch {
-                    await connection.abort(AssociationAbort(source: .serviceProvider, reason: .invalidPDUParameterValue))
-                    throw error
-                }
-                for event in events {
-                    if case .command(let command, let id) = event { result = (command, id) }
-                }
-                if let result, assembler.isIdle { return result }
-            case .abort(let abort):
-                throw abort
-            default:
-                throw await fail("\(pdu.type) received while a DIMSE response was awaited")
-            }
+    /// Receives one whole DIMSE response (command plus any data set, which is dropped).
+    private func receiveResponse() async throws -> DIMSECommand {
+        var response: DIMSECommand?
+        try await receiveResponses(storage: nil) { command, _ in
+            response = command
+            return true
         }
+        guard let response else { throw DICOMServiceError(.associationClosed, "no DIMSE response was received") }
+        return response
     }
 }

@@ -105,6 +105,33 @@ final class PDUConnection: @unchecked Sendable {
 
     func send(_ pdu: PDU) async throws { try await send([pdu]) }
 
+    /// The slice of a file's data set handed to the fragmenter at a time.
+    static let fileSliceLength = 4 * 1024 * 1024
+
+    /// Sends the bytes of a file from `offset` to its end as the data set of a DIMSE message, in slices, so an instance
+    /// of any size is never loaded whole.
+    ///
+    /// - Throws: ``DICOMServiceError`` `invalidInput` when the file cannot be opened or ends early (the message is then
+    ///   incomplete: the caller must abort or close the association).
+    func sendDataSet(fromFile path: String, offset: Int, presentationContextID: UInt8, fragmenter: PDataFragmenter) async throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw DICOMServiceError(.invalidInput, "cannot open \(path)")
+        }
+        defer { try? handle.close() }
+        let end = try handle.seekToEnd()
+        try handle.seek(toOffset: UInt64(offset))
+        var position = UInt64(offset)
+        repeat {
+            let chunk = try handle.read(upToCount: Self.fileSliceLength) ?? Data()
+            guard !chunk.isEmpty || position == end else {
+                throw DICOMServiceError(.invalidInput, "\(path) ended early while sending it")
+            }
+            position += UInt64(chunk.count)
+            try await send(fragmenter.pdus(for: ByteBuffer(bytes: chunk), presentationContextID: presentationContextID,
+                                           isCommand: false, isLast: position >= end))
+        } while position < end
+    }
+
     /// The next PDU, or nil when the peer closed the connection. When `timeout` expires the connection is closed
     /// and ``DICOMServiceError/Code/timeout`` is thrown.
     func receive(timeout: TimeAmount, what: String) async throws -> PDU? {

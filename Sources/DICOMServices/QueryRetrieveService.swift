@@ -354,21 +354,15 @@ struct QueryRetrieveService: Sendable {
         let store = CStoreRequest(messageID: messageID, affectedSOPClassUID: instance.sopClassUID, affectedSOPInstanceUID: instance.sopInstanceUID,
                                   priority: request.priority, moveOriginatorAETitle: nil, moveOriginatorMessageID: nil)
         if contextSyntax.uid == instance.transferSyntaxUID, let offset = Part10Layout.dataSetOffset(ofFileAt: instance.path),
-           let handle = FileHandle(forReadingAtPath: instance.path) {
-            defer { try? handle.close() }
+           FileManager.default.isReadableFile(atPath: instance.path) {
             try await connection.send(try fragmenter.pdus(for: store, presentationContextID: context.id))
-            let end = try handle.seekToEnd()
-            try handle.seek(toOffset: UInt64(offset))
-            var position = UInt64(offset)
-            repeat {
-                let chunk = try handle.read(upToCount: 4 * 1024 * 1024) ?? Data()
-                guard !chunk.isEmpty || position == end else {
-                    throw DICOMServiceError(.connectionFailed, "\(instance.path) ended early while sending it; aborting")
-                }
-                position += UInt64(chunk.count)
-                try await connection.send(fragmenter.pdus(for: ByteBuffer(bytes: chunk), presentationContextID: context.id,
-                                                          isCommand: false, isLast: position >= end))
-            } while position < end
+            do {
+                try await connection.sendDataSet(fromFile: instance.path, offset: offset, presentationContextID: context.id,
+                                                 fragmenter: fragmenter)
+            } catch let error as DICOMServiceError where error.code == .invalidInput {
+                // The C-STORE-RQ is out and its data set incomplete: the association cannot go on.
+                throw DICOMServiceError(.connectionFailed, "\(error.message); aborting")
+            }
         } else {
             let data: Data
             do {

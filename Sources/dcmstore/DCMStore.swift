@@ -50,6 +50,12 @@ struct ArchiveOptions: ParsableArguments {
         return (layout, index, configuration)
     }
 
+    /// The lifecycle actions on an existing archive, and its index (to compact after changes).
+    func openLifecycle() async throws -> (ArchiveLifecycle, JSONArchiveIndex) {
+        let (layout, index, configuration) = try await open()
+        return (ArchiveLifecycle(layout: layout, index: index, retentionPolicy: retentionPolicy(configuration)), index)
+    }
+
     func retentionPolicy(_ configuration: StoreConfiguration) -> RetentionPolicy {
         RetentionPolicy(imageYears: configuration.retention?.imageYears ?? 5, reportYears: configuration.retention?.reportYears ?? 10)
     }
@@ -324,8 +330,7 @@ struct Delete: AsyncParsableCommand {
 
     func run() async throws {
         let (chosen, uid) = try level.selection()
-        let (layout, index, configuration) = try await options.open()
-        let lifecycle = ArchiveLifecycle(layout: layout, index: index, retentionPolicy: options.retentionPolicy(configuration))
+        let (lifecycle, index) = try await options.openLifecycle()
         let report = try await lifecycle.delete(level: chosen, uid: uid, reason: level.reason)
         try await index.compact()
         try printReport(report, json: options.json) { "\(report)" }
@@ -340,8 +345,7 @@ struct Restore: AsyncParsableCommand {
 
     func run() async throws {
         let (chosen, uid) = try level.selection()
-        let (layout, index, configuration) = try await options.open()
-        let lifecycle = ArchiveLifecycle(layout: layout, index: index, retentionPolicy: options.retentionPolicy(configuration))
+        let (lifecycle, index) = try await options.openLifecycle()
         let report = try await lifecycle.restore(level: chosen, uid: uid, reason: level.reason)
         try await index.compact()
         try printReport(report, json: options.json) { "\(report)" }
@@ -357,8 +361,7 @@ struct Purge: AsyncParsableCommand {
 
     func run() async throws {
         guard olderThan >= 0 else { throw ValidationError("--older-than must be 0 or more days") }
-        let (layout, index, configuration) = try await options.open()
-        let lifecycle = ArchiveLifecycle(layout: layout, index: index, retentionPolicy: options.retentionPolicy(configuration))
+        let (lifecycle, index) = try await options.openLifecycle()
         let report = try await lifecycle.purge(olderThan: olderThan, reason: reason)
         try await index.compact()
         try printReport(report, json: options.json) { "\(report)" }
@@ -372,8 +375,7 @@ struct Retention: AsyncParsableCommand {
     @Flag(help: "Move what is past retention to the trash.") var apply = false
 
     func run() async throws {
-        let (layout, index, configuration) = try await options.open()
-        let lifecycle = ArchiveLifecycle(layout: layout, index: index, retentionPolicy: options.retentionPolicy(configuration))
+        let (lifecycle, index) = try await options.openLifecycle()
         let report = try await lifecycle.retention(apply: apply, reason: apply ? "retention" : nil)
         if apply { try await index.compact() }
         try printReport(report, json: options.json) { "\(report)" }
@@ -385,8 +387,7 @@ struct Verify: AsyncParsableCommand {
     @OptionGroup var options: ArchiveOptions
 
     func run() async throws {
-        let (layout, index, configuration) = try await options.open()
-        let lifecycle = ArchiveLifecycle(layout: layout, index: index, retentionPolicy: options.retentionPolicy(configuration))
+        let (lifecycle, _) = try await options.openLifecycle()
         let report = await lifecycle.verify()
         try printReport(report, json: options.json) { "\(report)" }
         if !report.missing.isEmpty || !report.damaged.isEmpty { throw ExitCode(1) }
@@ -398,8 +399,7 @@ struct Stats: AsyncParsableCommand {
     @OptionGroup var options: ArchiveOptions
 
     func run() async throws {
-        let (layout, index, configuration) = try await options.open()
-        let lifecycle = ArchiveLifecycle(layout: layout, index: index, retentionPolicy: options.retentionPolicy(configuration))
+        let (lifecycle, _) = try await options.openLifecycle()
         let stats = await lifecycle.stats()
         try printReport(stats, json: options.json) { "\(stats)" }
     }
@@ -410,8 +410,7 @@ struct Reindex: AsyncParsableCommand {
     @OptionGroup var options: ArchiveOptions
 
     func run() async throws {
-        let (layout, index, configuration) = try await options.open()
-        let lifecycle = ArchiveLifecycle(layout: layout, index: index, retentionPolicy: options.retentionPolicy(configuration))
+        let (lifecycle, index) = try await options.openLifecycle()
         let report = try await lifecycle.reindex()
         try await index.compact()
         try printReport(report, json: options.json) { "\(report)" }
