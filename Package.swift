@@ -16,6 +16,11 @@ let package = Package(
         .executable(name: "dcmbench", targets: ["dcmbench"]),
         .executable(name: "dcmstore", targets: ["dcmstore"]),
         .executable(name: "dcmquery", targets: ["dcmquery"]),
+        .library(name: "DICOMCodecs", targets: ["DICOMCodecs"]),
+        .library(name: "DICOMWorklist", targets: ["DICOMWorklist"]),
+        .executable(name: "dcmconv", targets: ["dcmconv"]),
+        .executable(name: "dcmrender", targets: ["dcmrender"]),
+        .executable(name: "dcmworklist", targets: ["dcmworklist"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -31,6 +36,10 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "DICOMIO", dependencies: ["DICOMCore", "CZlib"]),
         .target(name: "DICOMJSON", dependencies: ["DICOMCore"]),
+        // Layer 1: pixel data codecs, transcoding and rendering.
+        .systemLibrary(name: "CLibJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "COpenJPEG", pkgConfig: "libopenjp2", providers: [.apt(["libopenjp2-7-dev"])]),
+        .target(name: "DICOMCodecs", dependencies: ["DICOMCore", "DICOMIO", "CLibJPEG", "COpenJPEG", "CZlib"]),
         // Layer 2: the upper layer, ACSE and DIMSE (NIOCore only).
         .target(name: "DICOMNetwork", dependencies: [
             "DICOMCore", "DICOMIO",
@@ -49,6 +58,11 @@ let package = Package(
         .target(name: "DICOMArchive", dependencies: [
             "DICOMCore", "DICOMIO", "DICOMJSON", "DICOMNetwork", "DICOMServices",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Layer 5: patients, orders, Modality Worklist, MPPS and reports.
+        .target(name: "DICOMWorklist", dependencies: [
+            "DICOMCore", "DICOMIO", "DICOMJSON", "DICOMNetwork", "DICOMServices", "DICOMArchive",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "DICOMToolSupport", dependencies: [
@@ -80,6 +94,20 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .executableTarget(name: "dcmconv", dependencies: [
+            "DICOMCore", "DICOMIO", "DICOMCodecs", "DICOMToolSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "dcmrender", dependencies: [
+            "DICOMCore", "DICOMIO", "DICOMCodecs", "DICOMToolSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "dcmworklist", dependencies: [
+            "DICOMCore", "DICOMIO", "DICOMJSON", "DICOMNetwork", "DICOMServices", "DICOMArchive", "DICOMWorklist",
+            "DICOMToolSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Tests.
         .testTarget(name: "DICOMCoreTests", dependencies: ["DICOMCore"]),
         .testTarget(name: "DICOMIOTests", dependencies: ["DICOMCore", "DICOMIO", "CZlib"]),
@@ -100,5 +128,10 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "ToolTests", dependencies: ["DICOMCore", "DICOMIO", "DICOMJSON", "dcmdump"]),
+        .testTarget(name: "DICOMCodecsTests", dependencies: ["DICOMCore", "DICOMIO", "DICOMCodecs", "dcmconv", "dcmrender"]),
+        .testTarget(name: "DICOMWorklistTests", dependencies: [
+            "DICOMCore", "DICOMIO", "DICOMJSON", "DICOMNetwork", "DICOMServices", "DICOMArchive", "DICOMWorklist",
+            "dcmworklist", "dcmstore",
+        ]),
     ]
 )

@@ -1,0 +1,5 @@
+// libjpeg (Debian's libjpeg62-turbo): jpeglib.h needs FILE and size_t declared first.
+#include <stdio.h>
+#include <stddef.h>
+#include <jpeglib.h>
+#include <jerror.h>

@@ -1,0 +1,4 @@
+extension CodecRegistry {
+    static var jpegLSDecoders: [any FrameDecoder] { [] }
+    static var jpegLSEncoders: [any FrameEncoder] { [] }
+}

@@ -1,0 +1,4 @@
+extension CodecRegistry {
+    static var libJPEGDecoders: [any FrameDecoder] { [] }
+    static var libJPEGEncoders: [any FrameEncoder] { [] }
+}

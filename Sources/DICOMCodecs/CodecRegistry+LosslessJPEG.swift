@@ -1,0 +1,4 @@
+extension CodecRegistry {
+    static var losslessJPEGDecoders: [any FrameDecoder] { [] }
+    static var losslessJPEGEncoders: [any FrameEncoder] { [] }
+}

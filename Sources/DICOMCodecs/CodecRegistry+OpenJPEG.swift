@@ -1,0 +1,4 @@
+extension CodecRegistry {
+    static var openJPEGDecoders: [any FrameDecoder] { [] }
+    static var openJPEGEncoders: [any FrameEncoder] { [] }
+}

@@ -1,0 +1,4 @@
+extension CodecRegistry {
+    static var rleDecoders: [any FrameDecoder] { [] }
+    static var rleEncoders: [any FrameEncoder] { [] }
+}
