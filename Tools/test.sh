@@ -5,6 +5,6 @@ cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq zlib1g-dev libjpeg62-turbo-dev libopenjp2-7-dev dcmtk orthanc openssl >/dev/null
-python3 -m pip install -q pydicom==3.0.2 pynetdicom 2>&1 | grep -v "WARNING: Running pip as" || true
+python3 -m pip install -q pydicom==3.0.2 pynetdicom numpy pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle 2>&1 | grep -v "WARNING: Running pip as" || true
 swift build --build-tests
 swift test --skip-build
