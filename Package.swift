@@ -85,7 +85,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "dcmstore", dependencies: [
-            "DICOMCore", "DICOMIO", "DICOMNetwork", "DICOMServices", "DICOMArchive", "DICOMToolSupport",
+            "DICOMCore", "DICOMIO", "DICOMNetwork", "DICOMServices", "DICOMArchive", "DICOMWorklist", "DICOMToolSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
