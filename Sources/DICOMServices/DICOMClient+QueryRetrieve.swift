@@ -337,7 +337,10 @@ extension Association {
                         guard let storage else {
                             throw await fail("C-STORE-RQ received on an association that is not running a C-GET")
                         }
-                        incoming = try IncomingDataSet(request: request, contextID: id, directory: storage.directory)
+                        // The peer sends this sub-operation: its AE title is the Source AE Title.
+                        incoming = IncomingDataSet(request: request, contextID: id, directory: storage.directory,
+                                                       transferSyntaxUID: negotiated.acceptedContexts[id]?.transferSyntax,
+                                                       sourceAETitle: negotiated.request.calledAETitle.value)
                     case .command(let command, _):
                         if command.hasDataSet {
                             pendingResponse = command
@@ -396,7 +399,8 @@ final class GetStorage: @unchecked Sendable {
             } else {
                 // The peer is the sender of this sub-operation: its AE title is the "calling" one here.
                 let instance = ReceivedInstance(request: incoming.request, transferSyntaxUID: context.transferSyntax,
-                                                dataSetPath: incoming.path, byteCount: incoming.byteCount,
+                                                filePath: incoming.path, dataSetOffset: incoming.dataSetOffset,
+                                                byteCount: incoming.byteCount,
                                                 callingAETitle: negotiated.request.calledAETitle,
                                                 calledAETitle: negotiated.request.callingAETitle)
                 status = await handler.store(instance)

@@ -255,7 +255,9 @@ struct AssociationService: Sendable {
                         case .cEchoRequest(let echo):
                             try await connection.send(try fragmenter.pdus(for: CEchoResponse(answering: echo), presentationContextID: id))
                         case .cStoreRequest(let store):
-                            incoming = try IncomingDataSet(request: store, contextID: id, directory: temporaryDirectory)
+                            incoming = IncomingDataSet(request: store, contextID: id, directory: temporaryDirectory,
+                                                       transferSyntaxUID: negotiated.acceptedContexts[id]?.transferSyntax,
+                                                       sourceAETitle: negotiated.request.callingAETitle.value)
                         case .cFindRequest, .cMoveRequest, .cGetRequest:
                             pendingIdentifier = (command, ByteBuffer())
                         default:
@@ -348,7 +350,7 @@ struct AssociationService: Sendable {
             return (.dataSetDoesNotMatchSOPClass, "SOP Class UID differs from the presentation context's")
         }
         let instance = ReceivedInstance(request: incoming.request, transferSyntaxUID: context.transferSyntax,
-                                        dataSetPath: incoming.path, byteCount: incoming.byteCount,
+                                        filePath: incoming.path, dataSetOffset: incoming.dataSetOffset, byteCount: incoming.byteCount,
                                         callingAETitle: negotiated.request.callingAETitle, calledAETitle: negotiated.request.calledAETitle)
         let (status, comment) = await handler.storeExplained(instance)
         logger.info("C-STORE", metadata: ["dicom.sopInstance": "\(instance.sopInstanceUID)", "dicom.bytes": "\(instance.byteCount)",

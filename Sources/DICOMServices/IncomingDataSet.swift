@@ -1,47 +1,83 @@
+import DICOMCore
 import DICOMNetwork
 import Foundation
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// A data set being streamed to a temporary file.
+/// A data set being streamed to a temporary file, behind the File Meta Information when its transfer syntax is known:
+/// the file is then a complete Part 10 file that a handler can move into place without copying it.
+///
+/// Creating or writing the file never throws: the first failure (disk full, I/O error) is kept in ``writeError``, the
+/// rest of the data set is read and dropped, and the C-STORE is answered Out of Resources instead of aborting the
+/// association.
 final class IncomingDataSet {
     let request: CStoreRequest
     let contextID: UInt8
     let path: String
-    let handle: FileHandle
-    var byteCount = 0
-    private var closed = false
+    /// The number of header bytes (preamble, `DICM`, File Meta Information) before the data set; 0 without a header.
+    let dataSetOffset: Int
+    /// The number of data set bytes received.
+    private(set) var byteCount = 0
+    /// Why the data set could not be written.
+    private(set) var writeError: Error?
+    private var descriptor: Int32
 
-    init(request: CStoreRequest, contextID: UInt8, directory: String) throws {
+    /// Creates the file and writes the Part 10 header for the request's SOP class and instance, `transferSyntaxUID`
+    /// (the presentation context's) and `sourceAETitle` (the sender's); no header when `transferSyntaxUID` is nil.
+    init(request: CStoreRequest, contextID: UInt8, directory: String, transferSyntaxUID: String?, sourceAETitle: String) {
         self.request = request
         self.contextID = contextID
-        path = (directory as NSString).appendingPathComponent("dicom-incoming-\(UUID().uuidString).tmp")
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-            throw DICOMError(.io, "cannot create temporary file \(path)")
+        path = (directory as NSString).appendingPathComponent("dicom-incoming-\(UUID().uuidString).part")
+        var header = Data()
+        if let transferSyntaxUID {
+            do {
+                header = try Part10Layout.header(sopClassUID: request.affectedSOPClassUID, sopInstanceUID: request.affectedSOPInstanceUID,
+                                                 transferSyntaxUID: transferSyntaxUID, sourceAETitle: sourceAETitle)
+            } catch {
+                writeError = error
+            }
         }
-        self.handle = handle
+        dataSetOffset = header.count
+        descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        if descriptor < 0 {
+            writeError = writeError ?? DICOMError(.io, "cannot create temporary file \(path): \(String(cString: strerror(errno)))")
+            return
+        }
+        header.withUnsafeBytes { write($0) }
     }
 
-    /// Why the data set could not be written (disk full, I/O error); the rest of it is then read and dropped, and the
-    /// C-STORE is answered Out of Resources instead of aborting the association.
-    private(set) var writeError: Error?
+    deinit { if descriptor >= 0 { Glibc.close(descriptor) } }
 
     func append(_ bytes: ByteBuffer) {
-        guard writeError == nil else { return }
-        do {
-            try bytes.withUnsafeReadableBytes { try handle.write(contentsOf: $0) }
-            byteCount += bytes.readableBytes
-        } catch {
-            writeError = error
+        bytes.withUnsafeReadableBytes { write($0) }
+        if writeError == nil { byteCount += bytes.readableBytes }
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer) {
+        guard writeError == nil, descriptor >= 0, let base = bytes.baseAddress else { return }
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(descriptor, base + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                writeError = DICOMError(.io, "cannot write temporary file \(path): \(String(cString: strerror(errno)))")
+                return
+            }
+            offset += n
         }
     }
 
-    /// Ends writing. No fsync here: the handler makes the final copy durable (``DirectoryStorageHandler`` does).
+    /// Ends writing. No fsync here: the handler makes the file (or its copy) durable, as ``DirectoryStorageHandler`` does.
     func close() throws {
-        guard !closed else { return }
-        closed = true
-        try handle.close()
+        guard descriptor >= 0 else { return }
+        let result = Glibc.close(descriptor)
+        descriptor = -1
+        if result != 0 { throw DICOMError(.io, "cannot close temporary file \(path): \(String(cString: strerror(errno)))") }
     }
 
+    /// Closes and deletes the file, unless a handler moved it away.
     func discard() {
         try? close()
         unlink(path)

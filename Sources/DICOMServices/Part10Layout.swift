@@ -1,8 +1,20 @@
 import DICOMCore
+import DICOMIO
 import Foundation
 
 /// Where the data set starts in a Part 10 file (PS3.10 §7.1), so it can be sent byte for byte as stored.
 enum Part10Layout {
+    /// The 128-byte preamble, `DICM` and File Meta Information (PS3.10 §7.1) of a file whose data set is already
+    /// encoded in `transferSyntaxUID`: the header is encoded with a non-deflated stand-in carrying the same UID, as
+    /// the data set bytes that follow are in the negotiated (possibly deflated) encoding.
+    static func header(sopClassUID: String, sopInstanceUID: String, transferSyntaxUID: String, sourceAETitle: String) throws -> Data {
+        let known = TransferSyntax(uid: transferSyntaxUID)
+        let headerSyntax = TransferSyntax(uid: transferSyntaxUID, name: known?.name ?? transferSyntaxUID)
+        let meta = FileMetaInformation.make(sopClassUID: sopClassUID, sopInstanceUID: sopInstanceUID,
+                                            transferSyntax: headerSyntax, sourceAETitle: sourceAETitle)
+        return try DICOMFile(preamble: Data(count: 128), fileMetaInformation: meta, dataSet: DataSet(), transferSyntax: headerSyntax).encoded()
+    }
+
     /// The byte offset of the data set after the preamble, `DICM` and the File Meta Information, located by
     /// the group length (0002,0000); nil when the file has no preamble or no group length element first.
     static func dataSetOffset(in data: Data) -> Int? {

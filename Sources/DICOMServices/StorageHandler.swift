@@ -5,22 +5,38 @@ import Foundation
 
 /// One instance received by C-STORE (PS3.4 Annex B), handed to a ``StorageHandler``.
 ///
-/// The data set was streamed to ``dataSetPath`` as it arrived, so an instance of any size is never held in
-/// memory. The file holds the data set exactly as received (no File Meta Information) in ``transferSyntaxUID``;
-/// the server deletes it after the handler returns unless the handler moved it away.
+/// The data set was streamed to ``filePath`` as it arrived, so an instance of any size is never held in memory.
+/// When ``dataSetOffset`` is not 0 the file is a complete Part 10 file (PS3.10 §7.1): preamble, `DICM`, File Meta
+/// Information naming the request's SOP class and instance, ``transferSyntaxUID`` and the sender's AE title as Source
+/// AE Title, then the data set exactly as received — a handler can fsync it and rename it into place instead of
+/// copying it. When 0 the file holds the data set only. The server deletes the file after the handler returns unless
+/// the handler moved it away.
 public struct ReceivedInstance: Sendable {
     /// The C-STORE-RQ command.
     public var request: CStoreRequest
     /// The transfer syntax of the presentation context the data set came through.
     public var transferSyntaxUID: String
-    /// A temporary file with the data set bytes.
-    public var dataSetPath: String
+    /// A temporary file with the data set (after the File Meta Information when ``dataSetOffset`` is not 0).
+    public var filePath: String
+    /// Where the data set starts in ``filePath``.
+    public var dataSetOffset: Int
     /// The number of data set bytes received.
     public var byteCount: Int
     /// The requestor's AE title (calling AE).
     public var callingAETitle: AETitle
     /// The AE title the requestor addressed (called AE).
     public var calledAETitle: AETitle
+
+    public init(request: CStoreRequest, transferSyntaxUID: String, filePath: String, dataSetOffset: Int = 0, byteCount: Int,
+                callingAETitle: AETitle, calledAETitle: AETitle) {
+        self.request = request
+        self.transferSyntaxUID = transferSyntaxUID
+        self.filePath = filePath
+        self.dataSetOffset = dataSetOffset
+        self.byteCount = byteCount
+        self.callingAETitle = callingAETitle
+        self.calledAETitle = calledAETitle
+    }
 
     public var sopClassUID: String { request.affectedSOPClassUID }
     public var sopInstanceUID: String { request.affectedSOPInstanceUID }
@@ -77,17 +93,24 @@ public struct DirectoryStorageHandler: StorageHandler {
         }
     }
 
-    /// Writes preamble, `DICM`, File Meta Information and then copies the received data set in 1 MB chunks.
+    /// Makes the instance a durable Part 10 file at `path`: a received Part 10 file is fsynced and renamed into place
+    /// (copied when the temporary directory is on another file system); a bare data set is copied behind new File
+    /// Meta Information in 1 MB chunks through a temporary file. Then the directory is fsynced.
     static func writePart10(_ instance: ReceivedInstance, to path: String) throws {
-        let known = TransferSyntax(uid: instance.transferSyntaxUID)
-        // The header is encoded with a non-deflated stand-in carrying the same UID: the data set bytes that follow
-        // are already in the negotiated (possibly deflated) encoding.
-        let headerSyntax = TransferSyntax(uid: instance.transferSyntaxUID, name: known?.name ?? instance.transferSyntaxUID)
-        let meta = FileMetaInformation.make(sopClassUID: instance.sopClassUID, sopInstanceUID: instance.sopInstanceUID,
-                                            transferSyntax: headerSyntax, sourceAETitle: instance.callingAETitle.value)
-        let header = try DICOMFile(preamble: nil, fileMetaInformation: meta, dataSet: DataSet(), transferSyntax: headerSyntax).encoded()
-
         let directory = (path as NSString).deletingLastPathComponent
+        if instance.dataSetOffset > 0 {
+            try syncFile(instance.filePath)
+            if rename(instance.filePath, path) == 0 {
+                syncDirectory(directory)
+                return
+            }
+            guard errno == EXDEV else {
+                throw DICOMError(.io, "cannot rename \(instance.filePath) to \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+        let header = instance.dataSetOffset > 0 ? Data() : try Part10Layout.header(
+            sopClassUID: instance.sopClassUID, sopInstanceUID: instance.sopInstanceUID,
+            transferSyntaxUID: instance.transferSyntaxUID, sourceAETitle: instance.callingAETitle.value)
         let temporary = directory + "/.\((path as NSString).lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
         guard FileManager.default.createFile(atPath: temporary, contents: header),
               let output = FileHandle(forWritingAtPath: temporary) else {
@@ -98,8 +121,8 @@ public struct DirectoryStorageHandler: StorageHandler {
             try? output.close()
             if !done { unlink(temporary) }
         }
-        guard let input = FileHandle(forReadingAtPath: instance.dataSetPath) else {
-            throw DICOMError(.io, "cannot open \(instance.dataSetPath)")
+        guard let input = FileHandle(forReadingAtPath: instance.filePath) else {
+            throw DICOMError(.io, "cannot open \(instance.filePath)")
         }
         defer { try? input.close() }
         try output.seekToEnd()
@@ -109,7 +132,18 @@ public struct DirectoryStorageHandler: StorageHandler {
         try output.synchronize()
         guard rename(temporary, path) == 0 else { throw DICOMError(.io, "cannot rename \(temporary) to \(path)") }
         done = true
-        let fd = open(directory, O_RDONLY)
+        syncDirectory(directory)
+    }
+
+    private static func syncFile(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw DICOMError(.io, "cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw DICOMError(.io, "cannot fsync \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    private static func syncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd >= 0 { fsync(fd); close(fd) }
     }
 }

@@ -403,7 +403,8 @@ struct CountingStorageHandler: StorageHandler {
     }
 }
 
-/// Writes Part 10 files like ``DirectoryStorageHandler`` but without fsync, as storescp does: for comparing like with like.
+/// Writes Part 10 files like ``DirectoryStorageHandler`` (renaming the received file into place) but without fsync, as
+/// storescp does: for comparing like with like.
 struct UnsyncedStorageHandler: StorageHandler {
     let directory: String
 
@@ -416,13 +417,14 @@ struct UnsyncedStorageHandler: StorageHandler {
     }
 
     func write(_ instance: ReceivedInstance) throws {
+        let path = "\(directory)/\(instance.sopInstanceUID).dcm"
+        if instance.dataSetOffset > 0, rename(instance.filePath, path) == 0 { return }
         let syntax = TransferSyntax(uid: instance.transferSyntaxUID, name: instance.transferSyntaxUID)
         let meta = FileMetaInformation.make(sopClassUID: instance.sopClassUID, sopInstanceUID: instance.sopInstanceUID,
                                             transferSyntax: syntax, sourceAETitle: instance.callingAETitle.value)
         let header = try DICOMFile(preamble: nil, fileMetaInformation: meta, dataSet: DataSet(), transferSyntax: syntax).encoded()
-        let path = "\(directory)/\(instance.sopInstanceUID).dcm"
         guard FileManager.default.createFile(atPath: path, contents: header),
-              let output = FileHandle(forWritingAtPath: path), let input = FileHandle(forReadingAtPath: instance.dataSetPath) else {
+              let output = FileHandle(forWritingAtPath: path), let input = FileHandle(forReadingAtPath: instance.filePath) else {
             throw BenchError("cannot write \(path)")
         }
         defer { try? output.close(); try? input.close() }

@@ -71,22 +71,13 @@ struct ForwardEndToEndTests {
         }
     }
 
-    /// A port that was free a moment ago, for a centre started later.
-    static func freePort(_ archive: StoreFixtures.Archive) async throws -> Int {
-        let probe = try await DICOMServer.start(port: 0, storageHandler: ArchiveStorageHandler(store: archive.store),
-                                                temporaryDirectory: archive.incoming)
-        let port = probe.port
-        await probe.shutdown()
-        return port
-    }
-
     /// 50 instances stored at the node while the centre is down; the centre starts; every instance arrives once,
     /// intact, and the queue empties.
     @Test func instancesQueuedWhileTheCentreIsDownArriveOnce() async throws {
         let nodeArchive = try await StoreFixtures.archive("fwd-node")
         let centre = try await StoreFixtures.archive("fwd-centre")
         defer { nodeArchive.remove(); centre.remove() }
-        let centrePort = try await Self.freePort(centre)
+        let centrePort = try EndToEnd.freePort()
         let node = try await Node.start(nodeArchive, centrePort: centrePort)
         var centreServer: DICOMServer?
         do {

@@ -393,13 +393,13 @@ struct StoreTests {
         let path = try StoreFixtures.receivedFile(dataSet, in: archive.incoming)
         let instance = ReceivedInstance(
             request: CStoreRequest(messageID: 1, affectedSOPClassUID: StoreFixtures.ctImage, affectedSOPInstanceUID: "1.2.3.9"),
-            transferSyntaxUID: TransferSyntax.explicitVRLittleEndian.uid, dataSetPath: path, byteCount: 0,
+            transferSyntaxUID: TransferSyntax.explicitVRLittleEndian.uid, filePath: path, byteCount: 0,
             callingAETitle: "SCU", calledAETitle: "ARCHIVE")
         #expect(await handler.store(instance) == .success)
         #expect(await archive.records()["1.2.3.9"]?.callingAETitle == "SCU")
         let wrong = ReceivedInstance(
             request: CStoreRequest(messageID: 2, affectedSOPClassUID: StoreFixtures.ctImage, affectedSOPInstanceUID: "1.2.3.99"),
-            transferSyntaxUID: TransferSyntax.explicitVRLittleEndian.uid, dataSetPath: path, byteCount: 0,
+            transferSyntaxUID: TransferSyntax.explicitVRLittleEndian.uid, filePath: path, byteCount: 0,
             callingAETitle: "SCU", calledAETitle: "ARCHIVE")
         #expect(await handler.store(wrong) == .dataSetDoesNotMatchSOPClass)
     }

@@ -112,18 +112,35 @@ public final class ArchiveStore: Sendable {
         Self.removeStaleTemporaryFiles(in: layout.temporaryDirectory)
     }
 
-    /// Stores an instance received by C-STORE.
+    /// Stores an instance received by C-STORE. A received Part 10 file on the archive's file system is hashed, checked
+    /// and renamed into place (the data is written once); otherwise it is copied into the archive first.
     public func store(_ instance: ReceivedInstance, receivedAt: Date = Date()) async -> StoreResult {
-        await store(dataSetAt: instance.dataSetPath, transferSyntaxUID: instance.transferSyntaxUID,
-                    sopClassUID: instance.sopClassUID, sopInstanceUID: instance.sopInstanceUID,
-                    callingAETitle: instance.callingAETitle.value, receivedAt: receivedAt)
+        let source: Source = instance.dataSetOffset > 0 ? .part10File(instance.filePath) : .dataSet(instance.filePath)
+        return await store(source, transferSyntaxUID: instance.transferSyntaxUID, sopClassUID: instance.sopClassUID,
+                           sopInstanceUID: instance.sopInstanceUID, callingAETitle: instance.callingAETitle.value,
+                           receivedAt: receivedAt)
     }
 
     /// Stores a bare data set (no File Meta Information) encoded in `transferSyntaxUID` from the file at `path`,
     /// as announced by a C-STORE with the given affected SOP Class and Instance UIDs. The file is only read.
     public func store(dataSetAt path: String, transferSyntaxUID: String, sopClassUID: String, sopInstanceUID: String,
                       callingAETitle: String, receivedAt: Date = Date()) async -> StoreResult {
-        let result = await storeUnlogged(dataSetAt: path, transferSyntaxUID: transferSyntaxUID, sopClassUID: sopClassUID,
+        await store(.dataSet(path), transferSyntaxUID: transferSyntaxUID, sopClassUID: sopClassUID,
+                    sopInstanceUID: sopInstanceUID, callingAETitle: callingAETitle, receivedAt: receivedAt)
+    }
+
+    /// What a store starts from.
+    private enum Source {
+        /// A bare data set, to be written behind new File Meta Information (the file is only read).
+        case dataSet(String)
+        /// A complete Part 10 file whose File Meta Information matches the request; moved into the archive when it is
+        /// on the archive's file system.
+        case part10File(String)
+    }
+
+    private func store(_ source: Source, transferSyntaxUID: String, sopClassUID: String, sopInstanceUID: String,
+                       callingAETitle: String, receivedAt: Date) async -> StoreResult {
+        let result = await storeUnlogged(source, transferSyntaxUID: transferSyntaxUID, sopClassUID: sopClassUID,
                                          sopInstanceUID: sopInstanceUID, callingAETitle: callingAETitle, receivedAt: receivedAt)
         if result.status.category == .success {
             logger.debug("stored", metadata: ["sop": "\(sopInstanceUID)", "outcome": "\(result.outcome.rawValue)"])
@@ -133,35 +150,48 @@ public final class ArchiveStore: Sendable {
         return result
     }
 
-    private func storeUnlogged(dataSetAt path: String, transferSyntaxUID: String, sopClassUID: String, sopInstanceUID: String,
+    private func storeUnlogged(_ source: Source, transferSyntaxUID: String, sopClassUID: String, sopInstanceUID: String,
                                callingAETitle: String, receivedAt: Date) async -> StoreResult {
         if let allowed = configuration.allowedCallingAETitles, !allowed.contains(callingAETitle) {
             return StoreResult(status: .notAuthorized, outcome: .failed,
                                comment: "calling AE title \"\(callingAETitle)\" is not allowed to store in this archive")
         }
-        // Header: a non-deflated stand-in with the same UID, as the data set bytes that follow are already encoded.
-        let known = TransferSyntax(uid: transferSyntaxUID)
-        let headerSyntax = TransferSyntax(uid: transferSyntaxUID, name: known?.name ?? transferSyntaxUID)
-        let meta = FileMetaInformation.make(sopClassUID: sopClassUID, sopInstanceUID: sopInstanceUID,
-                                            transferSyntax: headerSyntax, sourceAETitle: callingAETitle)
-        let header: Data
-        do {
-            header = try DICOMFile(preamble: Data(count: 128), fileMetaInformation: meta, dataSet: DataSet(),
-                                   transferSyntax: headerSyntax).encoded()
-        } catch {
-            return StoreResult(status: .cannotUnderstand, outcome: .failed, comment: "cannot encode File Meta Information: \(error)")
+        // The Part 10 file to check, hash and move into place: the received one when it can be renamed into the
+        // archive, else a copy in tmp/ (behind a new header for a bare data set).
+        var temporary = layout.temporaryDirectory + "/\(UUID().uuidString).part"
+        var header = Data()
+        var adopt = false
+        switch source {
+        case .dataSet:
+            // A non-deflated stand-in with the same UID, as the data set bytes that follow are already encoded.
+            let known = TransferSyntax(uid: transferSyntaxUID)
+            let headerSyntax = TransferSyntax(uid: transferSyntaxUID, name: known?.name ?? transferSyntaxUID)
+            let meta = FileMetaInformation.make(sopClassUID: sopClassUID, sopInstanceUID: sopInstanceUID,
+                                                transferSyntax: headerSyntax, sourceAETitle: callingAETitle)
+            do {
+                header = try DICOMFile(preamble: Data(count: 128), fileMetaInformation: meta, dataSet: DataSet(),
+                                       transferSyntax: headerSyntax).encoded()
+            } catch {
+                return StoreResult(status: .cannotUnderstand, outcome: .failed, comment: "cannot encode File Meta Information: \(error)")
+            }
+        case .part10File(let path):
+            if FileSystem.sameFileSystem(path, layout.temporaryDirectory) {
+                temporary = path
+                adopt = true
+            }
         }
-
-        let temporary = layout.temporaryDirectory + "/\(UUID().uuidString).part"
-        var temporaryExists = false
+        var temporaryExists = adopt
         defer { if temporaryExists { unlink(temporary) } }
 
-        // 1. Write the Part 10 file into tmp/, hashing it; read back its identifying attributes.
+        // 1. Write (or take) the Part 10 file, hashing it; read back its identifying attributes.
         let written: (size: Int, sha256: String, dataSet: DataSet)
         do {
             let fault = configuration.writeFault
-            written = try await runBlocking {
-                let (size, sha256) = try FileSystem.writeConcatenation(header: header, contentsOf: path, to: temporary, fault: fault)
+            let input: String = switch source { case .dataSet(let path), .part10File(let path): path }
+            written = try await runBlocking { [temporary, header, adopt] in
+                let (size, sha256) = adopt
+                    ? try FileSystem.sha256(ofFileAt: temporary)
+                    : try FileSystem.writeConcatenation(header: header, contentsOf: input, to: temporary, fault: fault)
                 do {
                     let file = try DICOMFile(contentsOf: temporary, options: .metadataOnly)
                     return (size, sha256, file.dataSet)

@@ -39,6 +39,13 @@ enum FileSystem {
         if fd >= 0 { _ = fsync(fd); close(fd) }
     }
 
+    /// Whether two existing paths are on the same file system (so a rename between them works).
+    static func sameFileSystem(_ a: String, _ b: String) -> Bool {
+        var first = stat()
+        var second = stat()
+        return stat(a, &first) == 0 && stat(b, &second) == 0 && first.st_dev == second.st_dev
+    }
+
     /// fsync of a file's data and metadata.
     static func syncFile(_ path: String) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
