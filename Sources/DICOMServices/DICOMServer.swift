@@ -64,11 +64,14 @@ public final class DICOMServer: Sendable {
     ///   - port: 0 lets the system choose; read ``port`` afterwards.
     ///   - queryHandler: answers C-FIND; without one, C-FIND is answered "SOP class not supported".
     ///   - retrieveHandler: answers C-MOVE and C-GET; without one, they are answered "SOP class not supported".
+    ///   - managedObjectHandler: answers N-CREATE, N-SET and N-GET (for example MPPS, PS3.4 Annex F); without one,
+    ///     they are answered 0118H (no such SOP class).
     ///   - aeTitle: our AE title, the calling AE title of C-MOVE sub-associations (default: the title the peer called).
     ///   - temporaryDirectory: where incoming data sets are streamed before the handler sees them.
     ///   - tls: accept only TLS connections (PS3.15 Annex B.1) with this context.
     public static func start(host: String = "127.0.0.1", port: Int, policy: AcceptorPolicy = defaultStoragePolicy(),
                              storageHandler: StorageHandler, queryHandler: QueryHandler? = nil, retrieveHandler: RetrieveHandler? = nil,
+                             managedObjectHandler: ManagedObjectHandler? = nil,
                              aeTitle: AETitle? = nil, timeouts: DICOMServerTimeouts = DICOMServerTimeouts(),
                              temporaryDirectory: String = NSTemporaryDirectory(),
                              tls: DICOMTLS? = nil,
@@ -76,7 +79,8 @@ public final class DICOMServer: Sendable {
                              logger: Logger = Logger(label: "dicom.server")) async throws -> DICOMServer {
         let connections = ConnectionRegistry()
         let service = AssociationService(policy: policy, handler: storageHandler, queryHandler: queryHandler,
-                                         retrieveHandler: retrieveHandler, aeTitle: aeTitle, timeouts: timeouts,
+                                         retrieveHandler: retrieveHandler, managedObjectHandler: managedObjectHandler,
+                                         aeTitle: aeTitle, timeouts: timeouts,
                                          temporaryDirectory: temporaryDirectory, logger: logger)
         // The decoder's bound: our advertised maximum P-DATA length, but at least 256 KB for A-ASSOCIATE-RQ.
         let inboundLimit = max(policy.maximumPDULength == 0 ? PDUDecoder.defaultMaximumPDULength : policy.maximumPDULength, 256 * 1024)
@@ -157,6 +161,7 @@ struct AssociationService: Sendable {
     let handler: StorageHandler
     let queryHandler: QueryHandler?
     let retrieveHandler: RetrieveHandler?
+    let managedObjectHandler: ManagedObjectHandler?
     let aeTitle: AETitle?
     let timeouts: DICOMServerTimeouts
     let temporaryDirectory: String
@@ -213,6 +218,7 @@ struct AssociationService: Sendable {
         let queryRetrieve = QueryRetrieveService(queryHandler: queryHandler, retrieveHandler: retrieveHandler, aeTitle: aeTitle,
                                                  connection: connection, negotiated: negotiated, fragmenter: fragmenter,
                                                  timeouts: timeouts, logger: logger)
+        let managedObjects = ManagedObjectService(handler: managedObjectHandler, negotiated: negotiated, fragmenter: fragmenter, logger: logger)
         var incoming: IncomingDataSet?
         // The identifier of a C-FIND, C-MOVE or C-GET being received.
         var pendingIdentifier: (command: DIMSECommand, bytes: ByteBuffer)?
@@ -258,8 +264,14 @@ struct AssociationService: Sendable {
                             incoming = IncomingDataSet(request: store, contextID: id, directory: temporaryDirectory,
                                                        transferSyntaxUID: negotiated.acceptedContexts[id]?.transferSyntax,
                                                        sourceAETitle: negotiated.request.callingAETitle.value)
-                        case .cFindRequest, .cMoveRequest, .cGetRequest:
+                        case .cFindRequest, .cMoveRequest, .cGetRequest, .nSetRequest:
                             pendingIdentifier = (command, ByteBuffer())
+                        case .nCreateRequest(let create) where create.hasDataSet:
+                            pendingIdentifier = (command, ByteBuffer())
+                        case .nCreateRequest, .nGetRequest:
+                            if let reply = try await managedObjects.respond(to: command, dataSet: nil, contextID: id) {
+                                try await connection.send(reply)
+                            }
                         default:
                             throw DICOMServiceError(.unexpectedMessage, "\(command.commandField) is not supported by this SCP")
                         }
@@ -279,7 +291,9 @@ struct AssociationService: Sendable {
                             }
                             pending.bytes.writeBuffer(&bytes)
                             pendingIdentifier = isLast ? nil : pending
-                            if isLast {
+                            if isLast, let reply = try await managedObjects.respond(to: pending.command, dataSet: pending.bytes, contextID: id) {
+                                try await connection.send(reply)
+                            } else if isLast {
                                 let mailbox = OperationMailbox()
                                 let identifier = pending.bytes
                                 let service = queryRetrieve

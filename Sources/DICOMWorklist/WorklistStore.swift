@@ -1,0 +1,132 @@
+import DICOMIO
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What went wrong with a worklist operation, in words an operator understands; nothing was changed.
+public struct WorklistError: Error, Sendable, CustomStringConvertible, Equatable {
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public static let invalidInput = Code(rawValue: "invalid input")
+        public static let notFound = Code(rawValue: "not found")
+        public static let duplicate = Code(rawValue: "duplicate")
+        public static let illegalTransition = Code(rawValue: "illegal status transition")
+        public static let io = Code(rawValue: "I/O error")
+        public static let corrupt = Code(rawValue: "corrupt worklist")
+        public var description: String { rawValue }
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// The worklist's patients, orders and reports, kept in `<archive>/worklist/worklist.json`.
+///
+/// Every change takes an exclusive `flock` on `worklist.lock`, reads the current file, applies the change and writes
+/// the whole document atomically (temporary file, fsync, rename, fsync of the directory, ``DICOMIO/AtomicFile``),
+/// so a running `dcmworklist serve`, `dcmstore` and any number of CLI calls see each other's changes and an
+/// interrupted write leaves the previous version intact. Readers take a shared lock. A change that throws writes nothing.
+public final class WorklistStore: Sendable {
+    /// The directory holding the files: `<archive>/worklist`.
+    public let directory: String
+    var databasePath: String { directory + "/worklist.json" }
+    var lockPath: String { directory + "/worklist.lock" }
+
+    /// The worklist directory of an archive root.
+    public static func directory(inArchive root: String) -> String {
+        var root = root
+        while root.count > 1 && root.hasSuffix("/") { root.removeLast() }
+        return root + "/worklist"
+    }
+
+    /// Opens (creating the directory if needed) the worklist of the archive at `archiveRoot`.
+    public convenience init(archiveRoot: String) throws {
+        try self.init(directory: WorklistStore.directory(inArchive: archiveRoot))
+    }
+
+    public init(directory: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw WorklistError(.io, "cannot create the worklist directory \(directory): \(error.localizedDescription)")
+        }
+        self.directory = directory
+    }
+
+    /// Runs `body` holding the lock file in mode `operation` (LOCK_SH or LOCK_EX), waiting at most 30 s for it.
+    private func withLock<T>(_ operation: Int32, _ body: () throws -> T) throws -> T {
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw WorklistError(.io, "cannot open \(lockPath): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let deadline = Date().addingTimeInterval(30)
+        while flock(fd, operation | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                throw WorklistError(.io, "cannot lock \(lockPath): \(String(cString: strerror(errno)))")
+            }
+            guard Date() < deadline else { throw WorklistError(.io, "the worklist stayed locked by another process for 30 s (\(lockPath))") }
+            usleep(2_000)
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+
+    private func load() throws -> WorklistDatabase {
+        guard FileManager.default.fileExists(atPath: databasePath) else { return WorklistDatabase() }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: databasePath)) } catch {
+            throw WorklistError(.io, "cannot read \(databasePath): \(error.localizedDescription)")
+        }
+        let database: WorklistDatabase
+        do { database = try Self.decoder.decode(WorklistDatabase.self, from: data) } catch {
+            throw WorklistError(.corrupt, "\(databasePath) is not a valid worklist: \(error)")
+        }
+        guard database.schemaVersion <= WorklistDatabase.currentSchemaVersion else {
+            throw WorklistError(.corrupt, "\(databasePath) has schema version \(database.schemaVersion); this version reads up to \(WorklistDatabase.currentSchemaVersion)")
+        }
+        return database
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    /// A consistent copy of the whole worklist.
+    func read() throws -> WorklistDatabase {
+        try withLock(LOCK_SH) { try load() }
+    }
+
+    /// Applies `change` under the exclusive lock and writes the result atomically; when `change` throws, nothing is written.
+    @discardableResult
+    func modify<T>(_ change: (inout WorklistDatabase) throws -> T) throws -> T {
+        try withLock(LOCK_EX) {
+            var database = try load()
+            let result = try change(&database)
+            let data: Data
+            do { data = try Self.encoder.encode(database) } catch {
+                throw WorklistError(.io, "cannot encode the worklist: \(error)")
+            }
+            do { try AtomicFile.write(data, to: databasePath) } catch {
+                throw WorklistError(.io, "cannot write \(databasePath): \(error)")
+            }
+            return result
+        }
+    }
+}
