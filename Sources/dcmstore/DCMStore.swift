@@ -4,6 +4,7 @@ import DICOMCore
 import DICOMNetwork
 import DICOMServices
 import DICOMToolSupport
+import DICOMWorklist
 import Foundation
 import Logging
 
@@ -218,6 +219,10 @@ struct Serve: AsyncParsableCommand {
                 logger.notice("forward queue", metadata: ["destination": "\(row.destination)", "pending": "\(row.pending)", "failed": "\(row.failed)"])
             }
         }
+        // Instances whose Accession Number or Study Instance UID matches a worklist order move it to IMAGES RECEIVED.
+        let orderLink = OrderLinkingStorageHandler(inner: storageHandler, index: index, worklist: try WorklistStore(archiveRoot: layout.root),
+                                                   logger: logger)
+        storageHandler = orderLink
         let server = try await DICOMServer.start(host: host ?? configuration.host ?? "0.0.0.0", port: listenPort, policy: policy,
                                                  storageHandler: storageHandler, queryHandler: queryRetrieve,
                                                  retrieveHandler: queryRetrieve, aeTitle: aeTitle,
@@ -232,6 +237,7 @@ struct Serve: AsyncParsableCommand {
         await waitForTermination()
         logger.notice("stopping: finishing in-flight associations")
         await server.shutdown(gracePeriod: Duration.seconds(30))
+        await orderLink.flush()
         for forwarder in forwarders { forwarder.cancel() }
         for forwarder in forwarders { await forwarder.value }
         try? await forwardQueue?.compact()

@@ -1,8 +1,0 @@
-import Testing
-@testable import DICOMWorklist
-
-@Suite struct DICOMWorklistModuleTests {
-    @Test func moduleNamespaceExists() {
-        #expect(String(describing: DICOMWorklist.self) == "DICOMWorklist")
-    }
-}
