@@ -39,6 +39,7 @@ public struct JPEGExtendedDecoder: FrameDecoder {
     private static func corrupt(_ message: String) -> CodecError { CodecError(.corruptStream, "\(codec): \(message)") }
 
     public func decode(_ frame: Data, description: FrameDescription) throws -> DecodedFrame {
+        try description.validate()
         var reader = JPEGMarkerReader(frame, codec: Self.codec)
         guard reader.bytes.count >= 2, reader.bytes[0] == 0xFF, reader.bytes[1] == JPEGMarker.soi else {
             throw Self.corrupt("stream does not start with SOI (0xFFD8)")

@@ -13,7 +13,8 @@ public struct JPEGLSDecoder: FrameDecoder {
     public init() {}
 
     public func decode(_ frame: Data, description: FrameDescription) throws -> DecodedFrame {
-        let image = try JPEGLSImageDecoder.decode(frame)
+        try description.validate()
+        let image = try JPEGLSImageDecoder.decode(frame, expecting: description)
         guard image.width == description.columns, image.height == description.rows else {
             throw CodecError(.corruptStream, "JPEG-LS: frame is \(image.width)×\(image.height) but Columns×Rows is \(description.columns)×\(description.rows)")
         }
@@ -38,7 +39,8 @@ enum JPEGLSImageDecoder {
 
     static func corrupt(_ message: String) -> CodecError { CodecError(.corruptStream, "\(codec): \(message)") }
 
-    static func decode(_ data: Data) throws -> JPEGLosslessImage {
+    /// Decodes a stream; with `expecting`, the frame header is checked against it before any sample memory is allocated.
+    static func decode(_ data: Data, expecting description: FrameDescription? = nil) throws -> JPEGLosslessImage {
         var reader = JPEGMarkerReader(data, codec: codec)
         guard reader.bytes.count >= 2, reader.bytes[0] == 0xFF, reader.bytes[1] == JPEGMarker.soi else {
             throw corrupt("stream does not start with SOI (0xFFD8)")
@@ -73,6 +75,7 @@ enum JPEGLSImageDecoder {
                     componentIDs.append(id)
                 }
                 try cursor.requireEnd()
+                try JPEGLosslessImage.check(width: width, height: height, components: count, against: description, codec: codec)
                 decoded = [Bool](repeating: false, count: count)
                 image = JPEGLosslessImage(width: width, height: height, precision: precision, componentCount: count,
                                           samples: [UInt16](repeating: 0, count: width * height * count))

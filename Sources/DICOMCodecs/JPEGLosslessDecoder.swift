@@ -13,7 +13,8 @@ public struct JPEGLosslessDecoder: FrameDecoder {
     public init() {}
 
     public func decode(_ frame: Data, description: FrameDescription) throws -> DecodedFrame {
-        let image = try JPEGLosslessImage(decoding: frame)
+        try description.validate()
+        let image = try JPEGLosslessImage(decoding: frame, expecting: description)
         guard image.width == description.columns, image.height == description.rows else {
             throw CodecError(.corruptStream, "JPEG Lossless: frame is \(image.width)×\(image.height) but Columns×Rows is \(description.columns)×\(description.rows)")
         }
@@ -56,7 +57,8 @@ struct JPEGLosslessImage {
         self.samples = samples
     }
 
-    init(decoding data: Data) throws {
+    /// Decodes a stream; with `expecting`, the frame header is checked against it before any sample memory is allocated.
+    init(decoding data: Data, expecting description: FrameDescription? = nil) throws {
         var reader = JPEGMarkerReader(data, codec: Self.codec)
         guard reader.bytes.count >= 2, reader.bytes[0] == 0xFF, reader.bytes[1] == JPEGMarker.soi else {
             throw reader.corrupt("stream does not start with SOI (0xFFD8)")
@@ -97,6 +99,7 @@ struct JPEGLosslessImage {
                     components.append(Component(id: id))
                 }
                 try cursor.requireEnd()
+                try Self.check(width: width, height: height, components: componentCount, against: description, codec: Self.codec)
                 samples = [UInt16](repeating: 0, count: width * height * componentCount)
                 sawFrame = true
             case 0xC0, 0xC1, 0xC2:
@@ -179,6 +182,17 @@ struct JPEGLosslessImage {
         guard scans > 0 else { throw reader.corrupt("no SOS scan before EOI") }
         if let missing = components.first(where: { !$0.decoded }) {
             throw reader.corrupt("component \(missing.id) is not in any scan")
+        }
+    }
+
+    /// Throws when a frame header disagrees with the data set's Image Pixel Module.
+    static func check(width: Int, height: Int, components: Int, against description: FrameDescription?, codec: String) throws {
+        guard let description else { return }
+        guard width == description.columns, height == description.rows else {
+            throw CodecError(.corruptStream, "\(codec): frame is \(width)×\(height) but Columns×Rows is \(description.columns)×\(description.rows)")
+        }
+        guard components == description.samplesPerPixel else {
+            throw CodecError(.corruptStream, "\(codec): frame has \(components) components but Samples per Pixel is \(description.samplesPerPixel)")
         }
     }
 
