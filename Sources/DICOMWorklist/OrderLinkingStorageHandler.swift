@@ -94,6 +94,9 @@ actor OrderLinker {
         let instances = records.count
         let series = Set(records.map(\.seriesInstanceUID)).count
         do {
+            // Most stored studies have no order: look first, under the shared lock, and write only for a match.
+            let orders = try worklist.read().orders
+            guard orders.contains(where: { (accession != nil && $0.accessionNumber == accession) || $0.studyInstanceUID == studyUID }) else { return }
             let moved: String? = try worklist.modify { database in
                 let found = database.orders.firstIndex { order in
                     (accession != nil && order.accessionNumber == accession) || order.studyInstanceUID == studyUID

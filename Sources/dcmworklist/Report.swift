@@ -52,10 +52,12 @@ struct Report: AsyncParsableCommand {
                 return
             }
             let service = ReportService(archiveRoot: options.archive, worklist: store, configuration: configuration)
-            let (record, file) = try await service.create(accession: accession, description: description ?? "", conclusion: conclusion ?? "",
-                                                          recommendations: recommendations ?? "", author: author ?? "", institution: institution)
             var destination = send
             if destination == nil, !noSend { destination = service.defaultDestination(for: entry.order.referringOrganization) }
+            // An unknown destination is refused before anything is written.
+            if let destination { _ = try service.destination(destination) }
+            let (record, file) = try await service.create(accession: accession, description: description ?? "", conclusion: conclusion ?? "",
+                                                          recommendations: recommendations ?? "", author: author ?? "", institution: institution)
             var sent: String?
             if let destination {
                 do {

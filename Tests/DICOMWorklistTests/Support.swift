@@ -61,6 +61,25 @@ enum Harness {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// Waits until something accepts TCP connections on 127.0.0.1:`port`.
+    static func waitForListener(port: Int, timeout: TimeInterval = 30) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = UInt16(port).bigEndian
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            close(descriptor)
+            if connected == 0 { return }
+            usleep(50_000)
+        }
+        throw HarnessError("nothing listens on 127.0.0.1:\(port) after \(Int(timeout)) s")
+    }
+
     /// Runs a program to completion with output in files (no pipe can fill up); killed by PID after `timeout`.
     static func run(_ executable: String, _ arguments: [String], input: Data? = nil, timeout: TimeInterval = 120) throws -> ProcessResult {
         let child = try Child(executable, arguments, input: input)

@@ -134,6 +134,16 @@ import Testing
         #expect(leftovers.isEmpty)
     }
 
+    @Test func aDamagedWorklistFileIsReportedNotReadAsEmpty() throws {
+        let store = try Self.store()
+        try store.addOrder(Self.order("P1", "Doe^Jane"))
+        let path = store.directory + "/worklist.json"
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: path))
+        #expect { try store.orders() } throws: { ($0 as? WorklistError)?.code == .corrupt }
+        #expect { try store.addOrder(Self.order("P1", nil)) } throws: { ($0 as? WorklistError)?.code == .corrupt }
+    }
+
     @Test func transliterationCoversRussianKyrgyzAndPersian() {
         #expect(Transliteration.latin("Иванов^Иван") == "Ivanov^Ivan")
         #expect(Transliteration.latin("ЩУКИН^Юрий") == "SHCHUKIN^Iurii")

@@ -40,6 +40,7 @@ import Glibc
 
     @Test func commandLinePatientsOrdersAndRefusals() throws {
         let archive = try Harness.temporaryDirectory("cli")
+        defer { try? FileManager.default.removeItem(atPath: archive) }
         let added = try Self.ok(["patient", "add", "--archive", archive, "--name", "Асанбеков^Үмүт", "--birth-date", "19900215", "--sex", "M"])
         #expect(added.hasPrefix("LOC000001"))
         try Self.ok(["patient", "add", "--archive", archive, "--id", "21234567890123", "--issuer", "KG-PIN", "--name", "Иванов^Иван"])
@@ -158,6 +159,7 @@ import Glibc
 
     @Test func modalityWorklistAnswersFindscuAndPynetdicomWithExactlyTheScheduledEntries() async throws {
         let archive = try Harness.temporaryDirectory("mwl")
+        defer { try? FileManager.default.removeItem(atPath: archive) }
         let ivanov = try Self.schedule(archive, "P1", "Иванов^Иван", station: "CT1", at: "2026-11-23T10:30")
         let asanbekov = try Self.schedule(archive, "P2", "Асанбеков^Үмүт", station: "CT1", at: "2026-11-23T11:00")
         let ahmadi = try Self.schedule(archive, "P3", "احمدی^علی", station: "CT1", at: "2026-11-23T12:00")
@@ -170,6 +172,7 @@ import Glibc
 
         // DCMTK findscu -W, responses extracted to files.
         let responses = try Harness.temporaryDirectory("findscu")
+        defer { try? FileManager.default.removeItem(atPath: responses) }
         let findscu = try Harness.run(try Harness.dcmtk("findscu"), [
             "-W", "-aet", "FINDSCU", "-aec", "WORKLIST", "-to", "20", "-X", "-od", responses,
             "-k", "SpecificCharacterSet=ISO_IR 192", "-k", "PatientName", "-k", "PatientID", "-k", "AccessionNumber",
@@ -194,6 +197,12 @@ import Glibc
         #expect(old.compactMap { $0["name"] as? String } == ["Иванов^Иван", "Asanbekov^Umut", "Ahmdi^Li"])
         #expect(old.allSatisfy { ($0["charset"] as? String) == "ISO_IR 144" })
         #expect(!old.contains { ($0["name"] as? String)?.contains("?") == true })
+
+        // An order added by the CLI while the server runs is answered at once; a cancelled one disappears.
+        let late = try Self.schedule(archive, "P6", "Сыдыков^Нурлан", station: "CT1", at: "2026-11-23T15:00")
+        try Self.ok(["cancel", ahmadi, "--archive", archive])
+        let after = try Self.pynetdicomQuery(port: server.port, calling: "PYSCU", station: "CT1", date: "20261123")
+        #expect((after["matches"] as? [[String: Any]])?.compactMap { $0["accession"] as? String } == [ivanov, asanbekov, late])
 
         // A malformed date range: failure C000 with a comment, no matches.
         let malformed = try Self.pynetdicomQuery(port: server.port, calling: "PYSCU", station: "CT1", date: "20261123-2026")
@@ -246,6 +255,7 @@ import Glibc
 
     @Test func performedProcedureStepFromPynetdicomMovesTheOrder() async throws {
         let archive = try Harness.temporaryDirectory("mpps")
+        defer { try? FileManager.default.removeItem(atPath: archive) }
         let accession = try Self.schedule(archive, "P1", "Иванов^Иван", station: "CT1", at: "2026-11-23T10:30")
         let server = try WorklistServer(archive: archive)
         defer { server.stop() }
@@ -310,6 +320,7 @@ import Glibc
 
     @Test func imagesStoredInDcmstoreMoveTheOrderAndTheReportIsReadByPydicomAndDsrdump() async throws {
         let archive = try Harness.temporaryDirectory("link")
+        defer { try? FileManager.default.removeItem(atPath: archive) }
         let accession = try Self.schedule(archive, "P1", "Асанбеков^Үмүт", station: "CT1", at: "2026-11-23T10:30")
         let shown = try #require(try Self.json(try Self.ok(["show", accession, "--archive", archive, "--json"])) as? [String: Any])
         let studyUID = try #require((shown["order"] as? [String: Any])?["studyInstanceUID"] as? String)
@@ -319,6 +330,7 @@ import Glibc
         #expect(early.errors.contains("IMAGES RECEIVED"))
 
         let files = try Harness.temporaryDirectory("images")
+        defer { try? FileManager.default.removeItem(atPath: files) }
         for index in 0..<3 {
             try DICOMFile(dataSet: try Self.image(accession: accession, studyUID: studyUID, patientID: "P1", name: "Асанбеков^Үмүт"),
                           transferSyntax: .explicitVRLittleEndian).write(to: files + "/image\(index).dcm")
@@ -376,10 +388,35 @@ import Glibc
         #expect(pydicom.status == 0, "\(pydicom.errors)")
         #expect(pydicom.output == "Basic Text SR Storage\nАсанбеков^Үмүт\nОчаговых изменений не выявлено.\nНорма.\nКонтроль через 12 месяцев.\n")
 
+        // An amended report, sent by C-STORE to the referring organization's system (DCMTK storescp).
+        let received = try Harness.temporaryDirectory("storescp")
+        defer { try? FileManager.default.removeItem(atPath: received) }
+        let scpPort = try Harness.freePort()
+        let storescp = try Child(try Harness.dcmtk("storescp"), ["-aet", "REFPACS", "-od", received, String(scpPort)])
+        defer { storescp.stop() }
+        try Harness.waitForListener(port: scpPort)
+        let amended = try Self.ok(["report", accession, "--archive", archive, "--description", "Очаговых изменений не выявлено.",
+                                   "--conclusion", "Норма (уточнено).", "--recommendations", "Нет.", "--author", "Иванов^Иван",
+                                   "--send", "REFPACS@127.0.0.1:\(scpPort)"])
+        #expect(amended.contains("sent to REFPACS@127.0.0.1:\(scpPort)"))
+        let delivered = try FileManager.default.contentsOfDirectory(atPath: received)
+        #expect(delivered.count == 1)
+        if let name = delivered.first {
+            let copy = try DICOMFile(contentsOf: received + "/" + name).dataSet
+            #expect(copy.string(.sopClassUID) == "1.2.840.10008.5.1.4.1.1.88.11")
+            #expect(copy.string(.patientName) == "Асанбеков^Үмүт")
+        }
+        let unknown = try Self.worklist(["report", accession, "--archive", archive, "--description", "x", "--conclusion", "y",
+                                         "--author", "A^B", "--send", "NOWHERE"])
+        #expect(unknown.status == 1)
+        #expect(unknown.errors.contains("unknown destination"))
+        let unchanged = try #require(try Self.json(try Self.ok(["show", accession, "--archive", archive, "--json"])) as? [String: Any])
+        #expect(((unchanged["order"] as? [String: Any])?["report"] as? [String: Any])?["author"] as? String == "Иванов^Иван")
+
         let text = try Self.ok(["report", accession, "--show", "--archive", archive])
-        #expect(text.contains("Норма."))
+        #expect(text.contains("Норма (уточнено)."))
         let reportJSON = try #require(try Self.json(try Self.ok(["report", accession, "--show", "--archive", archive, "--json"])) as? [String: Any])
-        #expect(reportJSON["recommendations"] as? String == "Контроль через 12 месяцев.")
+        #expect(reportJSON["recommendations"] as? String == "Нет.")
         #expect(reportJSON["author"] as? String == "Иванов^Иван")
     }
 }
