@@ -91,8 +91,10 @@ actor OrderLinker {
             logger.warning("cannot count the study's instances", metadata: ["dicom.study": "\(studyUID)", "error": "\(error)"])
             return
         }
-        let instances = records.count
-        let series = Set(records.map(\.seriesInstanceUID)).count
+        // The report's own SR series is not an image series.
+        let images = records.filter { $0.sopClassUID != WorklistSOPClass.basicTextSR }
+        let instances = images.count
+        let series = Set(images.map(\.seriesInstanceUID)).count
         do {
             // Most stored studies have no order: look first, under the shared lock, and write only for a match.
             let orders = try worklist.read().orders

@@ -55,7 +55,7 @@ public struct ReportService: Sendable {
         } catch {
             throw WorklistError(.invalidInput, "cannot encode the report: \(error)")
         }
-        try await storeInArchive(bare, sopInstanceUID: report.sopInstanceUID)
+        try await storeInArchive(bare, part10: part10, sopInstanceUID: report.sopInstanceUID)
         let record = ReportRecord(description: description, conclusion: conclusion, recommendations: recommendations, author: author,
                                   sopInstanceUID: report.sopInstanceUID, seriesInstanceUID: report.seriesInstanceUID, createdAt: now, sentTo: [])
         try worklist.modify { database in
@@ -68,11 +68,21 @@ public struct ReportService: Sendable {
         return (record, part10)
     }
 
-    private func storeInArchive(_ bare: Data, sopInstanceUID: String) async throws {
+    /// Stores the report in the archive folder directly, or, while `dcmstore serve` holds the archive index, by C-STORE to
+    /// the configuration's ``WorklistConfiguration/archiveNode``.
+    private func storeInArchive(_ bare: Data, part10: Data, sopInstanceUID: String) async throws {
         let layout = ArchiveLayout(root: archiveRoot)
         let index: JSONArchiveIndex
         do { index = try await JSONArchiveIndex.open(directory: layout.indexDirectory) } catch {
-            throw WorklistError(.io, "cannot open the archive index in \(layout.indexDirectory) (is `dcmstore serve` running on this archive? stop it or create the report on the machine that runs it): \(error)")
+            guard let node = configuration.archiveNode else {
+                throw WorklistError(.io, "cannot open the archive index in \(layout.indexDirectory) (is `dcmstore serve` running on this archive? set \"archiveNode\": \"AE@host:port\" in the worklist configuration to store reports through it): \(error)")
+            }
+            let status: DIMSEStatus
+            do { status = try await cStore(part10, to: node) } catch let error as WorklistError { throw error } catch {
+                throw WorklistError(.io, "cannot store the report through the archive node \(node): \(error)")
+            }
+            guard status.category != .failure else { throw WorklistError(.io, "the archive node \(node) refused the report: \(status)") }
+            return
         }
         let store: ArchiveStore
         do { store = try ArchiveStore(layout: layout, index: index) } catch {
@@ -115,6 +125,18 @@ public struct ReportService: Sendable {
 
     /// Sends a report (a Part 10 file) by C-STORE and records the outcome on the order.
     public func send(_ part10: Data, accession: String, to aeTitle: String, callingAE: String = "DCMWORKLIST") async throws -> DIMSEStatus {
+        let status = try await cStore(part10, to: aeTitle, callingAE: callingAE)
+        let target = try destination(aeTitle)
+        try worklist.modify { database in
+            if let index = database.orders.firstIndex(where: { $0.accessionNumber == accession }) {
+                database.orders[index].report?.sentTo.append("\(target.aeTitle) \(status)")
+            }
+        }
+        return status
+    }
+
+    /// One C-STORE of a Part 10 file to `aeTitle` (`AE@host:port` or a configured destination).
+    func cStore(_ part10: Data, to aeTitle: String, callingAE: String = "DCMWORKLIST") async throws -> DIMSEStatus {
         let target = try destination(aeTitle)
         let path = NSTemporaryDirectory() + "report-\(UUID().uuidString).dcm"
         do { try part10.write(to: URL(fileURLWithPath: path)) } catch {
@@ -133,11 +155,6 @@ public struct ReportService: Sendable {
         } catch {
             await association.abort()
             throw error
-        }
-        try worklist.modify { database in
-            if let index = database.orders.firstIndex(where: { $0.accessionNumber == accession }) {
-                database.orders[index].report?.sentTo.append("\(target.aeTitle) \(status)")
-            }
         }
         return status
     }

@@ -9,7 +9,8 @@ import Foundation
 ///   "defaultCharacterSet": "ISO_IR 192",
 ///   "callingAETitles": { "OLDCT": { "characterSet": "ISO_IR 144" }, "XRAY1": { "characterSet": "ISO_IR 100" } },
 ///   "destinations": { "CITYPACS": { "host": "10.0.0.5", "port": 104 } },
-///   "referringOrganizations": { "City Hospital 1": "CITYPACS" }
+///   "referringOrganizations": { "City Hospital 1": "CITYPACS" },
+///   "archiveNode": "DCMSTORE@127.0.0.1:11112"
 /// }
 /// ```
 ///
@@ -37,6 +38,9 @@ public struct WorklistConfiguration: Codable, Sendable, Equatable {
     public var destinations: [String: Destination]?
     /// The AE title a referring organization's reports are sent to by default.
     public var referringOrganizations: [String: String]?
+    /// The running archive node (`dcmstore serve`) as `AE@host:port`: a report created while it holds the archive index
+    /// is stored through it by C-STORE.
+    public var archiveNode: String?
 
     public init(defaultCharacterSet: String? = nil, callingAETitles: [String: Peer]? = nil,
                 destinations: [String: Destination]? = nil, referringOrganizations: [String: String]? = nil) {

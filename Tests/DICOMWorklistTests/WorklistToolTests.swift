@@ -353,7 +353,12 @@ import Glibc
         #expect(order?["instanceCount"] as? Int == 3)
         #expect(order?["seriesCount"] as? Int == 3)
         #expect(try Self.ok(["list", "--archive", archive, "--status", "images-received"]).contains(accession))
-        store.stop()
+        // While dcmstore holds the archive index, a report needs the archive node's address; then it goes by C-STORE.
+        let locked = try Self.worklist(["report", accession, "--archive", archive, "--description", "x", "--conclusion", "y", "--author", "A^B"])
+        #expect(locked.status == 1)
+        #expect(locked.errors.contains("archiveNode"))
+        #expect(try Self.status(archive, accession) == "IMAGES RECEIVED")
+        try Data(#"{"archiveNode": "DCMSTORE@127.0.0.1:\#(port)"}"#.utf8).write(to: URL(fileURLWithPath: archive + "/worklist/config.json"))
 
         let created = try Self.ok(["report", accession, "--archive", archive, "--description", "Очаговых изменений не выявлено.",
                                    "--conclusion", "Норма.", "--recommendations", "Контроль через 12 месяцев.", "--author", "Иванов^Иван",
@@ -364,6 +369,13 @@ import Glibc
         #expect(try Self.status(archive, accession) == "REPORTED")
         let path = archive + "/data/\(studyUID)/\(seriesUID)/\(sopUID).dcm"
         #expect(FileManager.default.fileExists(atPath: path))
+        // The report stored through dcmstore does not count as an image.
+        try await Task.sleep(for: .seconds(1))
+        let counted = (try Self.json(try Self.ok(["show", accession, "--archive", archive, "--json"])) as? [String: Any])?["order"] as? [String: Any]
+        #expect(counted?["instanceCount"] as? Int == 3)
+        #expect(counted?["status"] as? String == "REPORTED")
+        store.stop()
+        try FileManager.default.removeItem(atPath: archive + "/worklist/config.json")
 
         let dump = try Harness.run(try Harness.dcmtk("dsrdump"), [path])
         #expect(dump.status == 0, "\(dump.errors)")
