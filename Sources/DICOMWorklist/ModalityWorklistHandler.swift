@@ -100,7 +100,7 @@ struct WorklistQuery {
             case .modality: value = order.modality
             case .scheduledProcedureStepStartDate: value = order.scheduledDate
             case .scheduledProcedureStepStartTime: value = order.scheduledTime
-            case .scheduledProcedureStepStatus: value = order.status.rawValue
+            case .scheduledProcedureStepStatus: value = WorklistAttributes.stepStatus(order.status)
             default: value = order.scheduledProcedureStepID
             }
             if !match.matches(value) { return false }
@@ -139,6 +139,9 @@ struct WorklistQuery {
 
 /// The Modality Worklist attributes of an order (PS3.4 Table K.6-1).
 enum WorklistAttributes {
+    /// Scheduled Procedure Step Status (0040,0020) of an order on the worklist: SCHEDULED, or STARTED once an MPPS is in progress.
+    static func stepStatus(_ status: OrderStatus) -> String { status == .inProgress ? "STARTED" : "SCHEDULED" }
+
     static func dataSet(for entry: OrderEntry, encoder: TextEncoder) -> DataSet {
         let order = entry.order, patient = entry.patient
         var dataSet = encoder.newDataSet(topLevel: true)
@@ -152,7 +155,7 @@ enum WorklistAttributes {
         encoder.set(.scheduledStationName, vr: .SH, nil, in: &step)
         encoder.set(.scheduledProcedureStepLocation, vr: .SH, nil, in: &step)
         encoder.set(.scheduledProcedureStepID, vr: .SH, order.scheduledProcedureStepID, in: &step)
-        encoder.set(.scheduledProcedureStepStatus, vr: .CS, order.status == .inProgress ? "STARTED" : "SCHEDULED", in: &step)
+        encoder.set(.scheduledProcedureStepStatus, vr: .CS, stepStatus(order.status), in: &step)
         encoder.set(.preMedication, vr: .LO, nil, in: &step)
         encoder.set(.requestedContrastAgent, vr: .LO, nil, in: &step)
         step.set(DataElement(tag: .scheduledProtocolCodeSequence, items: []))

@@ -62,7 +62,7 @@ enum Harness {
     }
 
     /// Waits until something accepts TCP connections on 127.0.0.1:`port`.
-    static func waitForListener(port: Int, timeout: TimeInterval = 30) throws {
+    static func waitForListener(port: Int, timeout: TimeInterval = 30) async throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -75,13 +75,26 @@ enum Harness {
             }
             close(descriptor)
             if connected == 0 { return }
-            usleep(50_000)
+            try await Task.sleep(for: .milliseconds(50))
         }
         throw HarnessError("nothing listens on 127.0.0.1:\(port) after \(Int(timeout)) s")
     }
 
+    /// Runs blocking work on its own thread, so that waiting for a child process never holds a thread of the
+    /// cooperative pool (in-process servers of tests running in parallel need them).
+    static func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// ``runBlocking(_:_:input:timeout:)`` off the cooperative pool.
+    static func run(_ executable: String, _ arguments: [String], input: Data? = nil, timeout: TimeInterval = 120) async throws -> ProcessResult {
+        try await offload { try runBlocking(executable, arguments, input: input, timeout: timeout) }
+    }
+
     /// Runs a program to completion with output in files (no pipe can fill up); killed by PID after `timeout`.
-    static func run(_ executable: String, _ arguments: [String], input: Data? = nil, timeout: TimeInterval = 120) throws -> ProcessResult {
+    static func runBlocking(_ executable: String, _ arguments: [String], input: Data? = nil, timeout: TimeInterval = 120) throws -> ProcessResult {
         let child = try Child(executable, arguments, input: input)
         defer { child.stop() }
         let deadline = Date().addingTimeInterval(timeout)
@@ -98,11 +111,11 @@ enum Harness {
     }
 
     /// Runs a Python script (python3 with pydicom and pynetdicom); arguments follow the script.
-    static func python(_ script: String, _ arguments: [String], timeout: TimeInterval = 120) throws -> ProcessResult {
+    static func python(_ script: String, _ arguments: [String], timeout: TimeInterval = 120) async throws -> ProcessResult {
         let path = NSTemporaryDirectory() + "dcmworklist-\(UUID().uuidString.prefix(8)).py"
         try script.write(toFile: path, atomically: true, encoding: .utf8)
         defer { unlink(path) }
-        return try run("/usr/bin/env", ["python3", path] + arguments, timeout: timeout)
+        return try await run("/usr/bin/env", ["python3", path] + arguments, timeout: timeout)
     }
 }
 
@@ -120,8 +133,8 @@ final class Child: @unchecked Sendable {
         let stem = NSTemporaryDirectory() + "dcmworklist-child-\(UUID().uuidString.prefix(8))"
         outputPath = stem + ".out"
         errorPath = stem + ".err"
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
-        FileManager.default.createFile(atPath: errorPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
         outputHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         errorHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
         process.executableURL = URL(fileURLWithPath: executable)
@@ -161,12 +174,12 @@ final class Child: @unchecked Sendable {
     var errors: String { (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
 
     /// Waits for a line of standard output containing `marker`; throws after `timeout` or when the process ended.
-    func waitForOutput(_ marker: String, timeout: TimeInterval = 60) throws -> String {
+    func waitForOutput(_ marker: String, timeout: TimeInterval = 60) async throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let line = output.split(separator: "\n").first(where: { $0.contains(marker) }) { return String(line) }
             if !process.isRunning { throw HarnessError("the process ended before printing '\(marker)': \(errors)") }
-            usleep(20_000)
+            try await Task.sleep(for: .milliseconds(20))
         }
         throw HarnessError("no '\(marker)' on standard output within \(Int(timeout)) s: \(errors)")
     }
@@ -177,16 +190,21 @@ final class WorklistServer {
     let child: Child
     let port: Int
 
-    init(archive: String, aeTitle: String = "WORKLIST", config: String? = nil) throws {
+    private init(child: Child, port: Int) {
+        self.child = child
+        self.port = port
+    }
+
+    static func start(archive: String, aeTitle: String = "WORKLIST", config: String? = nil) async throws -> WorklistServer {
         var arguments = ["serve", "--archive", archive, "--port", "0", "--host", "127.0.0.1", "--aet", aeTitle]
         if let config { arguments += ["--config", config] }
-        child = try Child(try Harness.product("dcmworklist"), arguments)
+        let child = try Child(try Harness.product("dcmworklist"), arguments)
         do {
-            let line = try child.waitForOutput("listening on port")
+            let line = try await child.waitForOutput("listening on port")
             guard let word = line.split(separator: " ").drop(while: { $0 != "port" }).dropFirst().first, let port = Int(word) else {
                 throw HarnessError("cannot read the port from '\(line)'")
             }
-            self.port = port
+            return WorklistServer(child: child, port: port)
         } catch {
             child.stop()
             throw error

@@ -8,14 +8,14 @@ import Glibc
 
 /// The built `dcmworklist` (and `dcmstore`) binaries end to end, with DCMTK and pynetdicom as peers.
 @Suite(.serialized) struct WorklistToolTests {
-    static func worklist(_ arguments: [String], input: Data? = nil) throws -> ProcessResult {
-        try Harness.run(try Harness.product("dcmworklist"), arguments, input: input)
+    static func worklist(_ arguments: [String], input: Data? = nil) async throws -> ProcessResult {
+        try await Harness.run(try Harness.product("dcmworklist"), arguments, input: input)
     }
 
     /// Runs dcmworklist expecting success; returns standard output.
     @discardableResult
-    static func ok(_ arguments: [String], input: Data? = nil) throws -> String {
-        let result = try worklist(arguments, input: input)
+    static func ok(_ arguments: [String], input: Data? = nil) async throws -> String {
+        let result = try await worklist(arguments, input: input)
         guard result.status == 0 else { throw HarnessError("dcmworklist \(arguments) exited \(result.status.map(String.init) ?? "by a signal"): \(result.errors)") }
         return result.output
     }
@@ -26,33 +26,36 @@ import Glibc
 
     /// Schedules an order and returns its accession number.
     static func schedule(_ archive: String, _ patientID: String, _ name: String, station: String, at scheduled: String,
-                         modality: String = "CT") throws -> String {
-        let output = try ok(["add", "--archive", archive, "--patient-id", patientID, "--patient-name", name, "--birth-date", "19800131",
+                         modality: String = "CT") async throws -> String {
+        let output = try await ok(["add", "--archive", archive, "--patient-id", patientID, "--patient-name", name, "--birth-date", "19800131",
                              "--sex", "M", "--modality", modality, "--station-aet", station, "--scheduled", scheduled, "--json"])
         let object = try #require(try json(output) as? [String: Any])
         return try #require(object["accessionNumber"] as? String)
     }
 
-    static func status(_ archive: String, _ accession: String) throws -> String? {
-        let object = try json(try ok(["show", accession, "--archive", archive, "--json"])) as? [String: Any]
+    static func status(_ archive: String, _ accession: String) async throws -> String? {
+        let object = try json(try await ok(["show", accession, "--archive", archive, "--json"])) as? [String: Any]
         return (object?["order"] as? [String: Any])?["status"] as? String
     }
 
-    @Test func commandLinePatientsOrdersAndRefusals() throws {
+    @Test func commandLinePatientsOrdersAndRefusals() async throws {
         let archive = try Harness.temporaryDirectory("cli")
         defer { try? FileManager.default.removeItem(atPath: archive) }
-        let added = try Self.ok(["patient", "add", "--archive", archive, "--name", "Асанбеков^Үмүт", "--birth-date", "19900215", "--sex", "M"])
+        let added = try await Self.ok(["patient", "add", "--archive", archive, "--name", "Асанбеков^Үмүт", "--birth-date", "19900215", "--sex", "M"])
         #expect(added.hasPrefix("LOC000001"))
-        try Self.ok(["patient", "add", "--archive", archive, "--id", "21234567890123", "--issuer", "KG-PIN", "--name", "Иванов^Иван"])
-        #expect(try Self.ok(["patient", "find", "иванов", "--archive", archive]).contains("21234567890123"))
-        #expect(try Self.ok(["patient", "find", "ИВАН", "--archive", archive, "--json"]).contains("Иванов^Иван"))
+        try await Self.ok(["patient", "add", "--archive", archive, "--id", "21234567890123", "--issuer", "KG-PIN", "--name", "Иванов^Иван"])
+        #expect(try await Self.ok(["patient", "find", "иванов", "--archive", archive]).contains("21234567890123"))
+        #expect(try await Self.ok(["patient", "find", "ИВАН", "--archive", archive, "--json"]).contains("Иванов^Иван"))
+        #expect(try await Self.ok(["patient", "update", "LOC000001", "--archive", archive, "--birth-date", "19900216"]).contains("19900216"))
+        #expect(try await Self.worklist(["patient", "update", "LOC000001", "--archive", archive, "--sex", "Q"]).errors.contains("sex 'Q' is not valid"))
+        #expect(try await Self.ok(["patient", "show", "LOC000001", "--archive", archive]).contains("Асанбеков^Үмүт  19900216  M"))
 
-        let output = try Self.ok(["add", "--archive", archive, "--patient-id", "21234567890123", "--modality", "CT", "--station-aet", "CT1",
+        let output = try await Self.ok(["add", "--archive", archive, "--patient-id", "21234567890123", "--modality", "CT", "--station-aet", "CT1",
                                   "--scheduled", "2026-11-23T10:30", "--body-part", "HEAD", "--procedure", "КТ головного мозга",
                                   "--weight", "82.5", "--complaints", "Головная боль", "--history", "Гипертония", "--referring-org", "ЦСМ №1"])
         let accession = try #require(output.split(separator: " ").first.map { String($0.dropFirst("accession=".count)) })
         #expect(output.contains("study-uid=2.25."))
-        let shown = try #require(try Self.json(try Self.ok(["show", accession, "--archive", archive, "--json"])) as? [String: Any])
+        let shown = try #require(try Self.json(try await Self.ok(["show", accession, "--archive", archive, "--json"])) as? [String: Any])
         let order = try #require(shown["order"] as? [String: Any])
         #expect(order["complaints"] as? String == "Головная боль")
         #expect(order["weight"] as? Double == 82.5)
@@ -69,19 +72,19 @@ import Glibc
             (["show", "NOPE"], "unknown accession number NOPE"),
         ]
         for (arguments, message) in refusals {
-            let result = try Self.worklist(arguments + ["--archive", archive])
+            let result = try await Self.worklist(arguments + ["--archive", archive])
             #expect(result.status == 1, "\(arguments)")
             #expect(result.errors.contains(message), "\(arguments): \(result.errors)")
         }
         // A duplicate accession number in an import refuses the whole import.
         let duplicate = #"[{"patient-id": "P7", "patient-name": "Doe^John", "modality": "CT", "station-aet": "CT1", "scheduled": "2026-11-23T12:00"}, {"patient-id": "P8", "patient-name": "Doe^Jane", "modality": "CT", "station-aet": "CT1", "scheduled": "2026-11-23T12:00", "accession": "\#(accession)"}]"#
-        let refused = try Self.worklist(["add", "--from", "-", "--archive", archive], input: Data(duplicate.utf8))
+        let refused = try await Self.worklist(["add", "--from", "-", "--archive", archive], input: Data(duplicate.utf8))
         #expect(refused.status == 1)
         #expect(refused.errors.contains("order 2: accession number \(accession) is already used"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: worklistFile)) == before)
 
         // Bulk import from JSON on standard input and from a DCMTK-style *.wl file.
-        let imported = try Self.ok(["add", "--from", "-", "--archive", archive], input: Data(duplicate.replacingOccurrences(of: accession, with: "EXT42").utf8))
+        let imported = try await Self.ok(["add", "--from", "-", "--archive", archive], input: Data(duplicate.replacingOccurrences(of: accession, with: "EXT42").utf8))
         #expect(imported.split(separator: "\n").count == 2)
         var wl = DataSet()
         wl.setASCII(.specificCharacterSet, vr: .CS, "ISO_IR 192")
@@ -97,14 +100,14 @@ import Glibc
         let wlDirectory = archive + "/import"
         try FileManager.default.createDirectory(atPath: wlDirectory, withIntermediateDirectories: true)
         try DICOMFile(dataSet: wl, transferSyntax: .explicitVRLittleEndian).write(to: wlDirectory + "/one.wl")
-        #expect(try Self.ok(["add", "--from", wlDirectory, "--archive", archive]).contains("accession=WL77"))
+        #expect(try await Self.ok(["add", "--from", wlDirectory, "--archive", archive]).contains("accession=WL77"))
 
-        let listed = try Self.ok(["list", "--archive", archive, "--date", "20261123", "--station", "CT1"])
+        let listed = try await Self.ok(["list", "--archive", archive, "--date", "20261123", "--station", "CT1"])
         #expect(listed.split(separator: "\n").count == 3)
-        #expect(try Self.ok(["list", "--archive", archive, "--modality", "MR"]).contains("احمدی^علی"))
-        try Self.ok(["cancel", "EXT42", "--archive", archive])
-        #expect(try Self.ok(["list", "--archive", archive, "--status", "cancelled"]).contains("EXT42"))
-        #expect(try Self.status(archive, "EXT42") == "CANCELLED")
+        #expect(try await Self.ok(["list", "--archive", archive, "--modality", "MR"]).contains("احمدی^علی"))
+        try await Self.ok(["cancel", "EXT42", "--archive", archive])
+        #expect(try await Self.ok(["list", "--archive", archive, "--status", "cancelled"]).contains("EXT42"))
+        #expect(try await Self.status(archive, "EXT42") == "CANCELLED")
     }
 
     static let mwlQuery = """
@@ -150,8 +153,8 @@ import Glibc
         print(json.dumps(out, ensure_ascii=False))
         """
 
-    static func pynetdicomQuery(port: Int, calling: String, station: String, date: String) throws -> [String: Any] {
-        let result = try Harness.python(mwlQuery, [String(port), calling, station, date])
+    static func pynetdicomQuery(port: Int, calling: String, station: String, date: String) async throws -> [String: Any] {
+        let result = try await Harness.python(mwlQuery, [String(port), calling, station, date])
         guard result.status == 0 else { throw HarnessError("pynetdicom MWL query failed (\(result.status.map(String.init) ?? "signal")): \(result.output) \(result.errors)") }
         let line = try #require(result.output.split(separator: "\n").last.map(String.init))
         return try #require(try json(line) as? [String: Any])
@@ -160,20 +163,20 @@ import Glibc
     @Test func modalityWorklistAnswersFindscuAndPynetdicomWithExactlyTheScheduledEntries() async throws {
         let archive = try Harness.temporaryDirectory("mwl")
         defer { try? FileManager.default.removeItem(atPath: archive) }
-        let ivanov = try Self.schedule(archive, "P1", "Иванов^Иван", station: "CT1", at: "2026-11-23T10:30")
-        let asanbekov = try Self.schedule(archive, "P2", "Асанбеков^Үмүт", station: "CT1", at: "2026-11-23T11:00")
-        let ahmadi = try Self.schedule(archive, "P3", "احمدی^علی", station: "CT1", at: "2026-11-23T12:00")
-        _ = try Self.schedule(archive, "P4", "Doe^Jane", station: "MR1", at: "2026-11-23T10:00", modality: "MR")
-        _ = try Self.schedule(archive, "P5", "Doe^John", station: "CT1", at: "2026-11-24T10:00")
+        let ivanov = try await Self.schedule(archive, "P1", "Иванов^Иван", station: "CT1", at: "2026-11-23T10:30")
+        let asanbekov = try await Self.schedule(archive, "P2", "Асанбеков^Үмүт", station: "CT1", at: "2026-11-23T11:00")
+        let ahmadi = try await Self.schedule(archive, "P3", "احمدی^علی", station: "CT1", at: "2026-11-23T12:00")
+        _ = try await Self.schedule(archive, "P4", "Doe^Jane", station: "MR1", at: "2026-11-23T10:00", modality: "MR")
+        _ = try await Self.schedule(archive, "P5", "Doe^John", station: "CT1", at: "2026-11-24T10:00")
         try FileManager.default.createDirectory(atPath: archive + "/worklist", withIntermediateDirectories: true)
         try Data(#"{"callingAETitles": {"OLDCT": {"characterSet": "ISO_IR 144"}}}"#.utf8).write(to: URL(fileURLWithPath: archive + "/worklist/config.json"))
-        let server = try WorklistServer(archive: archive)
+        let server = try await WorklistServer.start(archive: archive)
         defer { server.stop() }
 
         // DCMTK findscu -W, responses extracted to files.
         let responses = try Harness.temporaryDirectory("findscu")
         defer { try? FileManager.default.removeItem(atPath: responses) }
-        let findscu = try Harness.run(try Harness.dcmtk("findscu"), [
+        let findscu = try await Harness.run(try Harness.dcmtk("findscu"), [
             "-W", "-aet", "FINDSCU", "-aec", "WORKLIST", "-to", "20", "-X", "-od", responses,
             "-k", "SpecificCharacterSet=ISO_IR 192", "-k", "PatientName", "-k", "PatientID", "-k", "AccessionNumber",
             "-k", "ScheduledProcedureStepSequence[0].ScheduledStationAETitle=CT1",
@@ -188,24 +191,24 @@ import Glibc
         #expect(found.allSatisfy { $0.items(.scheduledProcedureStepSequence)?.first?.string(.modality) == "CT" })
 
         // pynetdicom in UTF-8, then as the old scanner configured for ISO_IR 144.
-        let utf8 = try Self.pynetdicomQuery(port: server.port, calling: "PYSCU", station: "CT1", date: "20261123")
+        let utf8 = try await Self.pynetdicomQuery(port: server.port, calling: "PYSCU", station: "CT1", date: "20261123")
         let matches = try #require(utf8["matches"] as? [[String: Any]])
         #expect(matches.compactMap { $0["name"] as? String } == ["Иванов^Иван", "Асанбеков^Үмүт", "احمدی^علی"])
         #expect(utf8["final"] as? Int == 0)
-        let cyrillic = try Self.pynetdicomQuery(port: server.port, calling: "OLDCT", station: "CT1", date: "20261123")
+        let cyrillic = try await Self.pynetdicomQuery(port: server.port, calling: "OLDCT", station: "CT1", date: "20261123")
         let old = try #require(cyrillic["matches"] as? [[String: Any]])
         #expect(old.compactMap { $0["name"] as? String } == ["Иванов^Иван", "Asanbekov^Umut", "Ahmdi^Li"])
         #expect(old.allSatisfy { ($0["charset"] as? String) == "ISO_IR 144" })
         #expect(!old.contains { ($0["name"] as? String)?.contains("?") == true })
 
         // An order added by the CLI while the server runs is answered at once; a cancelled one disappears.
-        let late = try Self.schedule(archive, "P6", "Сыдыков^Нурлан", station: "CT1", at: "2026-11-23T15:00")
-        try Self.ok(["cancel", ahmadi, "--archive", archive])
-        let after = try Self.pynetdicomQuery(port: server.port, calling: "PYSCU", station: "CT1", date: "20261123")
+        let late = try await Self.schedule(archive, "P6", "Сыдыков^Нурлан", station: "CT1", at: "2026-11-23T15:00")
+        try await Self.ok(["cancel", ahmadi, "--archive", archive])
+        let after = try await Self.pynetdicomQuery(port: server.port, calling: "PYSCU", station: "CT1", date: "20261123")
         #expect((after["matches"] as? [[String: Any]])?.compactMap { $0["accession"] as? String } == [ivanov, asanbekov, late])
 
         // A malformed date range: failure C000 with a comment, no matches.
-        let malformed = try Self.pynetdicomQuery(port: server.port, calling: "PYSCU", station: "CT1", date: "20261123-2026")
+        let malformed = try await Self.pynetdicomQuery(port: server.port, calling: "PYSCU", station: "CT1", date: "20261123-2026")
         #expect((malformed["matches"] as? [Any])?.isEmpty == true)
         #expect(malformed["final"] as? Int == 0xC000)
         #expect((malformed["comment"] as? String)?.contains("Start Date") == true)
@@ -256,8 +259,8 @@ import Glibc
     @Test func performedProcedureStepFromPynetdicomMovesTheOrder() async throws {
         let archive = try Harness.temporaryDirectory("mpps")
         defer { try? FileManager.default.removeItem(atPath: archive) }
-        let accession = try Self.schedule(archive, "P1", "Иванов^Иван", station: "CT1", at: "2026-11-23T10:30")
-        let server = try WorklistServer(archive: archive)
+        let accession = try await Self.schedule(archive, "P1", "Иванов^Иван", station: "CT1", at: "2026-11-23T10:30")
+        let server = try await WorklistServer.start(archive: archive)
         defer { server.stop() }
         let script = NSTemporaryDirectory() + "dcmworklist-mpps-\(UUID().uuidString.prefix(8)).py"
         try Self.mpps.write(toFile: script, atomically: true, encoding: .utf8)
@@ -278,19 +281,19 @@ import Glibc
         let deadline = Date().addingTimeInterval(30)
         var status: String?
         while Date() < deadline {
-            status = try Self.status(archive, accession)
+            status = try await Self.status(archive, accession)
             if status == "IN PROGRESS" || !process.isRunning { break }
-            usleep(100_000)
+            try await Task.sleep(for: .milliseconds(100))
         }
         #expect(status == "IN PROGRESS")
         pipe.fileHandleForWriting.write(Data("\n".utf8))
         try pipe.fileHandleForWriting.close()
-        while process.isRunning && Date() < deadline { usleep(20_000) }
+        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(printed.contains("create 0x0"))
         #expect(printed.contains("set 0x0"))
         #expect(printed.contains("again 0x110"))  // a completed step cannot be changed
-        #expect(try Self.status(archive, accession) == "COMPLETED")
+        #expect(try await Self.status(archive, accession) == "COMPLETED")
     }
 
     /// A small Secondary Capture image of the order's study, carrying its accession number.
@@ -321,11 +324,11 @@ import Glibc
     @Test func imagesStoredInDcmstoreMoveTheOrderAndTheReportIsReadByPydicomAndDsrdump() async throws {
         let archive = try Harness.temporaryDirectory("link")
         defer { try? FileManager.default.removeItem(atPath: archive) }
-        let accession = try Self.schedule(archive, "P1", "Асанбеков^Үмүт", station: "CT1", at: "2026-11-23T10:30")
-        let shown = try #require(try Self.json(try Self.ok(["show", accession, "--archive", archive, "--json"])) as? [String: Any])
+        let accession = try await Self.schedule(archive, "P1", "Асанбеков^Үмүт", station: "CT1", at: "2026-11-23T10:30")
+        let shown = try #require(try Self.json(try await Self.ok(["show", accession, "--archive", archive, "--json"])) as? [String: Any])
         let studyUID = try #require((shown["order"] as? [String: Any])?["studyInstanceUID"] as? String)
         // A report before the images is refused.
-        let early = try Self.worklist(["report", accession, "--archive", archive, "--description", "x", "--conclusion", "y", "--author", "A^B"])
+        let early = try await Self.worklist(["report", accession, "--archive", archive, "--description", "x", "--conclusion", "y", "--author", "A^B"])
         #expect(early.status == 1)
         #expect(early.errors.contains("IMAGES RECEIVED"))
 
@@ -337,54 +340,54 @@ import Glibc
         }
         let store = try Child(try Harness.product("dcmstore"), ["serve", "--archive", archive, "--port", "0", "--host", "127.0.0.1", "--aet", "DCMSTORE"])
         defer { store.stop() }
-        let line = try store.waitForOutput("listening on port")
+        let line = try await store.waitForOutput("listening on port")
         let port = try #require(line.split(separator: " ").drop(while: { $0 != "port" }).dropFirst().first.flatMap { Int($0) })
-        let sent = try Harness.run(try Harness.dcmtk("storescu"), ["-aec", "DCMSTORE", "-to", "20", "127.0.0.1", String(port),
+        let sent = try await Harness.run(try Harness.dcmtk("storescu"), ["-aec", "DCMSTORE", "-to", "20", "127.0.0.1", String(port),
                                                                    files + "/image0.dcm", files + "/image1.dcm", files + "/image2.dcm"])
         #expect(sent.status == 0, "\(sent.errors)")
         let deadline = Date().addingTimeInterval(30)
         var order: [String: Any]?
         while Date() < deadline {
-            order = (try Self.json(try Self.ok(["show", accession, "--archive", archive, "--json"])) as? [String: Any])?["order"] as? [String: Any]
+            order = (try Self.json(try await Self.ok(["show", accession, "--archive", archive, "--json"])) as? [String: Any])?["order"] as? [String: Any]
             if order?["status"] as? String == "IMAGES RECEIVED", order?["instanceCount"] as? Int == 3 { break }
-            usleep(100_000)
+            try await Task.sleep(for: .milliseconds(100))
         }
         #expect(order?["status"] as? String == "IMAGES RECEIVED")
         #expect(order?["instanceCount"] as? Int == 3)
         #expect(order?["seriesCount"] as? Int == 3)
-        #expect(try Self.ok(["list", "--archive", archive, "--status", "images-received"]).contains(accession))
+        #expect(try await Self.ok(["list", "--archive", archive, "--status", "images-received"]).contains(accession))
         // While dcmstore holds the archive index, a report needs the archive node's address; then it goes by C-STORE.
-        let locked = try Self.worklist(["report", accession, "--archive", archive, "--description", "x", "--conclusion", "y", "--author", "A^B"])
+        let locked = try await Self.worklist(["report", accession, "--archive", archive, "--description", "x", "--conclusion", "y", "--author", "A^B"])
         #expect(locked.status == 1)
         #expect(locked.errors.contains("archiveNode"))
-        #expect(try Self.status(archive, accession) == "IMAGES RECEIVED")
+        #expect(try await Self.status(archive, accession) == "IMAGES RECEIVED")
         try Data(#"{"archiveNode": "DCMSTORE@127.0.0.1:\#(port)"}"#.utf8).write(to: URL(fileURLWithPath: archive + "/worklist/config.json"))
 
-        let created = try Self.ok(["report", accession, "--archive", archive, "--description", "Очаговых изменений не выявлено.",
+        let created = try await Self.ok(["report", accession, "--archive", archive, "--description", "Очаговых изменений не выявлено.",
                                    "--conclusion", "Норма.", "--recommendations", "Контроль через 12 месяцев.", "--author", "Иванов^Иван",
                                    "--json"])
         let record = try #require(try Self.json(created) as? [String: Any])
         let sopUID = try #require(record["sopInstanceUID"] as? String)
         let seriesUID = try #require(record["seriesInstanceUID"] as? String)
-        #expect(try Self.status(archive, accession) == "REPORTED")
+        #expect(try await Self.status(archive, accession) == "REPORTED")
         let path = archive + "/data/\(studyUID)/\(seriesUID)/\(sopUID).dcm"
         #expect(FileManager.default.fileExists(atPath: path))
         // The report stored through dcmstore does not count as an image.
         try await Task.sleep(for: .seconds(1))
-        let counted = (try Self.json(try Self.ok(["show", accession, "--archive", archive, "--json"])) as? [String: Any])?["order"] as? [String: Any]
+        let counted = (try Self.json(try await Self.ok(["show", accession, "--archive", archive, "--json"])) as? [String: Any])?["order"] as? [String: Any]
         #expect(counted?["instanceCount"] as? Int == 3)
         #expect(counted?["status"] as? String == "REPORTED")
         store.stop()
         try FileManager.default.removeItem(atPath: archive + "/worklist/config.json")
 
-        let dump = try Harness.run(try Harness.dcmtk("dsrdump"), [path])
+        let dump = try await Harness.run(try Harness.dcmtk("dsrdump"), [path])
         #expect(dump.status == 0, "\(dump.errors)")
         // DCMTK 3.6.7's VR checker skips UTF-8 text and says so; anything else on stderr is a problem with the document.
         let complaints = dump.errors.split(separator: "\n").filter { !$0.contains("VR checker does not support") }
         #expect(complaints.isEmpty, "\(dump.errors)")
         #expect(dump.output.contains("Basic Text SR"))
         #expect(dump.output.contains("Conclusion"))
-        let pydicom = try Harness.python("""
+        let pydicom = try await Harness.python("""
             import sys, pydicom
             ds = pydicom.dcmread(sys.argv[1])
             texts = {}
@@ -406,8 +409,8 @@ import Glibc
         let scpPort = try Harness.freePort()
         let storescp = try Child(try Harness.dcmtk("storescp"), ["-aet", "REFPACS", "-od", received, String(scpPort)])
         defer { storescp.stop() }
-        try Harness.waitForListener(port: scpPort)
-        let amended = try Self.ok(["report", accession, "--archive", archive, "--description", "Очаговых изменений не выявлено.",
+        try await Harness.waitForListener(port: scpPort)
+        let amended = try await Self.ok(["report", accession, "--archive", archive, "--description", "Очаговых изменений не выявлено.",
                                    "--conclusion", "Норма (уточнено).", "--recommendations", "Нет.", "--author", "Иванов^Иван",
                                    "--send", "REFPACS@127.0.0.1:\(scpPort)"])
         #expect(amended.contains("sent to REFPACS@127.0.0.1:\(scpPort)"))
@@ -418,16 +421,16 @@ import Glibc
             #expect(copy.string(.sopClassUID) == "1.2.840.10008.5.1.4.1.1.88.11")
             #expect(copy.string(.patientName) == "Асанбеков^Үмүт")
         }
-        let unknown = try Self.worklist(["report", accession, "--archive", archive, "--description", "x", "--conclusion", "y",
+        let unknown = try await Self.worklist(["report", accession, "--archive", archive, "--description", "x", "--conclusion", "y",
                                          "--author", "A^B", "--send", "NOWHERE"])
         #expect(unknown.status == 1)
         #expect(unknown.errors.contains("unknown destination"))
-        let unchanged = try #require(try Self.json(try Self.ok(["show", accession, "--archive", archive, "--json"])) as? [String: Any])
+        let unchanged = try #require(try Self.json(try await Self.ok(["show", accession, "--archive", archive, "--json"])) as? [String: Any])
         #expect(((unchanged["order"] as? [String: Any])?["report"] as? [String: Any])?["author"] as? String == "Иванов^Иван")
 
-        let text = try Self.ok(["report", accession, "--show", "--archive", archive])
+        let text = try await Self.ok(["report", accession, "--show", "--archive", archive])
         #expect(text.contains("Норма (уточнено)."))
-        let reportJSON = try #require(try Self.json(try Self.ok(["report", accession, "--show", "--archive", archive, "--json"])) as? [String: Any])
+        let reportJSON = try #require(try Self.json(try await Self.ok(["report", accession, "--show", "--archive", archive, "--json"])) as? [String: Any])
         #expect(reportJSON["recommendations"] as? String == "Нет.")
         #expect(reportJSON["author"] as? String == "Иванов^Иван")
     }
