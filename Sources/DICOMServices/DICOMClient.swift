@@ -198,7 +198,8 @@ public actor Association {
                                                               isLast: remaining.readableBytes == 0))
                 } while remaining.readableBytes > 0
             case .file(let path, let offset):
-                try await connection.sendDataSet(fromFile: path, offset: offset, presentationContextID: context.id, fragmenter: fragmenter)
+                try await connection.sendDataSet(fromFile: path, offset: offset, transferSyntaxUID: context.transferSyntax,
+                                                     presentationContextID: context.id, fragmenter: fragmenter)
             }
             let response = try await receiveResponse()
             guard case .cStoreResponse(let store) = response, store.messageIDBeingRespondedTo == request.messageID else {

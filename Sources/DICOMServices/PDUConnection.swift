@@ -1,3 +1,4 @@
+import DICOMCore
 import DICOMNetwork
 import Foundation
 import Logging
@@ -111,22 +112,28 @@ final class PDUConnection: @unchecked Sendable {
     /// Sends the bytes of a file from `offset` to its end as the data set of a DIMSE message, in slices, so an instance
     /// of any size is never loaded whole.
     ///
+    /// - Parameter transferSyntaxUID: the presentation context's transfer syntax. A deflated data set of odd length
+    ///   (a file written by a tool that did not pad the bit stream) gets the single trailing 00H byte that PS3.5 §A.5
+    ///   requires, so peers that insist on even PDV lengths accept it.
     /// - Throws: ``DICOMServiceError`` `invalidInput` when the file cannot be opened or ends early (the message is then
     ///   incomplete: the caller must abort or close the association).
-    func sendDataSet(fromFile path: String, offset: Int, presentationContextID: UInt8, fragmenter: PDataFragmenter) async throws {
+    func sendDataSet(fromFile path: String, offset: Int, transferSyntaxUID: String, presentationContextID: UInt8,
+                     fragmenter: PDataFragmenter) async throws {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw DICOMServiceError(.invalidInput, "cannot open \(path)")
         }
         defer { try? handle.close() }
         let end = try handle.seekToEnd()
         try handle.seek(toOffset: UInt64(offset))
+        let padsOddLength = TransferSyntax(uid: transferSyntaxUID)?.isDeflated == true && (end - UInt64(offset)) % 2 == 1
         var position = UInt64(offset)
         repeat {
-            let chunk = try handle.read(upToCount: Self.fileSliceLength) ?? Data()
+            var chunk = try handle.read(upToCount: Self.fileSliceLength) ?? Data()
             guard !chunk.isEmpty || position == end else {
                 throw DICOMServiceError(.invalidInput, "\(path) ended early while sending it")
             }
             position += UInt64(chunk.count)
+            if padsOddLength && position >= end { chunk.append(0) }
             try await send(fragmenter.pdus(for: ByteBuffer(bytes: chunk), presentationContextID: presentationContextID,
                                            isCommand: false, isLast: position >= end))
         } while position < end

@@ -357,8 +357,8 @@ struct QueryRetrieveService: Sendable {
            FileManager.default.isReadableFile(atPath: instance.path) {
             try await connection.send(try fragmenter.pdus(for: store, presentationContextID: context.id))
             do {
-                try await connection.sendDataSet(fromFile: instance.path, offset: offset, presentationContextID: context.id,
-                                                 fragmenter: fragmenter)
+                try await connection.sendDataSet(fromFile: instance.path, offset: offset, transferSyntaxUID: contextSyntax.uid,
+                                                 presentationContextID: context.id, fragmenter: fragmenter)
             } catch let error as DICOMServiceError where error.code == .invalidInput {
                 // The C-STORE-RQ is out and its data set incomplete: the association cannot go on.
                 throw DICOMServiceError(.connectionFailed, "\(error.message); aborting")
