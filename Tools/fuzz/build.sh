@@ -1,0 +1,16 @@
+#!/bin/sh
+# Builds Tools/fuzz/.build/fuzz-pure-jpeg with libFuzzer and AddressSanitizer, from the repository's sources.
+set -e
+cd "$(dirname "$0")"
+ROOT=../..
+OUT=.build
+mkdir -p "$OUT"
+FLAGS="-sanitize=fuzzer,address -O -g -parse-as-library"
+# DICOMCore as a module of its own, so the codec sources compile unchanged (they `import DICOMCore`).
+swiftc $FLAGS -module-name DICOMCore -emit-module -emit-module-path "$OUT/DICOMCore.swiftmodule" \
+    -emit-library -static -o "$OUT/libDICOMCore.a" $(find "$ROOT/Sources/DICOMCore" -name "*.swift")
+C="$ROOT/Sources/DICOMCodecs"
+swiftc $FLAGS -I "$OUT" -L "$OUT" -lDICOMCore -module-name FuzzPureJPEG -o "$OUT/fuzz-pure-jpeg" \
+    FuzzPureJPEG.swift "$C/PixelCodec.swift" "$C/JPEGBitstream.swift" "$C/JPEGLosslessDecoder.swift" \
+    "$C/JPEGLSBitstream.swift" "$C/JPEGLSCodingState.swift" "$C/JPEGLSDecoder.swift" "$C/JPEGExtendedDecoder.swift"
+echo "built $OUT/fuzz-pure-jpeg"
