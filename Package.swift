@@ -39,7 +39,9 @@ let package = Package(
         // Layer 1: pixel data codecs, transcoding and rendering.
         .systemLibrary(name: "CLibJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "COpenJPEG", pkgConfig: "libopenjp2", providers: [.apt(["libopenjp2-7-dev"])]),
-        .target(name: "DICOMCodecs", dependencies: ["DICOMCore", "DICOMIO", "CLibJPEG", "COpenJPEG", "CZlib"]),
+        // setjmp/longjmp around libjpeg calls, so that libjpeg errors return instead of calling exit().
+        .target(name: "CJPEGShim", dependencies: ["CLibJPEG"]),
+        .target(name: "DICOMCodecs", dependencies: ["DICOMCore", "DICOMIO", "CLibJPEG", "CJPEGShim", "COpenJPEG", "CZlib"]),
         // Layer 2: the upper layer, ACSE and DIMSE (NIOCore only).
         .target(name: "DICOMNetwork", dependencies: [
             "DICOMCore", "DICOMIO",
