@@ -198,6 +198,18 @@ struct JPEGHuffmanBitReader {
 
     /// Tops the buffer up to at least 57 bits.
     @inline(__always) mutating func fill() {
+        // Fast path: the next eight bytes hold no 0xFF, so whole bytes can be taken at once.
+        if !reachedMarker && position + 8 <= count {
+            let word = UInt64(bigEndian: UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self))
+            let inverted = ~word
+            if (inverted &- 0x0101_0101_0101_0101) & ~inverted & 0x8080_8080_8080_8080 == 0 {
+                let taken = (64 - bitCount) >> 3
+                buffer |= (word >> UInt64(64 - 8 * taken)) << UInt64(64 - bitCount - 8 * taken)
+                position += taken
+                bitCount += 8 * taken
+                return
+            }
+        }
         while bitCount <= 56 {
             var byte: UInt64 = 0
             if !reachedMarker && position < count {

@@ -20,6 +20,18 @@ struct JPEGLSBitReader {
     }
 
     @inline(__always) mutating func fill() {
+        // Fast path: no 0xFF among the next eight bytes (and none just before), so whole bytes can be taken at once.
+        if !reachedMarker && !afterFF && position + 8 <= count {
+            let word = UInt64(bigEndian: UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self))
+            let inverted = ~word
+            if (inverted &- 0x0101_0101_0101_0101) & ~inverted & 0x8080_8080_8080_8080 == 0 {
+                let taken = (64 - bitCount) >> 3
+                buffer |= (word >> UInt64(64 - 8 * taken)) << UInt64(64 - bitCount - 8 * taken)
+                position += taken
+                bitCount += 8 * taken
+                return
+            }
+        }
         while bitCount <= 56 {
             if !reachedMarker && position < count {
                 let value = base[position]
