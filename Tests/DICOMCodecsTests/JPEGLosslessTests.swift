@@ -235,6 +235,32 @@ enum PureCodecSupport {
         PureCodecSupport.checkCorruptions(encoded.bytes, d2, decoder: JPEGLosslessDecoder())
     }
 
+    /// Colour coded as three non-interleaved scans (ITU T.81 §A.2.2), each with its own DHT, built from grey encodings.
+    @Test func decodesOneScanPerComponent() throws {
+        let (pixels, description) = PureCodecSupport.image(rows: 21, columns: 19, samples: 3, bitsAllocated: 16, bitsStored: 12, noise: 90)
+        var grey = description
+        grey.samplesPerPixel = 1
+        grey.photometricInterpretation = "MONOCHROME2"
+        var stream: [UInt8] = [0xFF, 0xD8, 0xFF, 0xC3, 0, 17, 12, 0, 21, 0, 19, 3, 1, 0x11, 0, 2, 0x11, 0, 3, 0x11, 0]
+        for c in 0..<3 {
+            var plane = Data()
+            for i in 0..<(21 * 19) { plane.append(pixels[(i * 3 + c) * 2]); plane.append(pixels[(i * 3 + c) * 2 + 1]) }
+            let bytes = [UInt8](try JPEGLosslessEncoder(predictor: c + 2).encode(plane, description: grey, options: EncodingOptions()).bytes)
+            // Skip SOI and the grey SOF3 (2 + 2 + 11 bytes); keep DHT, SOS and the scan data, drop EOI.
+            var scan = Array(bytes[15..<(bytes.count - 2)])
+            let sos = try #require((0..<scan.count - 1).first { scan[$0] == 0xFF && scan[$0 + 1] == 0xDA })
+            scan[sos + 5] = UInt8(c + 1)  // the component selector
+            stream += scan
+        }
+        stream += [0xFF, 0xD9]
+        let decoded = try JPEGLosslessDecoder().decode(Data(stream), description: description)
+        #expect(decoded.pixels == pixels)
+        // Leaving out the last scan is reported.
+        let twoScans = Array(stream.dropLast(2))
+        let lastSOS = try #require((0..<twoScans.count - 1).last { twoScans[$0] == 0xFF && twoScans[$0 + 1] == 0xC4 })
+        #expect(throws: CodecError.self) { _ = try JPEGLosslessDecoder().decode(Data(twoScans[0..<lastSOS] + [0xFF, 0xD9]), description: description) }
+    }
+
     @Test func registryReturnsTheLosslessCodecs() {
         #expect(CodecRegistry.decoder(for: TransferSyntax.jpegLossless.uid) is JPEGLosslessDecoder)
         #expect(CodecRegistry.decoder(for: TransferSyntax.jpegLosslessSV1.uid) is JPEGLosslessDecoder)
