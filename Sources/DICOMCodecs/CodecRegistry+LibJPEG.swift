@@ -1,4 +1,7 @@
 extension CodecRegistry {
-    static var libJPEGDecoders: [any FrameDecoder] { [] }
-    static var libJPEGEncoders: [any FrameEncoder] { [] }
+    /// The libjpeg (8-bit) decoder for JPEG Baseline (.50) and JPEG Extended (.51); 12-bit frames go to
+    /// ``twelveBitJPEGDecoder``.
+    static var libJPEGDecoders: [any FrameDecoder] { [LibJPEGDecoder()] }
+    /// The libjpeg JPEG Baseline (.50) encoder.
+    static var libJPEGEncoders: [any FrameEncoder] { [LibJPEGEncoder()] }
 }
