@@ -49,6 +49,9 @@ struct JPEGLosslessImage {
         var decoded = false
     }
 
+    /// Sampling factors H×V, equal for all components (checked at SOF3).
+    private var sampling = (1, 1)
+
     init(width: Int, height: Int, precision: Int, componentCount: Int, samples: [UInt16]) {
         self.width = width
         self.height = height
@@ -95,6 +98,7 @@ struct JPEGLosslessImage {
                         throw CodecError(.unsupported, "\(Self.codec): subsampled components are not supported")
                     }
                     sampling = hv
+                    self.sampling = hv
                     guard !components.contains(where: { $0.id == id }) else { throw reader.corrupt("SOF3 repeats component identifier \(id)") }
                     components.append(Component(id: id))
                 }
@@ -157,6 +161,9 @@ struct JPEGLosslessImage {
                 _ = try cursor.u8()
                 let pointTransform = try cursor.u8() & 15
                 try cursor.requireEnd()
+                guard scanCount == 1 || sampling == (1, 1) else {
+                    throw CodecError(.unsupported, "\(Self.codec): interleaved scans with sampling factors \(sampling.0)×\(sampling.1) are not supported")
+                }
                 guard (1...7).contains(predictor) else {
                     throw CodecError(.unsupported, "\(Self.codec): predictor \(predictor) is not 1...7 (0 is for hierarchical mode only)")
                 }
