@@ -53,9 +53,6 @@ struct ManagedObjectService: Sendable {
     let fragmenter: PDataFragmenter
     let logger: Logger
 
-    /// The largest N-CREATE/N-SET attribute list accepted (an MPPS is a few kilobytes).
-    static let maximumDataSetLength = 4 << 20
-
     private func context(_ id: UInt8) -> RequestContext {
         RequestContext(callingAETitle: negotiated.request.callingAETitle, calledAETitle: negotiated.request.calledAETitle,
                        sopClassUID: negotiated.acceptedContexts[id]?.abstractSyntax ?? "")

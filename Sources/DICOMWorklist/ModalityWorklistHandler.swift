@@ -45,9 +45,17 @@ public struct ModalityWorklistHandler: QueryHandler {
         do { database = try store.read() } catch {
             throw DIMSEFailure(.outOfResourcesUnableToCalculateMatches, "cannot read the worklist: \(error)")
         }
-        let entries = WorklistStore.entries(database, OrderFilter(statuses: [.scheduled, .inProgress]))
+        // Match before sorting: a worklist holds thousands of orders, a station's day a few dozen.
+        let patients = Dictionary(database.patients.map { ($0.patientID, $0) }, uniquingKeysWith: { first, _ in first })
+        var matches: [OrderEntry] = []
+        for order in database.orders where order.status == .scheduled || order.status == .inProgress {
+            guard let patient = patients[order.patientID] else { continue }
+            let entry = OrderEntry(order: order, patient: patient)
+            if query.matches(entry) { matches.append(entry) }
+        }
+        matches.sort { ($0.order.scheduledDate, $0.order.scheduledTime, $0.order.accessionNumber) < ($1.order.scheduledDate, $1.order.scheduledTime, $1.order.accessionNumber) }
         let encoder = TextEncoder(characterSet: characterSet)
-        return entries.filter(query.matches).map { query.response(for: WorklistAttributes.dataSet(for: $0, encoder: encoder)) }
+        return matches.map { query.response(for: WorklistAttributes.dataSet(for: $0, encoder: encoder)) }
     }
 }
 

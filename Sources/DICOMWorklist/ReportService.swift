@@ -33,7 +33,7 @@ public struct ReportService: Sendable {
         let description = try Validation.text(description, field: "description", maximum: 100_000)
         let conclusion = try Validation.text(conclusion, field: "conclusion", maximum: 100_000)
         let recommendations = try Validation.text(recommendations, field: "recommendations", maximum: 100_000)
-        let institution = try Validation.text(institution, field: "institution", maximum: 64)
+        let institution = try Validation.line(institution, field: "institution")
         guard let entry = try worklist.order(accession: accession) else {
             throw WorklistError(.notFound, "unknown accession number \(accession)")
         }

@@ -112,6 +112,16 @@ enum Validation {
         return value
     }
 
+    /// A one-line value (LO): no backslash (the value separator) and no control characters.
+    static func line(_ value: String, field: String, maximum: Int = 64) throws -> String {
+        let value = value.trimmingCharacters(in: .whitespaces)
+        guard value.count <= maximum else { throw WorklistError(.invalidInput, "\(field) is longer than \(maximum) characters") }
+        guard !value.unicodeScalars.contains(where: { $0 == "\\" || $0.value < 0x20 }) else {
+            throw WorklistError(.invalidInput, "\(field) '\(value)' contains a backslash or a line break; it must be one line")
+        }
+        return value
+    }
+
     /// A weight in kg: greater than 0 and at most 500.
     static func weight(_ value: Double) throws -> Double {
         guard value > 0, value <= 500, value.isFinite else {

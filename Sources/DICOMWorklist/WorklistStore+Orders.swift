@@ -98,12 +98,12 @@ extension WorklistStore {
         var checked = input
         checked.patientID = try Validation.identifier(patientID, field: "patient ID", maximum: 64)
         checked.bodyPart = try input.bodyPart.map { try Validation.codeString($0, field: "body part") }
-        checked.procedure = try input.procedure.map { try Validation.text($0, field: "procedure", maximum: 64) }
+        checked.procedure = try input.procedure.map { try Validation.line($0, field: "procedure") }
         checked.weight = try input.weight.map { try Validation.weight($0) }
         checked.complaints = try input.complaints.map { try Validation.text($0, field: "complaints") }
         checked.history = try input.history.map { try Validation.text($0, field: "history") }
         checked.referringPhysician = try input.referringPhysician.map { try Validation.personName($0, field: "referring physician") }
-        checked.referringOrganization = try input.referringOrganization.map { try Validation.text($0, field: "referring organization", maximum: 64) }
+        checked.referringOrganization = try input.referringOrganization.map { try Validation.line($0, field: "referring organization") }
         checked.accessionNumber = try input.accessionNumber.map { try Validation.identifier($0, field: "accession number", maximum: 16) }
         checked.requestedProcedureID = try input.requestedProcedureID.map { try Validation.identifier($0, field: "requested procedure ID", maximum: 16) }
         checked.scheduledProcedureStepID = try input.scheduledProcedureStepID.map { try Validation.identifier($0, field: "scheduled procedure step ID", maximum: 16) }
@@ -142,13 +142,17 @@ extension WorklistStore {
         }
         return try modify { database in
             var entries: [OrderEntry] = []
+            // Lookups for a bulk import: patient index by ID, accession numbers and study UIDs in use.
+            var patientIndex = Dictionary(database.patients.enumerated().map { ($1.patientID, $0) }, uniquingKeysWith: { first, _ in first })
+            var accessions = Set(database.orders.map(\.accessionNumber))
+            var studies = Set(database.orders.map(\.studyInstanceUID))
             for (number, item) in validated.enumerated() {
                 func fail(_ code: WorklistError.Code, _ message: String) -> WorklistError {
                     WorklistError(code, inputs.count > 1 ? "order \(number + 1): \(message)" : message)
                 }
                 let patientID = item.input.patientID ?? ""
                 let patient: Patient
-                if let known = database.patients.first(where: { $0.patientID == patientID }) {
+                if let known = patientIndex[patientID].map({ database.patients[$0] }) {
                     if let name = item.patient.name, try Validation.personName(name, field: "patient name") != known.name {
                         throw fail(.invalidInput, "patient \(patientID) is registered as \(known.name), not \(name) (use `patient update` to correct it)")
                     }
@@ -161,19 +165,20 @@ extension WorklistStore {
                                              birthDate: try item.patient.birthDate.map { try Validation.date($0, field: "birth date") },
                                              sex: try item.patient.sex.map { try Validation.sex($0) }, createdAt: now)
                     registered.updatedAt = now
+                    patientIndex[patientID] = database.patients.count
                     database.patients.append(registered)
                     patient = registered
                 }
                 let accession: String
                 if let given = item.input.accessionNumber {
-                    guard !database.orders.contains(where: { $0.accessionNumber == given }) else {
+                    guard !accessions.contains(given) else {
                         throw fail(.duplicate, "accession number \(given) is already used by another order")
                     }
                     accession = given
                 } else {
-                    accession = Self.nextAccessionNumber(&database, now: now)
+                    accession = Self.nextAccessionNumber(&database, used: accessions, now: now)
                 }
-                if let uid = item.input.studyInstanceUID, database.orders.contains(where: { $0.studyInstanceUID == uid }) {
+                if let uid = item.input.studyInstanceUID, studies.contains(uid) {
                     throw fail(.duplicate, "study UID \(uid) is already used by another order")
                 }
                 let order = Order(accessionNumber: accession, requestedProcedureID: item.input.requestedProcedureID ?? accession,
@@ -185,6 +190,8 @@ extension WorklistStore {
                                   history: item.input.history, referringPhysician: item.input.referringPhysician,
                                   referringOrganization: item.input.referringOrganization, status: .scheduled,
                                   history_: [StatusChange(status: .scheduled, at: now, by: "cli")], createdAt: now, updatedAt: now)
+                accessions.insert(order.accessionNumber)
+                studies.insert(order.studyInstanceUID)
                 database.orders.append(order)
                 entries.append(OrderEntry(order: order, patient: patient))
             }
@@ -192,7 +199,7 @@ extension WorklistStore {
         }
     }
 
-    static func nextAccessionNumber(_ database: inout WorklistDatabase, now: Date) -> String {
+    static func nextAccessionNumber(_ database: inout WorklistDatabase, used: Set<String>, now: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone.current
         let parts = calendar.dateComponents([.year, .month, .day], from: now)
@@ -202,7 +209,7 @@ extension WorklistStore {
         repeat {
             sequence += 1
             accession = day + String(format: "%03d", sequence)
-        } while database.orders.contains(where: { $0.accessionNumber == accession })
+        } while used.contains(accession)
         database.accessionCounters[day] = sequence
         return accession
     }
@@ -267,12 +274,12 @@ extension WorklistStore {
         let modality = try input.modality.map { try Validation.codeString($0, field: "modality") }
         let station = try input.stationAETitle.map { try Validation.aeTitle($0, field: "station AE title") }
         let bodyPart = try input.bodyPart.map { try Validation.codeString($0, field: "body part") }
-        let procedure = try input.procedure.map { try Validation.text($0, field: "procedure", maximum: 64) }
+        let procedure = try input.procedure.map { try Validation.line($0, field: "procedure") }
         let weight = try input.weight.map { try Validation.weight($0) }
         let complaints = try input.complaints.map { try Validation.text($0, field: "complaints") }
         let history = try input.history.map { try Validation.text($0, field: "history") }
         let physician = try input.referringPhysician.map { try Validation.personName($0, field: "referring physician") }
-        let organization = try input.referringOrganization.map { try Validation.text($0, field: "referring organization", maximum: 64) }
+        let organization = try input.referringOrganization.map { try Validation.line($0, field: "referring organization") }
         return try modify { database in
             guard let index = database.orders.firstIndex(where: { $0.accessionNumber == accession }) else {
                 throw WorklistError(.notFound, "unknown accession number \(accession)")

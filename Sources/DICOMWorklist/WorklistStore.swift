@@ -38,6 +38,7 @@ public struct WorklistError: Error, Sendable, CustomStringConvertible, Equatable
 public final class WorklistStore: Sendable {
     /// The directory holding the files: `<archive>/worklist`.
     public let directory: String
+    private let cache = SnapshotCache()
     var databasePath: String { directory + "/worklist.json" }
     var lockPath: String { directory + "/worklist.lock" }
 
@@ -108,9 +109,20 @@ public final class WorklistStore: Sendable {
         return decoder
     }()
 
-    /// A consistent copy of the whole worklist.
+    /// A consistent copy of the whole worklist. The decoded document is kept while the file stays the same (same inode,
+    /// size and modification time: every write renames a new file into place), so a server answering many queries
+    /// decodes it once per change.
     func read() throws -> WorklistDatabase {
-        try withLock(LOCK_SH) { try load() }
+        try withLock(LOCK_SH) {
+            var info = stat()
+            guard stat(databasePath, &info) == 0 else { return try load() }
+            let key = FileIdentity(inode: UInt64(info.st_ino), size: Int64(info.st_size),
+                                   modified: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
+            if let cached = cache.value(for: key) { return cached }
+            let database = try load()
+            cache.store(database, for: key)
+            return database
+        }
     }
 
     /// Applies `change` under the exclusive lock and writes the result atomically; when `change` throws, nothing is written.
@@ -128,5 +140,30 @@ public final class WorklistStore: Sendable {
             }
             return result
         }
+    }
+}
+
+/// Which version of the worklist file a decoded copy came from.
+struct FileIdentity: Equatable {
+    var inode: UInt64
+    var size: Int64
+    var modified: Int64
+}
+
+/// The last decoded worklist and the file version it came from.
+final class SnapshotCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var key: FileIdentity?
+    private var database: WorklistDatabase?
+
+    func value(for key: FileIdentity) -> WorklistDatabase? {
+        lock.lock(); defer { lock.unlock() }
+        return self.key == key ? database : nil
+    }
+
+    func store(_ database: WorklistDatabase, for key: FileIdentity) {
+        lock.lock(); defer { lock.unlock() }
+        self.key = key
+        self.database = database
     }
 }
