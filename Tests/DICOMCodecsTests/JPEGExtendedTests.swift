@@ -36,6 +36,16 @@ import Testing
         #expect(CodecRegistry.twelveBitJPEGDecoder is JPEGExtendedDecoder)
     }
 
+    /// The registry's .51 decoder (libjpeg, 8-bit only) hands 12-bit frames to this decoder.
+    @Test func registryDecodes12BitExtendedThroughThePureSwiftDecoder() throws {
+        let path = try PureCodecSupport.testFile("JPGExtended.dcm")
+        let file = try DICOMFile(contentsOf: path)
+        let description = try FrameDescription(dataSet: file.dataSet)
+        let decoder = try #require(CodecRegistry.decoder(for: TransferSyntax.jpegExtended.uid))
+        let decoded = try decoder.decode(try PureCodecSupport.frame(of: file), description: description)
+        #expect(decoded.pixels == (try Self.dcmtkPixels(path, count: description.bytesPerFrame)))
+    }
+
     /// Frames DCMTK encodes as 12-bit extended (process 4) and 8-bit baseline decode to DCMTK's own decoding.
     @Test func decodesDCMTKEncodedFramesLikeDCMTK() throws {
         let directory = try PureCodecSupport.temporaryDirectory()
