@@ -57,6 +57,11 @@ public enum OrderImport {
     /// Orders from `*.wl` files: a file or every `*.wl` in a directory, in name order.
     /// - Throws: ``WorklistError`` naming the file that cannot be read.
     public static func orders(worklistFilesAt path: String) throws -> [OrderInput] {
+        try ordersWithSources(worklistFilesAt: path).map(\.order)
+    }
+
+    /// Like ``orders(worklistFilesAt:)``, with the file each order came from.
+    public static func ordersWithSources(worklistFilesAt path: String) throws -> [(order: OrderInput, file: String)] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw WorklistError(.notFound, "\(path) does not exist")
@@ -71,7 +76,7 @@ public enum OrderImport {
         }
         return try files.map { file in
             do {
-                return order(worklistDataSet: try DICOMFile(contentsOf: file).dataSet)
+                return (order(worklistDataSet: try DICOMFile(contentsOf: file).dataSet), file)
             } catch {
                 throw WorklistError(.invalidInput, "\(file) is not a readable DICOM worklist file: \(error)")
             }

@@ -8,7 +8,7 @@ enum Validation {
         let digits = text.replacingOccurrences(of: "-", with: "")
         guard digits.count == 8, digits.allSatisfy(\.isASCIIDigit),
               let year = Int(digits.prefix(4)), let month = Int(digits.dropFirst(4).prefix(2)), let day = Int(digits.suffix(2)),
-              year >= 1850, (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day) else {
+              year >= 1, (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day) else {
             throw WorklistError(.invalidInput, "\(field) '\(text)' is not a valid date: expected YYYYMMDD, e.g. 19800131")
         }
         return digits

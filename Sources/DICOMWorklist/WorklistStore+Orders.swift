@@ -133,11 +133,17 @@ extension WorklistStore {
     ///
     /// - Throws: ``WorklistError`` naming the order (1-based) and field: invalid input, unknown patient without a name,
     ///   a patient's name differing from the registry, a duplicate accession number.
-    public func addOrders(_ inputs: [OrderInput], now: Date = Date()) throws -> [OrderEntry] {
+    /// - Parameter sources: where each order came from (file names of an import), used in error messages instead of
+    ///   "order N".
+    public func addOrders(_ inputs: [OrderInput], sources: [String]? = nil, now: Date = Date()) throws -> [OrderEntry] {
+        func label(_ number: Int) -> String {
+            if let sources, number < sources.count { return sources[number] }
+            return "order \(number + 1)"
+        }
         var validated: [ValidatedOrder] = []
         for (number, input) in inputs.enumerated() {
-            do { validated.append(try Self.validate(input)) } catch let error as WorklistError where inputs.count > 1 {
-                throw WorklistError(error.code, "order \(number + 1): \(error.message)")
+            do { validated.append(try Self.validate(input)) } catch let error as WorklistError where inputs.count > 1 || sources != nil {
+                throw WorklistError(error.code, "\(label(number)): \(error.message)")
             }
         }
         return try modify { database in
@@ -148,7 +154,7 @@ extension WorklistStore {
             var studies = Set(database.orders.map(\.studyInstanceUID))
             for (number, item) in validated.enumerated() {
                 func fail(_ code: WorklistError.Code, _ message: String) -> WorklistError {
-                    WorklistError(code, inputs.count > 1 ? "order \(number + 1): \(message)" : message)
+                    WorklistError(code, inputs.count > 1 || sources != nil ? "\(label(number)): \(message)" : message)
                 }
                 let patientID = item.input.patientID ?? ""
                 let patient: Patient

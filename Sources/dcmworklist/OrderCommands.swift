@@ -72,6 +72,7 @@ struct Add: AsyncParsableCommand {
         try await perform {
             let store = try options.store()
             let inputs: [OrderInput]
+            var sources: [String]?
             if let from {
                 if from == "-" {
                     inputs = try OrderImport.orders(json: FileHandle.standardInput.readDataToEndOfFile())
@@ -79,7 +80,9 @@ struct Add: AsyncParsableCommand {
                     guard let data = FileManager.default.contents(atPath: from) else { throw WorklistError(.notFound, "cannot read \(from)") }
                     inputs = try OrderImport.orders(json: data)
                 } else {
-                    inputs = try OrderImport.orders(worklistFilesAt: from)
+                    let imported = try OrderImport.ordersWithSources(worklistFilesAt: from)
+                    inputs = imported.map(\.order)
+                    sources = imported.map(\.file)
                 }
                 guard !inputs.isEmpty else { throw WorklistError(.invalidInput, "\(from) holds no orders") }
             } else {
@@ -92,7 +95,7 @@ struct Add: AsyncParsableCommand {
                 fields.apply(to: &input)
                 inputs = [input]
             }
-            let entries = try store.addOrders(inputs)
+            let entries = try store.addOrders(inputs, sources: sources)
             if options.json {
                 if from == nil, let entry = entries.first { try printJSON(entry.order) } else { try printJSON(entries.map(\.order)) }
             } else {

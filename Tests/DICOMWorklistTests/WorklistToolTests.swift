@@ -102,6 +102,41 @@ import Glibc
         try DICOMFile(dataSet: wl, transferSyntax: .explicitVRLittleEndian).write(to: wlDirectory + "/one.wl")
         #expect(try await Self.ok(["add", "--from", wlDirectory, "--archive", archive]).contains("accession=WL77"))
 
+        // A worklist file as DCMTK keeps them (dump2dcm from a wlmscpfs example, ISO_IR 100, a 17th-century birth date).
+        let dump = """
+            (0008,0005) CS [ISO_IR 100]
+            (0008,0050) SH [00000]
+            (0010,0010) PN [VIVALDI^ANTONIO]
+            (0010,0020) LO [AV35674]
+            (0010,0030) DA [16780304]
+            (0010,0040) CS [M]
+            (0020,000d) UI [1.2.276.0.7230010.3.2.101]
+            (0032,1060) LO [EXAM6]
+            (0040,0100) SQ
+            (fffe,e000) -
+            (0008,0060) CS [MR]
+            (0040,0001) AE [AA32\\AA33]
+            (0040,0002) DA [19951015]
+            (0040,0003) TM [085607]
+            (0040,0009) SH [SPD3445]
+            (fffe,e00d) -
+            (fffe,e0dd) -
+            (0040,1001) SH [RP454G234]
+
+            """
+        try dump.write(toFile: wlDirectory + "/dcmtk.dump", atomically: true, encoding: .utf8)
+        let converted = try await Harness.run(try Harness.dcmtk("dump2dcm"), [wlDirectory + "/dcmtk.dump", wlDirectory + "/dcmtk.wl"])
+        #expect(converted.status == 0, "\(converted.errors)")
+        #expect(try await Self.ok(["add", "--from", wlDirectory + "/dcmtk.wl", "--archive", archive])
+                    == "accession=00000 requested-procedure-id=RP454G234 sps-id=SPD3445 study-uid=1.2.276.0.7230010.3.2.101 patient-id=AV35674\n")
+        let vivaldi = try #require(try Self.json(try await Self.ok(["show", "00000", "--archive", archive, "--json"])) as? [String: Any])
+        #expect((vivaldi["patient"] as? [String: Any])?["birthDate"] as? String == "16780304")
+        #expect((vivaldi["order"] as? [String: Any])?["stationAETitle"] as? String == "AA32")
+        // The same file again: its accession number is taken, and the error names the file.
+        let again = try await Self.worklist(["add", "--from", wlDirectory + "/dcmtk.wl", "--archive", archive])
+        #expect(again.status == 1)
+        #expect(again.errors.contains("dcmtk.wl: accession number 00000 is already used"))
+
         let listed = try await Self.ok(["list", "--archive", archive, "--date", "20261123", "--station", "CT1"])
         #expect(listed.split(separator: "\n").count == 3)
         #expect(try await Self.ok(["list", "--archive", archive, "--modality", "MR"]).contains("احمدی^علی"))
