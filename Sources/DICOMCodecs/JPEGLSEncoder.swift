@@ -96,8 +96,10 @@ public struct JPEGLSEncoder: FrameEncoder {
             out.append(UInt8(mode.rawValue))
             out.append(0)
             out = planes.withUnsafeBufferPointer { source in
-                Self.encodeScan(source: source.baseAddress!, planeSize: planeSize, components: scan, width: width, height: height,
-                                parameters: parameters, sampleInterleaved: mode == .sample, into: out)
+                // `planes` holds at least one sample (Rows and Columns are at least 1), so the base address exists.
+                guard let base = source.baseAddress else { return out }
+                return Self.encodeScan(source: base, planeSize: planeSize, components: scan, width: width, height: height,
+                                       parameters: parameters, sampleInterleaved: mode == .sample, into: out)
             }
         }
         out.appendMarker(JPEGMarker.eoi)
