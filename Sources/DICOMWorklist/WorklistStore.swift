@@ -113,7 +113,9 @@ public final class WorklistStore: Sendable {
     /// size and modification time: every write renames a new file into place), so a server answering many queries
     /// decodes it once per change.
     func read() throws -> WorklistDatabase {
-        try withLock(LOCK_SH) {
+        // An archive without a worklist (dcmstore asks after every stored study) stays without one.
+        guard FileManager.default.fileExists(atPath: databasePath) else { return WorklistDatabase() }
+        return try withLock(LOCK_SH) {
             var info = stat()
             guard stat(databasePath, &info) == 0 else { return try load() }
             let key = FileIdentity(inode: UInt64(info.st_ino), size: Int64(info.st_size),
