@@ -61,6 +61,12 @@ import Glibc
         #expect(order["weight"] as? Double == 82.5)
         #expect(order["status"] as? String == "SCHEDULED")
 
+        #expect(try await Self.ok(["update", accession, "--archive", archive, "--scheduled", "2026-11-23T11:15", "--station-aet", "CT1"]) == "updated \(accession)\n")
+        #expect(try await Self.ok(["list", "--archive", archive, "--station", "CT1"]).contains("2026-11-23 11:15"))
+        let badUpdate = try await Self.worklist(["update", accession, "--archive", archive, "--procedure", "a\\b"])
+        #expect(badUpdate.status == 1)
+        #expect(badUpdate.errors.contains("backslash"))
+
         let worklistFile = archive + "/worklist/worklist.json"
         let before = try Data(contentsOf: URL(fileURLWithPath: worklistFile))
         let refusals: [([String], String)] = [
