@@ -109,6 +109,15 @@ public final class WorklistStore: Sendable {
         return decoder
     }()
 
+    /// Removes temporary files of writes that were killed before their rename. Called holding the exclusive lock, when
+    /// no other write can be in progress.
+    private func removeOrphanedTemporaryFiles() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasPrefix(".worklist.json.") && name.hasSuffix(".tmp") {
+            unlink(directory + "/" + name)
+        }
+    }
+
     /// A consistent copy of the whole worklist. The decoded document is kept while the file stays the same (same inode,
     /// size and modification time: every write renames a new file into place), so a server answering many queries
     /// decodes it once per change.
@@ -131,6 +140,7 @@ public final class WorklistStore: Sendable {
     @discardableResult
     func modify<T>(_ change: (inout WorklistDatabase) throws -> T) throws -> T {
         try withLock(LOCK_EX) {
+            removeOrphanedTemporaryFiles()
             var database = try load()
             let result = try change(&database)
             let data: Data

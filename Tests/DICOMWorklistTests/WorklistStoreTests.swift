@@ -144,6 +144,18 @@ import Testing
         #expect { try store.addOrder(Self.order("P1", nil)) } throws: { ($0 as? WorklistError)?.code == .corrupt }
     }
 
+    @Test func aWriteKilledBeforeItsRenameLeavesThePreviousVersionAndItsTemporaryFileIsRemoved() throws {
+        let store = try Self.store()
+        try store.addOrder(Self.order("P1", "Doe^Jane"))
+        // What a process killed between writing its temporary file and renaming it leaves behind.
+        let orphan = store.directory + "/.worklist.json.12345.678.tmp"
+        try Data("{\"schemaVersion\": 1, \"patients\": [".utf8).write(to: URL(fileURLWithPath: orphan))
+        #expect(try store.orders().count == 1)
+        try store.addOrder(Self.order("P1", nil))
+        #expect(!FileManager.default.fileExists(atPath: orphan))
+        #expect(try store.orders().count == 2)
+    }
+
     @Test func transliterationCoversRussianKyrgyzAndPersian() {
         #expect(Transliteration.latin("Иванов^Иван") == "Ivanov^Ivan")
         #expect(Transliteration.latin("ЩУКИН^Юрий") == "SHCHUKIN^Iurii")
