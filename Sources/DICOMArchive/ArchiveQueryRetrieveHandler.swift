@@ -13,23 +13,44 @@ public struct ArchiveQueryRetrieveHandler: QueryHandler, RetrieveHandler {
     public var destinations: [AETitle: MoveDestination]
     /// Match Person Name attributes ignoring case.
     public var caseInsensitiveNames: Bool
+    /// When set, each caller sees only its organization's studies and those shared with it (``StudyAccess``).
+    public var organizations: Organizations?
+    /// The studies shared between organizations (read on every request; reloaded when the file changes).
+    public var shares: StudyShares?
 
-    public init(index: any ArchiveIndex, root: String, destinations: [AETitle: MoveDestination] = [:], caseInsensitiveNames: Bool = false) {
+    public init(index: any ArchiveIndex, root: String, destinations: [AETitle: MoveDestination] = [:], caseInsensitiveNames: Bool = false,
+                organizations: Organizations? = nil, shares: StudyShares? = nil) {
         self.index = index
         self.root = root
         self.destinations = destinations
         self.caseInsensitiveNames = caseInsensitiveNames
+        self.organizations = organizations
+        self.shares = shares
+    }
+
+    /// What the calling AE may see; nil when the archive has no organizations.
+    func access(for context: RequestContext) throws -> StudyAccess? {
+        guard let organizations else { return nil }
+        let organization = organizations.organization(ofAETitle: context.callingAETitle.value)
+        do {
+            return StudyAccess(organizations: organizations, organization: organization,
+                               sharedStudies: try shares?.sharedStudies(with: organization) ?? [])
+        } catch {
+            throw DIMSEFailure(.processingFailure, "cannot read the study shares: \(error)")
+        }
+    }
+
+    func query(_ identifier: DataSet, _ context: RequestContext) throws -> IndexQuery {
+        IndexQuery(identifier: identifier, patientRoot: QueryRetrieveModel.isPatientRoot(context.sopClassUID),
+                   caseInsensitiveNames: caseInsensitiveNames, access: try access(for: context))
     }
 
     public func find(_ identifier: DataSet, context: RequestContext) async throws -> [DataSet] {
-        try await index.find(IndexQuery(identifier: identifier, patientRoot: QueryRetrieveModel.isPatientRoot(context.sopClassUID),
-                                        caseInsensitiveNames: caseInsensitiveNames))
+        try await index.find(try query(identifier, context))
     }
 
     public func instances(for identifier: DataSet, context: RequestContext) async throws -> [RetrievableInstance] {
-        let records = try await index.instances(matching: IndexQuery(identifier: identifier,
-                                                                     patientRoot: QueryRetrieveModel.isPatientRoot(context.sopClassUID),
-                                                                     caseInsensitiveNames: caseInsensitiveNames))
+        let records = try await index.instances(matching: try query(identifier, context))
         return records.map {
             RetrievableInstance(sopClassUID: $0.sopClassUID, sopInstanceUID: $0.sopInstanceUID, transferSyntaxUID: $0.transferSyntaxUID,
                                 path: (root as NSString).appendingPathComponent($0.path))

@@ -3,7 +3,7 @@ import DICOMCore
 
 /// A parsed JSON value (RFC 8259). Numbers keep their literal text so DS and IS values keep their digits;
 /// objects keep their members in document order, duplicates included, for the decoder to check.
-enum JSONValue {
+package enum JSONValue {
     case null
     case bool(Bool)
     case number(String)
@@ -12,7 +12,7 @@ enum JSONValue {
     case object([(key: String, value: JSONValue)])
 
     /// A short name of the JSON type for error messages.
-    var typeName: String {
+    package var typeName: String {
         switch self {
         case .null: return "null"
         case .bool: return "a boolean"
@@ -26,7 +26,7 @@ enum JSONValue {
 
 /// A strict recursive-descent JSON parser over UTF-8 bytes (RFC 8259), with a nesting limit so that
 /// hostile input cannot exhaust the stack. Errors are `DICOMError` `.malformed` with the byte offset.
-struct JSONParser {
+package struct JSONParser {
     private let bytes: UnsafeRawBufferPointer
     private var offset = 0
     private let maximumDepth: Int
@@ -37,7 +37,7 @@ struct JSONParser {
     }
 
     /// Parses one JSON text. A leading UTF-8 byte order mark is skipped (RFC 8259 §8.1 allows ignoring it).
-    static func parse(_ data: Data, maximumDepth: Int) throws -> JSONValue {
+    package static func parse(_ data: Data, maximumDepth: Int) throws -> JSONValue {
         try data.withUnsafeBytes { raw in
             var parser = JSONParser(bytes: raw, maximumDepth: maximumDepth)
             if raw.count >= 3 && raw[0] == 0xEF && raw[1] == 0xBB && raw[2] == 0xBF { parser.offset = 3 }

@@ -83,6 +83,10 @@ struct StoreConfiguration: Codable, Equatable {
     var tls: TLS?
     var retention: Retention?
     var forward: Forward?
+    /// Organizations by name, each with its AE titles: callers see only their organization's studies and shared ones.
+    var organizations: [String: [String]]?
+    /// Reject associations from AE titles in no organization.
+    var closed: Bool?
 
     /// Reads a configuration file; the error names the file and what is wrong in it.
     static func load(_ path: String) throws -> StoreConfiguration {

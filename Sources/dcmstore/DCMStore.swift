@@ -18,7 +18,7 @@ struct DCMStore: AsyncParsableCommand {
             `serve` (the default) runs the SCP. The other subcommands work on the archive folder while no server runs on it.
             Exit status: 0 on success, 1 when the action found problems (verify) or failed, 64 for bad options.
             """,
-        subcommands: [Serve.self, Delete.self, Restore.self, Purge.self, Retention.self, Verify.self, Stats.self, Reindex.self, Queue.self],
+        subcommands: [Serve.self, Delete.self, Restore.self, Purge.self, Retention.self, Verify.self, Stats.self, Reindex.self, Queue.self, Share.self, Unshare.self, Shares.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -106,6 +106,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Same SOP Instance UID with different content: keep (warning), replace or reject (default keep).")
     var duplicates: String?
 
+    @Option(name: .customLong("org"), help: ArgumentHelp(
+        "An organization NAME=AE[,AE...] (repeatable). Each caller then finds and retrieves only the studies its organization sent and those shared with it (dcmstore share).",
+        valueName: "NAME=AE,..."))
+    var organizationMembers: [String] = []
+
+    @Flag(help: "Closed mode: reject associations from AE titles that belong to no organization.")
+    var closed = false
+
     @Flag(help: "Match Person Names in C-FIND ignoring case.")
     var caseInsensitiveNames = false
 
@@ -150,6 +158,26 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
+    /// The organizations of the configuration plus those of `--org` (which replace one of the same name).
+    func organizationTable(_ configuration: StoreConfiguration) throws -> Organizations? {
+        var members = configuration.organizations ?? [:]
+        for text in organizationMembers {
+            do {
+                let (name, titles) = try Organizations.parseMember(text)
+                members[name] = titles
+            } catch {
+                throw ConfigurationError("--org \(text): \(error)")
+            }
+        }
+        if members.isEmpty { return nil }
+        for titles in members.values { for title in titles { _ = try StoreConfiguration.aeTitle(title, what: "organization AE title") } }
+        do {
+            return try Organizations(members: members)
+        } catch {
+            throw ConfigurationError("organizations: \(error)")
+        }
+    }
+
     func serve(_ configuration: StoreConfiguration, logger: Logger) async throws {
         let aeTitle = try StoreConfiguration.aeTitle(aet ?? configuration.aeTitle ?? "DCMSTORE", what: "--aet")
         let listenPort = port ?? configuration.port ?? 11112
@@ -191,12 +219,18 @@ struct Serve: AsyncParsableCommand {
                                      configuration: ArchiveStoreConfiguration(duplicatePolicy: duplicatePolicy,
                                                                               allowedCallingAETitles: allowedTitles.map(Set.init)),
                                      logger: logger)
+        let organizations = try organizationTable(configuration)
         let queryRetrieve = ArchiveQueryRetrieveHandler(index: index, root: layout.root, destinations: destinations,
-                                                        caseInsensitiveNames: caseInsensitiveNames || configuration.caseInsensitiveNames == true)
+                                                        caseInsensitiveNames: caseInsensitiveNames || configuration.caseInsensitiveNames == true,
+                                                        organizations: organizations, shares: StudyShares(archiveRoot: layout.root))
         var policy = DICOMServer.defaultArchivePolicy(aeTitle: aeTitle)
-        if let allowedTitles {
-            policy.callingAETitles = .only(Set(try allowedTitles.map { try StoreConfiguration.aeTitle($0, what: "allowed calling AE title") }))
+        var callers = try allowedTitles.map { Set(try $0.map { try StoreConfiguration.aeTitle($0, what: "allowed calling AE title") }) }
+        if closed || configuration.closed == true {
+            guard let organizations else { throw ConfigurationError("closed mode needs organizations (--org NAME=AE,...)") }
+            let members = Set(try organizations.allAETitles.map { try StoreConfiguration.aeTitle($0, what: "organization AE title") })
+            callers = callers.map { $0.intersection(members) } ?? members
         }
+        if let callers { policy.callingAETitles = .only(callers) }
         let (rules, forwardDestinations) = try forwarding(configuration, aeTitle: aeTitle)
         var storageHandler: StorageHandler = ArchiveStorageHandler(store: store)
         var forwarders: [Task<Void, Never>] = []

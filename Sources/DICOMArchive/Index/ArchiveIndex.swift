@@ -97,11 +97,16 @@ public struct IndexQuery: Sendable {
     public var caseInsensitiveNames: Bool
     /// Stop after this many matches (0: no limit).
     public var limit: Int
+    /// Which studies the caller may see (nil: every study). Patients, series and instances of other studies are
+    /// invisible too, and counts such as Number of Patient Related Studies count only visible studies.
+    public var access: StudyAccess?
 
-    public init(identifier: DataSet, patientRoot: Bool = false, caseInsensitiveNames: Bool = false, limit: Int = 0) {
+    public init(identifier: DataSet, patientRoot: Bool = false, caseInsensitiveNames: Bool = false, limit: Int = 0,
+                access: StudyAccess? = nil) {
         self.identifier = identifier
         self.patientRoot = patientRoot
         self.caseInsensitiveNames = caseInsensitiveNames
         self.limit = limit
+        self.access = access
     }
 }

@@ -35,6 +35,8 @@ final class StudyNode {
     var instanceCount = 0
     /// Visible instances per SOP Class UID.
     var sopClasses: [String: Int] = [:]
+    /// Visible instances per calling AE title that sent them (who owns the study, see ``StudyAccess``).
+    var senders: [String: Int] = [:]
     /// Study Date normalised for the date index ("" when absent or not a date).
     var dateKey: String
 
@@ -187,6 +189,7 @@ final class IndexState {
         studyNode.series.insert(seriesNode.seriesInstanceUID)
         studyNode.instanceCount += 1
         studyNode.sopClasses[record.sopClassUID, default: 0] += 1
+        studyNode.senders[record.callingAETitle, default: 0] += 1
 
         if let patient = patients[studyNode.patientID] {
             patient.attributes = record.patient
@@ -206,6 +209,9 @@ final class IndexState {
         studyNode.instanceCount -= 1
         if let count = studyNode.sopClasses[record.sopClassUID] {
             studyNode.sopClasses[record.sopClassUID] = count > 1 ? count - 1 : nil
+        }
+        if let count = studyNode.senders[record.callingAETitle] {
+            studyNode.senders[record.callingAETitle] = count > 1 ? count - 1 : nil
         }
         if seriesNode.instances.isEmpty {
             series[seriesNode.seriesInstanceUID] = nil

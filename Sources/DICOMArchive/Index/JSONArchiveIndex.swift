@@ -70,7 +70,7 @@ public actor JSONArchiveIndex: ArchiveIndex {
                 throw ArchiveIndexError(.io, "cannot read the snapshot: \(error.localizedDescription)", path: snapshotPath)
             }
             let snapshot: IndexSnapshot
-            do { snapshot = try IndexCoding.decoder().decode(IndexSnapshot.self, from: data) } catch {
+            do { snapshot = try IndexSnapshot.decode(data) } catch {
                 throw ArchiveIndexError(.corrupt, "the snapshot is not a valid index: \(error)", path: snapshotPath)
             }
             guard snapshot.schemaVersion <= IndexSnapshot.currentSchemaVersion else {
@@ -133,11 +133,11 @@ public actor JSONArchiveIndex: ArchiveIndex {
     }
 
     public func find(_ query: IndexQuery) async throws -> [DataSet] {
-        try QueryEngine(state: state).find(query)
+        try QueryEngine(state: state, access: query.access).find(query)
     }
 
     public func instances(matching query: IndexQuery) async throws -> [InstanceRecord] {
-        try QueryEngine(state: state).instances(matching: query)
+        try QueryEngine(state: state, access: query.access).instances(matching: query)
     }
 
     public func setTrashed(_ sopInstanceUIDs: [String], trashed: Bool, at date: Date) async throws {

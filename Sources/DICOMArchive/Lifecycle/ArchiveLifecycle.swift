@@ -29,7 +29,7 @@ public struct ArchiveLifecycle: Sendable {
         self.index = index
         self.retentionPolicy = retentionPolicy
         self.audit = AuditLog(path: layout.auditLogPath)
-        self.user = user ?? ProcessInfo.processInfo.environment["USER"] ?? "uid \(getuid())"
+        self.user = user ?? AuditLog.currentUser
         self.host = host ?? Self.hostName()
     }
 

@@ -48,6 +48,12 @@ public struct AuditLog: Sendable {
 
     static let lock = NSLock()
 
+    /// The user running this process, for audit entries: `$USER`, or the numeric user ID.
+    public static var currentUser: String { ProcessInfo.processInfo.environment["USER"] ?? "uid \(getuid())" }
+
+    /// The host name from gethostname(2) (no DNS lookup, unlike `ProcessInfo.hostName`), for audit entries.
+    public static var hostName: String { ArchiveLifecycle.hostName() }
+
     static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601

@@ -71,6 +71,23 @@ struct ParsedQuery {
 /// date index, and derived counts are kept per study.
 struct QueryEngine {
     let state: IndexState
+    /// Which studies the caller may see (nil: all).
+    var access: StudyAccess? = nil
+
+    init(state: IndexState, access: StudyAccess? = nil) {
+        self.state = state
+        self.access = access
+    }
+
+    /// Whether the caller may see a study (``IndexQuery/access``).
+    func isVisible(_ study: StudyNode) -> Bool {
+        access?.allows(studyInstanceUID: study.studyInstanceUID, senders: study.senders.keys) ?? true
+    }
+
+    /// The studies of a patient the caller may see.
+    func visibleStudies(of patient: PatientNode) -> [StudyNode] {
+        patient.studies.compactMap { state.studies[$0] }.filter(isVisible)
+    }
 
     static let instanceAvailability = Tag(0x0008, 0x0056)
 
@@ -109,7 +126,7 @@ struct QueryEngine {
         switch parsed.level {
         case .patient:
             for patient in sortedPatients(matchingPatients(parsed)) {
-                for uid in patient.studies.sorted() { if let study = state.studies[uid] { add(study) } }
+                for study in visibleStudies(of: patient).sorted(by: { $0.studyInstanceUID < $1.studyInstanceUID }) { add(study) }
             }
         case .study: sortedStudies(matchingStudies(parsed)).forEach(add)
         case .series: sortedSeries(matchingSeries(parsed)).forEach(add)
@@ -130,7 +147,10 @@ struct QueryEngine {
         } else {
             candidates = Array(state.patients.values)
         }
-        return candidates.filter { patient in conditions.allSatisfy { $0.matches(patientValue($0.attribute.tag, patient)) } }
+        return candidates.filter { patient in
+            (access == nil || !visibleStudies(of: patient).isEmpty)
+                && conditions.allSatisfy { $0.matches(patientValue($0.attribute.tag, patient)) }
+        }
     }
 
     func matchingStudies(_ query: ParsedQuery) -> [StudyNode] {
@@ -159,6 +179,7 @@ struct QueryEngine {
         } else {
             candidates = Array(state.studies.values)
         }
+        if access != nil { candidates = candidates.filter(isVisible) }
         if conditions.isEmpty { return candidates }
         return candidates.filter { study in conditions.allSatisfy { $0.matches(studyValue($0.attribute, study)) } }
     }
@@ -168,7 +189,7 @@ struct QueryEngine {
         if let uids = query.exactValues(for: IndexedAttribute.seriesInstanceUID) {
             let upper = query.conditions.filter { $0.attribute.level.depth <= QueryLevel.study.depth }
             return uids.compactMap { state.series[$0] }.filter { series in
-                guard let study = state.studies[series.studyInstanceUID] else { return false }
+                guard let study = state.studies[series.studyInstanceUID], isVisible(study) else { return false }
                 return upper.allSatisfy { $0.matches(studyValue($0.attribute, study)) }
                     && seriesConditions.allSatisfy { $0.matches(seriesValue($0.attribute.tag, series)) }
             }
@@ -188,7 +209,8 @@ struct QueryEngine {
         if let uids = query.exactValues(for: IndexedAttribute.sopInstanceUID) {
             let upper = query.conditions.filter { $0.attribute.level != .image }
             return uids.compactMap { state.visibleRecord($0) }.filter { record in
-                guard let series = state.series[record.seriesInstanceUID], let study = state.studies[series.studyInstanceUID] else { return false }
+                guard let series = state.series[record.seriesInstanceUID], let study = state.studies[series.studyInstanceUID],
+                      isVisible(study) else { return false }
                 let chain = Chain(study: study, series: series, record: record)
                 return upper.allSatisfy { $0.matches(value($0.attribute, chain)) }
                     && instanceConditions.allSatisfy { $0.matches(record.value($0.attribute.tag, level: .image)) }
@@ -252,9 +274,9 @@ struct QueryEngine {
     func patientValue(_ tag: Tag, _ patient: PatientNode) -> String? {
         switch tag.rawValue {
         case 0x0010_0020: return patient.patientID
-        case 0x0020_1200: return String(patient.studies.count)
-        case 0x0020_1202: return String(patient.studies.reduce(0) { $0 + (state.studies[$1]?.series.count ?? 0) })
-        case 0x0020_1204: return String(patient.studies.reduce(0) { $0 + (state.studies[$1]?.instanceCount ?? 0) })
+        case 0x0020_1200: return String(visibleStudies(of: patient).count)
+        case 0x0020_1202: return String(visibleStudies(of: patient).reduce(0) { $0 + $1.series.count })
+        case 0x0020_1204: return String(visibleStudies(of: patient).reduce(0) { $0 + $1.instanceCount })
         default: return patient.attributes[tag]
         }
     }
