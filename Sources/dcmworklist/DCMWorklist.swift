@@ -20,7 +20,7 @@ struct DCMWorklist: AsyncParsableCommand {
 
 /// Options every subcommand shares.
 struct WorklistOptions: ParsableArguments {
-    @Option(help: "The archive folder (the one dcmstore uses; default ./archive).")
+    @Option(help: "The archive folder (the one dcmstore uses).")
     var archive: String = ArchiveLayout.defaultRoot
 
     @Option(help: "The worklist configuration file (default ARCHIVE/worklist/config.json): character sets per calling AE, report destinations.")

@@ -27,7 +27,7 @@ struct Report: AsyncParsableCommand {
     var recommendations: String?
     @Option(help: "The radiologist, FAMILY^GIVEN.")
     var author: String?
-    @Option(help: "The verifying organization (default: Radiology).")
+    @Option(help: "The verifying organization.")
     var institution: String = "Radiology"
     @Option(help: "Send the report by C-STORE to AE (AE@host:port or a configured destination).")
     var send: String?

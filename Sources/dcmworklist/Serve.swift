@@ -18,16 +18,16 @@ struct Serve: AsyncParsableCommand {
             """)
     @OptionGroup var options: WorklistOptions
 
-    @Option(help: "Port to listen on (default 11113; 0 picks a free one, printed on standard output).")
+    @Option(help: "Port to listen on (0 picks a free one, printed on standard output).")
     var port: Int = 11113
 
-    @Option(help: "Address to listen on (default 0.0.0.0).")
+    @Option(help: "Address to listen on.")
     var host: String = "0.0.0.0"
 
-    @Option(help: "Our AE title (default DCMWORKLIST). Associations calling another title are rejected.")
+    @Option(help: "Our AE title. Associations calling another title are rejected.")
     var aet: String = "DCMWORKLIST"
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning or error (default info).")
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning or error.")
     var logLevel: String = "info"
 
     /// A storage handler for an SCP that accepts no storage: every C-STORE is refused.
