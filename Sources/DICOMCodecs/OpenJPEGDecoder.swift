@@ -83,8 +83,9 @@ public struct OpenJPEGDecoder: FrameDecoder {
             throw CodecError(.corruptStream, "JPEG 2000: the frame starts with neither a codestream SOC/SIZ marker nor a JP2 signature box")
         }
         // A JP2 file is decoded through its Contiguous Codestream box: the codestream alone is what DICOM needs
-        // (Photometric Interpretation comes from the data set), and OpenJPEG 2.5.0's JP2 reader over a memory
-        // stream crashed on a JP2 file whose tile-parts needed the TPsot correction (pydicom's GDCMJ2K_TextGBR.dcm).
+        // (Photometric Interpretation comes from the data set). Decoding the JP2 file itself with OpenJPEG 2.5.0's
+        // JP2 reader over our memory stream crashed (SIGSEGV in the stream buffer) on pydicom's GDCMJ2K_TextGBR.dcm,
+        // a 16-tile JP2 that needs the TPsot correction; its codestream alone decodes correctly.
         let codestream = container == .jp2 ? try Self.contiguousCodestream(in: frame) : frame
         return try codestream.withUnsafeBytes { raw in
             try decode(raw, container: .codestream, description: description)
@@ -165,36 +166,35 @@ public struct OpenJPEGDecoder: FrameDecoder {
                 let component = components[index]
                 guard let data = component.data else { continue }
                 let precision = Int(component.prec)
-                // Sign correction when the codestream and Pixel Representation disagree (see the type's documentation).
-                let correction: (Int32) -> Int32
-                if (component.sgnd != 0) == description.isSigned || precision >= 32 {
-                    correction = { $0 }
-                } else if description.isSigned {
-                    let shift = Int32(32 - precision)
-                    correction = { ($0 << shift) >> shift }
-                } else {
-                    let mask = Int32(truncatingIfNeeded: (UInt32(1) << UInt32(precision)) &- 1)
-                    correction = { $0 & mask }
+                // Sign correction when the codestream and Pixel Representation disagree (see the type's
+                // documentation), as one branch-free step: ((v & mask) << shift) >> shift.
+                var mask: Int32 = -1
+                var shift: Int32 = 0
+                if (component.sgnd != 0) != description.isSigned, precision < 32 {
+                    if description.isSigned {
+                        shift = Int32(32 - precision)
+                    } else {
+                        mask = Int32(truncatingIfNeeded: (UInt32(1) << UInt32(precision)) &- 1)
+                    }
                 }
                 let stride = componentCount * bytesPerSample
                 var position = index * bytesPerSample
                 switch bytesPerSample {
                 case 1:
                     for pixel in 0..<pixelCount {
-                        target[position] = UInt8(truncatingIfNeeded: correction(data[pixel]))
+                        target[position] = UInt8(truncatingIfNeeded: ((data[pixel] & mask) &<< shift) &>> shift)
                         position += stride
                     }
                 case 2:
                     for pixel in 0..<pixelCount {
-                        let value = UInt16(truncatingIfNeeded: correction(data[pixel]))
-                        target[position] = UInt8(truncatingIfNeeded: value)
-                        target[position + 1] = UInt8(truncatingIfNeeded: value >> 8)
+                        let value = UInt16(truncatingIfNeeded: ((data[pixel] & mask) &<< shift) &>> shift)
+                        target.storeBytes(of: value.littleEndian, toByteOffset: position, as: UInt16.self)
                         position += stride
                     }
                 default:
                     for pixel in 0..<pixelCount {
-                        target.storeBytes(of: UInt32(bitPattern: correction(data[pixel])).littleEndian,
-                                          toByteOffset: position, as: UInt32.self)
+                        let value = UInt32(bitPattern: ((data[pixel] & mask) &<< shift) &>> shift)
+                        target.storeBytes(of: value.littleEndian, toByteOffset: position, as: UInt32.self)
                         position += stride
                     }
                 }

@@ -95,8 +95,8 @@ public struct OpenJPEGEncoder: FrameEncoder {
               opj_end_compress(codec, stream) != 0 else {
             throw CodecError(.unsupported, "JPEG 2000 encoder: " + messages.summary("encoding failed"))
         }
-        var bytes = writer.bytes
-        if bytes.count % 2 == 1 { bytes.append(0) }  // fragments have even length (PS3.5 §A.4)
+        if writer.bytes.count % 2 == 1 { writer.bytes.append(0) }  // fragments have even length (PS3.5 §A.4)
+        let bytes = writer.bytes
         let photometric = rgb ? (isLossy ? "YBR_ICT" : "YBR_RCT") : description.photometricInterpretation
         return EncodedFrame(bytes: Data(bytes), photometricInterpretation: photometric, planarConfiguration: 0)
     }
@@ -111,22 +111,28 @@ public struct OpenJPEGEncoder: FrameEncoder {
         let pixelCount = description.pixelCount
         let bytesPerSample = description.bitsAllocated / 8
         let bitsStored = description.bitsStored
-        let shift = description.highBit + 1 - bitsStored
-        let mask = UInt32((1 << bitsStored) - 1)
-        let signShift = 32 - bitsStored
-        let signed = description.isSigned
+        let shift = UInt32(description.highBit + 1 - bitsStored)
+        let mask = UInt32(truncatingIfNeeded: (UInt64(1) << UInt64(bitsStored)) - 1)
+        // Sign extension from Bits Stored as ((v << s) >> s) on Int32; s = 0 for unsigned samples.
+        let signShift = description.isSigned ? Int32(32 - bitsStored) : 0
+        let planar = description.planarConfiguration == 1
         frame.withUnsafeBytes { raw in
             for index in 0..<components {
                 guard let plane = componentPointers[index].data else { continue }
-                for pixel in 0..<pixelCount {
-                    let sampleIndex = description.planarConfiguration == 0
-                        ? pixel * components + index : index * pixelCount + pixel
-                    let offset = sampleIndex * bytesPerSample
-                    var value: UInt32 = bytesPerSample == 1
-                        ? UInt32(raw[offset]) : UInt32(raw[offset]) | UInt32(raw[offset + 1]) << 8
-                    value = (value >> UInt32(shift)) & mask
-                    plane[pixel] = signed ? (Int32(bitPattern: value << UInt32(signShift)) >> Int32(signShift))
-                                          : Int32(bitPattern: value)
+                // Sample i of this component is at (first + i * step) samples.
+                let first = planar ? index * pixelCount : index
+                let step = planar ? 1 : components
+                if bytesPerSample == 1 {
+                    for pixel in 0..<pixelCount {
+                        let value = (UInt32(raw[first + pixel * step]) &>> shift) & mask
+                        plane[pixel] = (Int32(bitPattern: value) &<< signShift) &>> signShift
+                    }
+                } else {
+                    for pixel in 0..<pixelCount {
+                        let word = UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: (first + pixel * step) * 2, as: UInt16.self))
+                        let value = (UInt32(word) &>> shift) & mask
+                        plane[pixel] = (Int32(bitPattern: value) &<< signShift) &>> signShift
+                    }
                 }
             }
         }

@@ -9,9 +9,8 @@ typealias OpenJPEGStreamHandle = UnsafeMutablePointer<opj_stream_t?>
 /// Collects OpenJPEG's error and warning messages for one codec instance, so they end up in a ``CodecError``
 /// instead of on a console.
 ///
-/// The handlers copy each message into buffers allocated before the codec, without allocating while OpenJPEG
-/// is inside a call (allocating Swift values there corrupted OpenJPEG 2.5.0's state on a JP2 file whose tile-parts
-/// needed the TPsot correction).
+/// The handlers only copy each message into fixed buffers allocated before the codec (bounded, truncating),
+/// so nothing is allocated or retained while OpenJPEG is inside a call.
 final class OpenJPEGMessages {
     static let capacity = 2048
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: OpenJPEGMessages.capacity)

@@ -196,6 +196,33 @@ import Testing
         expectCorrupt(encoded.bytes, "12 bits into 8", description: narrow)
     }
 
+    @Test func jp2FilesAreReadThroughTheirCodestreamBox() throws {
+        let description = FrameDescription(rows: 12, columns: 10, bitsAllocated: 8)
+        let original = Self.samples(description, noise: 2)
+        let codestream = try OpenJPEGEncoder(lossless: true).encode(original, description: description, options: EncodingOptions()).bytes
+        func box(_ type: String, _ body: Data) -> Data {
+            var data = Data()
+            let length = UInt32(body.count + 8)
+            data.append(contentsOf: [UInt8(length >> 24), UInt8((length >> 16) & 0xFF), UInt8((length >> 8) & 0xFF), UInt8(length & 0xFF)])
+            data.append(contentsOf: Array(type.utf8))
+            data.append(body)
+            return data
+        }
+        // ISO/IEC 15444-1 Annex I: signature, file type, (a header box we skip), contiguous codestream.
+        var jp2 = Data([0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50, 0x20, 0x20, 0x0D, 0x0A, 0x87, 0x0A])
+        jp2.append(box("ftyp", Data("jp2 \0\0\0\0jp2 ".utf8)))
+        jp2.append(box("jp2h", Data(count: 20)))
+        jp2.append(box("jp2c", codestream))
+        let decoded = try OpenJPEGDecoder().decode(jp2, description: description)
+        #expect(decoded.pixels == original)
+        // A box longer than the frame, and a JP2 without a codestream box, are corrupt.
+        var overlong = jp2
+        overlong[12 + 3] = 0xFF
+        #expect(throws: CodecError.self) { try OpenJPEGDecoder().decode(overlong, description: description) }
+        let noCodestream = jp2.prefix(12) + box("ftyp", Data("jp2 \0\0\0\0jp2 ".utf8))
+        #expect(throws: CodecError.self) { try OpenJPEGDecoder().decode(Data(noCodestream), description: description) }
+    }
+
     @Test func encoderRejectsShortFrames() {
         let description = FrameDescription(rows: 10, columns: 10, bitsAllocated: 16)
         #expect(throws: CodecError.self) {

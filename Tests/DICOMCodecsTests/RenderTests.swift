@@ -279,6 +279,32 @@ import Testing
         #expect(deepImage.pixels == [255, 128, 0])
     }
 
+    @Test func functionalGroupsGivePerFrameWindowAndRescale() throws {
+        // Enhanced multi-frame: shared Pixel Value Transformation, per-frame Frame VOI LUT (PS3.3 §C.7.6.16).
+        var transformation = DataSet()
+        try transformation.set(.rescaleIntercept, vr: .DS, strings: ["-100"])
+        try transformation.set(.rescaleSlope, vr: .DS, strings: ["1"])
+        var shared = DataSet()
+        shared.set(DataElement(tag: Tag(rawValue: 0x0028_9145), items: [transformation]))
+        var frames: [DataSet] = []
+        for center in ["0", "100"] {
+            var voi = DataSet()
+            try voi.set(.windowCenter, vr: .DS, strings: [center])
+            try voi.set(.windowWidth, vr: .DS, strings: ["101"])
+            var group = DataSet()
+            group.set(DataElement(tag: Tag(rawValue: 0x0028_9132), items: [voi]))
+            frames.append(group)
+        }
+        var dataSet = DataSet()
+        dataSet.set(DataElement(tag: Tag(rawValue: 0x5200_9229), items: [shared]))
+        dataSet.set(DataElement(tag: Tag(rawValue: 0x5200_9230), items: frames))
+        let (frame, description) = Self.grayscale([100, 200])  // modality 0 and 100
+        let first = try FrameRenderer.render(frame, description: description, dataSet: FrameRenderer.attributes(of: dataSet, frame: 0))
+        let second = try FrameRenderer.render(frame, description: description, dataSet: FrameRenderer.attributes(of: dataSet, frame: 1))
+        #expect(first.pixels == [129, 255])  // ((0 + 0.5)/100 + 0.5)·255 = 128.8
+        #expect(second.pixels == [0, 129])
+    }
+
     @Test func badInputThrows() throws {
         let (frame, description) = Self.grayscale([1, 2, 3])
         #expect(throws: CodecError.self) {
