@@ -50,7 +50,7 @@ let package = Package(
         ]),
         // Layer 3: SCU and SCP services on sockets and TLS.
         .target(name: "DICOMServices", dependencies: [
-            "DICOMCore", "DICOMIO", "DICOMNetwork",
+            "DICOMCore", "DICOMIO", "DICOMNetwork", "DICOMCodecs",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -121,7 +121,7 @@ let package = Package(
             .product(name: "NIOTestUtils", package: "swift-nio"),
         ]),
         .testTarget(name: "DICOMServicesTests", dependencies: [
-            "DICOMCore", "DICOMIO", "DICOMNetwork", "DICOMServices", "dcmquery", "dcmsend",
+            "DICOMCore", "DICOMIO", "DICOMNetwork", "DICOMServices", "DICOMCodecs", "dcmquery", "dcmsend",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

@@ -1,3 +1,4 @@
+import DICOMCodecs
 import DICOMCore
 import DICOMIO
 import DICOMNetwork
@@ -151,16 +152,10 @@ public actor Association {
     }
 
     /// The accepted presentation context a data set in `transferSyntax` can go through: one with that exact
-    /// transfer syntax, else (for a native, uncompressed syntax) one with another native syntax, which needs
-    /// re-encoding. Nil when none fits.
+    /// transfer syntax, else one with a native syntax it can be re-encoded in (a compressed data set is then
+    /// decompressed with the built-in codecs). Nil when none fits.
     public nonisolated func context(forSOPClass sopClassUID: String, transferSyntax: TransferSyntax) -> NegotiatedAssociation.AcceptedContext? {
-        if let exact = negotiated.context(forAbstractSyntax: sopClassUID, transferSyntax: transferSyntax.uid) { return exact }
-        guard !transferSyntax.isEncapsulated else { return nil }
-        let preferred = [TransferSyntax.explicitVRLittleEndian, .implicitVRLittleEndian, .explicitVRBigEndian, .deflatedExplicitVRLittleEndian]
-        for candidate in preferred {
-            if let context = negotiated.context(forAbstractSyntax: sopClassUID, transferSyntax: candidate.uid) { return context }
-        }
-        return nil
+        OutgoingDataSet.context(in: negotiated, sopClassUID: sopClassUID, transferSyntax: transferSyntax)
     }
 
     /// Sends C-STORE-RQ (PS3.7 §9.1.1) with an encoded data set (no File Meta Information) and returns the
@@ -227,19 +222,16 @@ public actor Association {
         }
         guard let context = context(forSOPClass: sopClass, transferSyntax: header.transferSyntax),
               let contextSyntax = context.knownTransferSyntax else {
+            let codec = header.transferSyntax.isEncapsulated && CodecRegistry.decoder(for: header.transferSyntax.uid) == nil
+                ? " (and no built-in codec decodes it)" : ""
             throw DICOMServiceError(.noPresentationContext,
-                                    "the peer accepted no presentation context for \(sopClass) in \(header.transferSyntax.name) (and no codec is available to convert it)")
+                                    "the peer accepted no presentation context for \(sopClass) in \(header.transferSyntax.name)\(codec)")
         }
         let source: DataSetSource
         if contextSyntax == header.transferSyntax, let offset = Part10Layout.dataSetOffset(ofFileAt: path) {
             source = .file(path: path, offset: offset)
         } else {
-            do {
-                let file = try DICOMFile(contentsOf: path)
-                source = .buffer(ByteBuffer(bytes: try DataSetWriter.encode(file.dataSet, transferSyntax: contextSyntax)))
-            } catch {
-                throw DICOMServiceError(.invalidInput, "\(path): cannot encode in \(contextSyntax.name): \(error)")
-            }
+            source = .buffer(ByteBuffer(bytes: try OutgoingDataSet.encoded(fileAt: path, in: contextSyntax)))
         }
         let status = try await store(source, sopClassUID: sopClass, sopInstanceUID: sopInstance, transferSyntax: contextSyntax,
                                      priority: priority)

@@ -33,7 +33,8 @@ public struct SendResult: Sendable, Codable, Equatable {
 /// Each file's own transfer syntax is proposed together with Explicit and Implicit VR Little Endian, one
 /// presentation context per (SOP class, transfer syntax) pair, at most 128 per association (PS3.8 §9.3.2.2:
 /// odd IDs 1–255); more pairs open further associations. A file whose syntax the peer did not accept is sent in
-/// an accepted native syntax when it is itself native, else reported as not sent (no codecs yet).
+/// an accepted native syntax; a compressed one is decompressed with the built-in codecs when the peer accepted only
+/// uncompressed syntaxes, and reported as not sent (with the reason) when no codec decodes it.
 public struct FileSender: Sendable {
     public var host: String
     public var port: Int

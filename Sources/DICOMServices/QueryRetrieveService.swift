@@ -342,12 +342,8 @@ struct QueryRetrieveService: Sendable {
     private func storeOnThisAssociation(_ instance: RetrievableInstance, messageID: UInt16, request: CGetRequest,
                                         mailbox: OperationMailbox) async throws -> DIMSEStatus? {
         let fileSyntax = TransferSyntax(uid: instance.transferSyntaxUID)
-        var chosen = negotiated.context(forAbstractSyntax: instance.sopClassUID, transferSyntax: instance.transferSyntaxUID)
-        if chosen == nil, fileSyntax.map({ !$0.isEncapsulated }) ?? false {
-            for native in [TransferSyntax.explicitVRLittleEndian, .implicitVRLittleEndian] {
-                if let found = negotiated.context(forAbstractSyntax: instance.sopClassUID, transferSyntax: native.uid) { chosen = found; break }
-            }
-        }
+        let chosen = fileSyntax.flatMap { OutgoingDataSet.context(in: negotiated, sopClassUID: instance.sopClassUID, transferSyntax: $0) }
+            ?? negotiated.context(forAbstractSyntax: instance.sopClassUID, transferSyntax: instance.transferSyntaxUID)
         guard let context = chosen, let contextSyntax = context.knownTransferSyntax else {
             throw DICOMServiceError(.noPresentationContext, "the C-GET requestor accepted no context for \(instance.sopClassUID) in \(instance.transferSyntaxUID)")
         }
@@ -364,13 +360,7 @@ struct QueryRetrieveService: Sendable {
                 throw DICOMServiceError(.connectionFailed, "\(error.message); aborting")
             }
         } else {
-            let data: Data
-            do {
-                let file = try DICOMFile(contentsOf: instance.path)
-                data = try DataSetWriter.encode(file.dataSet, transferSyntax: contextSyntax)
-            } catch {
-                throw DICOMServiceError(.invalidInput, "\(instance.path): \(error)")
-            }
+            let data = try OutgoingDataSet.encoded(fileAt: instance.path, in: contextSyntax)
             try await connection.send(try fragmenter.pdus(for: store, dataSet: ByteBuffer(bytes: data), presentationContextID: context.id))
         }
         guard let response = await mailbox.nextStoreResponse(timeout: .seconds(Int64(timeouts.idle.nanoseconds / 1_000_000_000))) else {
