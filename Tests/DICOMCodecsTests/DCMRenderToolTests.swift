@@ -80,6 +80,24 @@ import Testing
         #expect(Data(pixels) == expected)
     }
 
+    @Test func secondFrameOfAnRLEFile() throws {
+        let input = try RenderTests.pydicomFile("SC_rgb_rle_2frame.dcm")
+        let output = Self.temporary(".png")
+        defer { unlink(output) }
+        let run = try Self.dcmrender([input, output, "--frame", "2"])
+        #expect(run.status == 0, "\(run.error)")
+        let (_, pixels) = try PNGWriterTests.decode(try Data(contentsOf: URL(fileURLWithPath: output)))
+        let all = try OpenJPEGTests.pydicomPixels(of: input)  // both frames, RGB interleaved
+        #expect(all.count == 2 * pixels.count)
+        #expect(Data(pixels) == all.suffix(pixels.count))
+        #expect(Data(pixels) != all.prefix(pixels.count))
+        let jpeg = Self.temporary(".jpg")
+        defer { unlink(jpeg) }
+        let jpegRun = try Self.dcmrender([input, jpeg, "--frame", "1", "--quality", "80"])
+        #expect(jpegRun.status == 0, "\(jpegRun.error)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: jpeg)).prefix(3) == Data([0xFF, 0xD8, 0xFF]))
+    }
+
     @Test func usageErrorsExit64AndFailuresExit1() throws {
         let input = try RenderTests.pydicomFile("CT_small.dcm")
         let output = Self.temporary(".png")

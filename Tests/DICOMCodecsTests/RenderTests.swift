@@ -12,8 +12,10 @@ import Testing
     /// The first frame of native Pixel Data as a decoded frame.
     static func nativeFrame(_ dataSet: DataSet, _ description: FrameDescription) throws -> DecodedFrame {
         let bytes = try #require(dataSet[.pixelData]?.bytes, "no native Pixel Data")
-        #expect(bytes.count >= description.bytesPerFrame)
-        return DecodedFrame(pixels: bytes.prefix(description.bytesPerFrame),
+        // Native YBR_FULL_422 holds 2 bytes a pixel (Y1 Y2 Cb Cr per pair); the renderer expands it.
+        let length = description.photometricInterpretation == "YBR_FULL_422" ? description.pixelCount * 2 : description.bytesPerFrame
+        #expect(bytes.count >= length)
+        return DecodedFrame(pixels: bytes.prefix(length),
                             photometricInterpretation: description.photometricInterpretation,
                             planarConfiguration: description.planarConfiguration)
     }
@@ -118,6 +120,7 @@ import Testing
         DCMTKCase(file: "examples_rgb_color.dcm", options: RenderOptions(), dcmtk: []),
         DCMTKCase(file: "SC_rgb_small_odd.dcm", options: RenderOptions(), dcmtk: []),
         DCMTKCase(file: "examples_palette.dcm", options: RenderOptions(), dcmtk: []),
+        DCMTKCase(file: "SC_ybr_full_422_uncompressed.dcm", options: RenderOptions(), dcmtk: []),
         DCMTKCase(file: "liver_1frame.dcm", options: RenderOptions(voi: .minMax), dcmtk: ["+Wm"]),
         DCMTKCase(file: "rtdose_1frame.dcm", options: RenderOptions(voi: .minMax), dcmtk: ["+Wm"]),
     ]
