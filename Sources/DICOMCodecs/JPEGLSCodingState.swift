@@ -116,10 +116,16 @@ final class JPEGLSContexts {
 
     /// Golomb parameter k of a regular context (ITU T.87 §A.5.1).
     @inline(__always) func golombK(_ q: Int) -> Int {
-        var k = 0
-        let nq = n[q], aq = a[q]
-        while (nq << k) < aq && k < 24 { k += 1 }
-        return k
+        Self.smallestShift(n[q], reaching: a[q])
+    }
+
+    /// The smallest k (at most 24) with `value << k >= target`, from the operands' bit lengths: `value << d` has the bit
+    /// length of `target` when d is their difference, so k is d or d + 1.
+    @inline(__always) static func smallestShift(_ value: Int, reaching target: Int) -> Int {
+        guard value > 0, target > value else { return 0 }
+        var k = value.leadingZeroBitCount - target.leadingZeroBitCount
+        if (value << k) < target { k += 1 }
+        return min(k, 24)
     }
 
     /// Updates a regular context after coding `errorValue` (ITU T.87 §A.6, Figures A.12 and A.13).
@@ -148,9 +154,7 @@ final class JPEGLSContexts {
     @inline(__always) func runInterruptionK(_ riType: Int) -> Int {
         let q = Self.regularCount + riType
         let temp = riType == 1 ? a[q] + (n[q] >> 1) : a[q]
-        var k = 0
-        while (n[q] << k) < temp && k < 24 { k += 1 }
-        return k
+        return Self.smallestShift(n[q], reaching: temp)
     }
 
     /// Updates a run-interruption context (ITU T.87 §A.7.2.2, Figure A.23).

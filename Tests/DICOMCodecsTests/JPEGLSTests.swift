@@ -68,6 +68,16 @@ import Testing
         #expect((near.t1, near.t2, near.t3) == (9, 17, 35))
     }
 
+    @Test func golombParameterMatchesTheLoopOfT87FigureA11() {
+        for n in [1, 2, 3, 5, 63, 64, 65, 1000] {
+            for a in [0, 1, 2, 3, 4, 7, 8, 9, 100, 4095, 65_536, 1 << 30, 1 << 40] {
+                var k = 0
+                while (n << k) < a && k < 24 { k += 1 }
+                #expect(JPEGLSContexts.smallestShift(n, reaching: a) == k, "N \(n), A \(a)")
+            }
+        }
+    }
+
     @Test func registryReturnsTheJPEGLSCodecs() {
         #expect(CodecRegistry.decoder(for: TransferSyntax.jpegLSLossless.uid) is JPEGLSDecoder)
         #expect(CodecRegistry.decoder(for: TransferSyntax.jpegLSNearLossless.uid) is JPEGLSDecoder)
