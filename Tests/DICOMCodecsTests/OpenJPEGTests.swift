@@ -310,6 +310,25 @@ import Testing
     func pydicomDecodesWhatWeEncode(_ description: FrameDescription) throws {
         let original = Self.samples(description, noise: 3)
         let encoded = try OpenJPEGEncoder(lossless: true).encode(original, description: description, options: EncodingOptions())
+        let decoded = try Self.pydicomDecode(encoded, description: description, syntax: .jpeg2000Lossless)
+        #expect(decoded.count == description.bytesPerFrame)
+        #expect(Self.values(decoded, description) == Self.values(original, description))
+    }
+
+    @Test func pydicomDecodesOurLossyFrames() throws {
+        let description = FrameDescription(rows: 64, columns: 64, bitsAllocated: 16, bitsStored: 12)
+        let original = Self.samples(description, noise: 3)
+        let encoder = OpenJPEGEncoder(lossless: false)
+        let encoded = try encoder.encode(original, description: description, options: EncodingOptions(compressionRatio: 8))
+        let decoded = try Self.pydicomDecode(encoded, description: description, syntax: .jpeg2000)
+        let ours = try OpenJPEGDecoder().decode(encoded.bytes, description: description)
+        #expect(Self.values(decoded, description) == Self.values(ours.pixels, description))
+        let quality = Self.psnr(Self.values(decoded, description), Self.values(original, description), peak: 4095)
+        #expect(quality > 40 && quality.isFinite, "PSNR \(quality) dB")
+    }
+
+    /// Writes `encoded` as a single-frame Part 10 file in `syntax` and returns pydicom's decoded pixels.
+    static func pydicomDecode(_ encoded: EncodedFrame, description: FrameDescription, syntax: TransferSyntax) throws -> Data {
         var dataSet = DataSet()
         dataSet.setASCII(.sopClassUID, vr: .UI, "1.2.840.10008.5.1.4.1.1.7")
         dataSet.setASCII(.sopInstanceUID, vr: .UI, "1.2.826.0.1.3680043.10.999.77")
@@ -325,9 +344,7 @@ import Testing
         dataSet.set(DataElement(tag: .pixelData, vr: .OB, value: .encapsulated(EncapsulatedPixelData(fragments: [encoded.bytes]))))
         let path = NSTemporaryDirectory() + "j2k-\(UUID().uuidString).dcm"
         defer { unlink(path) }
-        try DICOMFile(dataSet: dataSet, transferSyntax: .jpeg2000Lossless).write(to: path)
-        let decoded = try Self.pydicomPixels(of: path)
-        #expect(decoded.count == description.bytesPerFrame)
-        #expect(Self.values(decoded, description) == Self.values(original, description))
+        try DICOMFile(dataSet: dataSet, transferSyntax: syntax).write(to: path)
+        return try Self.pydicomPixels(of: path)
     }
 }
