@@ -58,7 +58,7 @@ let package = Package(
         ]),
         // Layer 4: the archive — storage layout, JSON index, C-FIND matching, lifecycle.
         .target(name: "DICOMArchive", dependencies: [
-            "DICOMCore", "DICOMIO", "DICOMJSON", "DICOMNetwork", "DICOMServices",
+            "DICOMCore", "DICOMIO", "DICOMJSON", "DICOMNetwork", "DICOMServices", "DICOMCodecs",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -87,7 +87,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "dcmstore", dependencies: [
-            "DICOMCore", "DICOMIO", "DICOMNetwork", "DICOMServices", "DICOMArchive", "DICOMWorklist", "DICOMToolSupport",
+            "DICOMCore", "DICOMIO", "DICOMNetwork", "DICOMServices", "DICOMArchive", "DICOMCodecs", "DICOMWorklist", "DICOMToolSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -87,6 +87,8 @@ struct StoreConfiguration: Codable, Equatable {
     var organizations: [String: [String]]?
     /// Reject associations from AE titles in no organization.
     var closed: Bool?
+    /// Store images in this lossless transfer syntax (a name as for `--store-as`, or a UID).
+    var storeAs: String?
 
     /// Reads a configuration file; the error names the file and what is wrong in it.
     static func load(_ path: String) throws -> StoreConfiguration {

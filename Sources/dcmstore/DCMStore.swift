@@ -1,5 +1,6 @@
 import ArgumentParser
 import DICOMArchive
+import DICOMCodecs
 import DICOMCore
 import DICOMNetwork
 import DICOMServices
@@ -114,6 +115,11 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Closed mode: reject associations from AE titles that belong to no organization.")
     var closed = false
 
+    @Option(name: .customLong("store-as"), help: ArgumentHelp(
+        "Store images in this lossless transfer syntax (name or UID: jpeg-ls, j2k-lossless, rle, jpeg-lossless, explicit), re-encoding them on arrival.",
+        valueName: "SYNTAX"))
+    var storeAs: String?
+
     @Flag(help: "Match Person Names in C-FIND ignoring case.")
     var caseInsensitiveNames = false
 
@@ -215,10 +221,18 @@ struct Serve: AsyncParsableCommand {
         try layout.createDirectories()
         let started = ContinuousClock.now
         let index = try await JSONArchiveIndex.open(directory: layout.indexDirectory, logger: logger)
-        let store = try ArchiveStore(layout: layout, index: index,
-                                     configuration: ArchiveStoreConfiguration(duplicatePolicy: duplicatePolicy,
-                                                                              allowedCallingAETitles: allowedTitles.map(Set.init)),
-                                     logger: logger)
+        var storeConfiguration = ArchiveStoreConfiguration(duplicatePolicy: duplicatePolicy, allowedCallingAETitles: allowedTitles.map(Set.init))
+        if let name = storeAs ?? configuration.storeAs {
+            guard let syntax = TransferSyntaxNames.resolve(name) else {
+                throw ConfigurationError("--store-as \(name): not a transfer syntax name or UID (\(TransferSyntaxNames.names.joined(separator: ", ")))")
+            }
+            do {
+                storeConfiguration = try storeConfiguration.storing(in: syntax)
+            } catch {
+                throw ConfigurationError("--store-as \(name): \(error)")
+            }
+        }
+        let store = try ArchiveStore(layout: layout, index: index, configuration: storeConfiguration, logger: logger)
         let organizations = try organizationTable(configuration)
         let queryRetrieve = ArchiveQueryRetrieveHandler(index: index, root: layout.root, destinations: destinations,
                                                         caseInsensitiveNames: caseInsensitiveNames || configuration.caseInsensitiveNames == true,

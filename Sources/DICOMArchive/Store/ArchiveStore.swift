@@ -1,3 +1,4 @@
+import DICOMCodecs
 import DICOMCore
 import DICOMIO
 import DICOMNetwork
@@ -28,6 +29,10 @@ public struct ArchiveStoreConfiguration: Sendable {
     public var allowedCallingAETitles: Set<String>?
     /// Refuse (A900H) a data set whose SOP Class UID (0008,0016) differs from the C-STORE's Affected SOP Class UID.
     public var requireMatchingSOPClass: Bool
+    /// When set, images are stored in this (lossless) transfer syntax, e.g. JPEG-LS or JPEG 2000 lossless to save
+    /// disk over the retention period: pixel data is re-encoded on arrival with the built-in codecs. An instance
+    /// that cannot be converted (no codec, corrupt frames, no pixel data) is stored as received.
+    public var storageTransferSyntax: TransferSyntax?
 
     /// Test hook: simulate a failing write (for example ENOSPC after some bytes).
     var writeFault: WriteFault?
@@ -37,6 +42,20 @@ public struct ArchiveStoreConfiguration: Sendable {
         self.duplicatePolicy = duplicatePolicy
         self.allowedCallingAETitles = allowedCallingAETitles
         self.requireMatchingSOPClass = requireMatchingSOPClass
+    }
+
+    /// The configuration with images stored in `syntax`.
+    /// - Throws: ``ArchiveError`` for a lossy syntax or one without a built-in encoder.
+    public func storing(in syntax: TransferSyntax) throws -> ArchiveStoreConfiguration {
+        guard !syntax.isLossy else {
+            throw ArchiveError(.invalidArgument, "\(syntax.name) is lossy: the archive stores only in lossless syntaxes")
+        }
+        guard !syntax.isEncapsulated || CodecRegistry.encoder(for: syntax.uid) != nil else {
+            throw ArchiveError(.invalidArgument, "no built-in encoder writes \(syntax.name)")
+        }
+        var copy = self
+        copy.storageTransferSyntax = syntax
+        return copy
     }
 }
 
@@ -206,6 +225,27 @@ public final class ArchiveStore: Sendable {
         } catch {
             return failure(error, doing: "write")
         }
+        var storedSize = written.size, storedSHA256 = written.sha256, storedSyntaxUID = transferSyntaxUID
+
+        // 1b. Re-encode the pixel data in the configured storage syntax; on failure keep the instance as received.
+        if let target = configuration.storageTransferSyntax, target.uid != transferSyntaxUID,
+           let received = TransferSyntax(uid: transferSyntaxUID), Transcoder.canTranscode(from: received, to: target) {
+            let converted = layout.temporaryDirectory + "/\(UUID().uuidString).part"
+            do {
+                let (size, sha256) = try await runBlocking { [temporary] in
+                    try Self.convert(temporary, from: received, to: target, writingTo: converted,
+                                     sopClassUID: sopClassUID, sopInstanceUID: sopInstanceUID, sourceAETitle: callingAETitle)
+                }
+                unlink(temporary)
+                temporary = converted
+                (storedSize, storedSHA256, storedSyntaxUID) = (size, sha256, target.uid)
+            } catch is NoPixelData {
+                unlink(converted)
+            } catch {
+                unlink(converted)
+                logger.warning("stored as received, not in \(target.name): \(error)", metadata: ["sop": "\(sopInstanceUID)"])
+            }
+        }
 
         // 2. Check the identifying attributes.
         let record: InstanceRecord
@@ -224,8 +264,8 @@ public final class ArchiveStore: Sendable {
                                    comment: "SOP Class UID (0008,0016) \"\(UIDPathComponent.printable(dataSetClass))\" in the data set differs from the Affected SOP Class UID \"\(UIDPathComponent.printable(sopClassUID))\" of the C-STORE request")
             }
             let relative = try layout.relativePath(studyInstanceUID: study, seriesInstanceUID: series, sopInstanceUID: instance)
-            record = try InstanceRecord.make(from: dataSet, path: relative, size: written.size, transferSyntaxUID: transferSyntaxUID,
-                                             sha256: written.sha256, receivedAt: receivedAt, callingAETitle: callingAETitle)
+            record = try InstanceRecord.make(from: dataSet, path: relative, size: storedSize, transferSyntaxUID: storedSyntaxUID,
+                                             sha256: storedSHA256, receivedAt: receivedAt, callingAETitle: callingAETitle)
         } catch let error as ArchiveError {
             return StoreResult(status: .cannotUnderstand, outcome: .failed, comment: error.message)
         } catch let error as ArchiveIndexError {
@@ -241,6 +281,23 @@ public final class ArchiveStore: Sendable {
     }
 
     private struct UnreadableDataSet: Error { var message: String }
+    private struct NoPixelData: Error {}
+
+    /// Writes the Part 10 file at `path` as a new file in `target` (pixel data re-encoded, File Meta Information
+    /// renewed); returns its size and SHA-256. Throws ``NoPixelData`` for an instance without images.
+    private static func convert(_ path: String, from source: TransferSyntax, to target: TransferSyntax, writingTo output: String,
+                                sopClassUID: String, sopInstanceUID: String, sourceAETitle: String) throws -> (size: Int, sha256: String) {
+        let file = try DICOMFile(contentsOf: path)
+        guard file.dataSet.contains(.pixelData) else { throw NoPixelData() }
+        let dataSet = try Transcoder().transcode(file.dataSet, from: source, to: target)
+        let meta = FileMetaInformation.make(sopClassUID: sopClassUID, sopInstanceUID: sopInstanceUID, transferSyntax: target,
+                                            sourceAETitle: sourceAETitle)
+        let encoded = try DICOMFile(preamble: Data(count: 128), fileMetaInformation: meta, dataSet: dataSet, transferSyntax: target).encoded()
+        guard FileManager.default.createFile(atPath: output, contents: encoded) else {
+            throw ArchiveError(.io, "cannot write the converted instance", path: output)
+        }
+        return try FileSystem.sha256(ofFileAt: output)
+    }
 
     private func commit(_ record: InstanceRecord, temporary: String, temporaryExists: inout Bool) async -> StoreResult {
         let destination = layout.absolute(record.path)
