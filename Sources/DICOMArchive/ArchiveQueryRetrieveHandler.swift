@@ -17,6 +17,8 @@ public struct ArchiveQueryRetrieveHandler: QueryHandler, RetrieveHandler {
     public var organizations: Organizations?
     /// The studies shared between organizations (read on every request; reloaded when the file changes).
     public var shares: StudyShares?
+    /// When set, every C-FIND, C-MOVE and C-GET is written to the audit trail (keys, caller, studies, count).
+    public var audit: AuditTrail?
 
     public init(index: any ArchiveIndex, root: String, destinations: [AETitle: MoveDestination] = [:], caseInsensitiveNames: Bool = false,
                 organizations: Organizations? = nil, shares: StudyShares? = nil) {
@@ -46,11 +48,53 @@ public struct ArchiveQueryRetrieveHandler: QueryHandler, RetrieveHandler {
     }
 
     public func find(_ identifier: DataSet, context: RequestContext) async throws -> [DataSet] {
-        try await index.find(try query(identifier, context))
+        do {
+            let matches = try await index.find(try query(identifier, context))
+            record("query", identifier, context, count: matches.count,
+                   studies: matches.compactMap { $0.string(IndexedAttribute.studyInstanceUID) }, status: .success)
+            return matches
+        } catch let failure as DIMSEFailure {
+            record("query", identifier, context, count: 0, studies: [], status: failure.status, reason: failure.comment)
+            throw failure
+        }
+    }
+
+    /// One audit line for a request (nothing without ``audit``).
+    private func record(_ action: String, _ identifier: DataSet, _ context: RequestContext, count: Int, studies: [String],
+                        status: DIMSEStatus, reason: String? = nil) {
+        guard let audit else { return }
+        let caller = context.callingAETitle.value
+        var unique: [String] = []
+        var seen: Set<String> = []
+        for study in studies where seen.insert(study).inserted { unique.append(study) }
+        audit.record(AuditEntry(time: Date(), action: action, level: identifier.string(.queryRetrieveLevel), count: count,
+                                user: "", host: AuditLog.hostName, reason: reason, aeTitle: caller,
+                                organization: organizations?.organization(ofAETitle: caller), studies: unique,
+                                keys: Self.describe(identifier), status: status.hexCode))
+    }
+
+    /// The keys of an identifier that carry a value, as `Keyword=value` ("PatientName=Иван* StudyDate=20240101-").
+    static func describe(_ identifier: DataSet) -> String {
+        var parts: [String] = []
+        for element in identifier where element.tag != .queryRetrieveLevel && element.tag != .specificCharacterSet
+            && element.tag.group != 0x0000 && element.tag.group != 0x0002 {
+            guard let value = identifier.string(element.tag), !value.isEmpty else { continue }
+            let name = DataDictionary.entry(for: element.tag)?.keyword ?? "\(element.tag)"
+            parts.append("\(name)=\(value)")
+        }
+        return parts.joined(separator: " ")
     }
 
     public func instances(for identifier: DataSet, context: RequestContext) async throws -> [RetrievableInstance] {
-        let records = try await index.instances(matching: try query(identifier, context))
+        let records: [InstanceRecord]
+        do {
+            records = try await index.instances(matching: try query(identifier, context))
+        } catch let failure as DIMSEFailure {
+            record("retrieve", identifier, context, count: 0, studies: [], status: failure.status, reason: failure.comment)
+            throw failure
+        }
+        record("retrieve", identifier, context, count: records.count, studies: records.map(\.studyInstanceUID), status: .success,
+               reason: QueryRetrieveModel.moveModels.contains(context.sopClassUID) ? "C-MOVE" : "C-GET")
         return records.map {
             RetrievableInstance(sopClassUID: $0.sopClassUID, sopInstanceUID: $0.sopInstanceUID, transferSyntaxUID: $0.transferSyntaxUID,
                                 path: (root as NSString).appendingPathComponent($0.path))

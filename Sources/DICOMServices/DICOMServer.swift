@@ -72,6 +72,7 @@ public final class DICOMServer: Sendable {
     public static func start(host: String = "127.0.0.1", port: Int, policy: AcceptorPolicy = defaultStoragePolicy(),
                              storageHandler: StorageHandler, queryHandler: QueryHandler? = nil, retrieveHandler: RetrieveHandler? = nil,
                              managedObjectHandler: ManagedObjectHandler? = nil,
+                             associationObserver: (@Sendable (AssociationEvent) -> Void)? = nil,
                              aeTitle: AETitle? = nil, timeouts: DICOMServerTimeouts = DICOMServerTimeouts(),
                              temporaryDirectory: String = NSTemporaryDirectory(),
                              tls: DICOMTLS? = nil,
@@ -80,6 +81,7 @@ public final class DICOMServer: Sendable {
         let connections = ConnectionRegistry()
         let service = AssociationService(policy: policy, handler: storageHandler, queryHandler: queryHandler,
                                          retrieveHandler: retrieveHandler, managedObjectHandler: managedObjectHandler,
+                                         associationObserver: associationObserver,
                                          aeTitle: aeTitle, timeouts: timeouts,
                                          temporaryDirectory: temporaryDirectory, logger: logger)
         // The decoder's bound: our advertised maximum P-DATA length, but at least 256 KB for A-ASSOCIATE-RQ.
@@ -162,6 +164,7 @@ struct AssociationService: Sendable {
     let queryHandler: QueryHandler?
     let retrieveHandler: RetrieveHandler?
     let managedObjectHandler: ManagedObjectHandler?
+    let associationObserver: (@Sendable (AssociationEvent) -> Void)?
     let aeTitle: AETitle?
     let timeouts: DICOMServerTimeouts
     let temporaryDirectory: String
@@ -171,7 +174,7 @@ struct AssociationService: Sendable {
         var logger = self.logger
         logger[metadataKey: "dicom.peer"] = "\(peer)"
         do {
-            try await run(connection, logger: &logger)
+            try await run(connection, peer: peer, logger: &logger)
         } catch let abort as AssociationAbort {
             logger.info("peer aborted the association", metadata: ["dicom.abort": "\(abort)"])
             await connection.close()
@@ -189,7 +192,7 @@ struct AssociationService: Sendable {
         }
     }
 
-    private func run(_ connection: PDUConnection, logger: inout Logger) async throws {
+    private func run(_ connection: PDUConnection, peer: String, logger: inout Logger) async throws {
         guard let first = try await connection.receive(timeout: timeouts.artim, what: "A-ASSOCIATE-RQ") else {
             await connection.close()
             return
@@ -203,12 +206,16 @@ struct AssociationService: Sendable {
         switch policy.negotiate(request, logger: logger) {
         case .failure(let reject):
             logger.info("association rejected", metadata: ["dicom.reject": "\(reject)"])
+            associationObserver?(AssociationEvent(peer: peer, callingAETitle: request.callingAETitle, calledAETitle: request.calledAETitle,
+                                                  rejection: "\(reject)"))
             try await connection.send(.associateReject(reject))
             // The requestor closes the connection; ARTIM bounds the wait.
             _ = try? await connection.receive(timeout: timeouts.artim, what: "close after A-ASSOCIATE-RJ")
             await connection.close()
             return
         case .success(let accept):
+            associationObserver?(AssociationEvent(peer: peer, callingAETitle: request.callingAETitle, calledAETitle: request.calledAETitle,
+                                                  rejection: nil))
             try await connection.send(.associateAccept(accept))
             negotiated = NegotiatedAssociation(request: request, accept: accept, role: .acceptor)
         }
@@ -371,4 +378,23 @@ struct AssociationService: Sendable {
                                           "dicom.status": "\(status)"])
         return (status, comment)
     }
+}
+
+/// An A-ASSOCIATE-RQ the server answered: who asked, from where, and whether it was accepted (for audit trails).
+public struct AssociationEvent: Sendable, Equatable {
+    /// The peer's address ("[IPv4]127.0.0.1/127.0.0.1:41234").
+    public var peer: String
+    public var callingAETitle: AETitle
+    public var calledAETitle: AETitle
+    /// Why it was rejected (the A-ASSOCIATE-RJ result, source and reason); nil when accepted.
+    public var rejection: String?
+
+    public init(peer: String, callingAETitle: AETitle, calledAETitle: AETitle, rejection: String?) {
+        self.peer = peer
+        self.callingAETitle = callingAETitle
+        self.calledAETitle = calledAETitle
+        self.rejection = rejection
+    }
+
+    public var accepted: Bool { rejection == nil }
 }

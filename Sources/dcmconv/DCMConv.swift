@@ -14,7 +14,7 @@ struct DCMConv: ParsableCommand {
             IN is a file or a directory. For a directory, OUT is a directory and every file is written to the same \
             relative path under it (with --recursive, subdirectories too).
             Transfer syntaxes (--ts takes a name or a UID; * = lossy, needs --allow-lossy):
-            \(TransferSyntaxName.helpText)
+            \(TransferSyntaxNames.helpText)
             A lossy result gets a new SOP Instance UID, Image Type DERIVED, a Source Image Sequence and \
             Lossy Image Compression (0028,2110) "01" with its ratio and method, as DCMTK's dcmcjpeg does.
             Exit codes: 0 every file was converted; 1 at least one file failed (the reason goes to stderr); 64 bad usage.
@@ -48,8 +48,8 @@ struct DCMConv: ParsableCommand {
     var verbose = false
 
     func validate() throws {
-        guard let target = TransferSyntaxName.resolve(transferSyntax) else {
-            throw ValidationError("unknown transfer syntax '\(transferSyntax)'; use one of: \(TransferSyntaxName.names.joined(separator: ", ")) or a UID")
+        guard let target = TransferSyntaxNames.resolve(transferSyntax) else {
+            throw ValidationError("unknown transfer syntax '\(transferSyntax)'; use one of: \(TransferSyntaxNames.names.joined(separator: ", ")) or a UID")
         }
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1...100") }
         guard ratio >= 1 else { throw ValidationError("--ratio must be at least 1") }
@@ -62,7 +62,7 @@ struct DCMConv: ParsableCommand {
     }
 
     mutating func run() throws {
-        guard let target = TransferSyntaxName.resolve(transferSyntax) else { throw ExitCode(64) }
+        guard let target = TransferSyntaxNames.resolve(transferSyntax) else { throw ExitCode(64) }
         var encoding = EncodingOptions(quality: quality, compressionRatio: ratio)
         encoding.nearLossless = near ?? (target.uid == TransferSyntax.jpegLSNearLossless.uid ? 2 : 0)
         let transcoder = Transcoder(options: Transcoder.Options(allowLossy: allowLossy, encoding: encoding))

@@ -19,7 +19,7 @@ struct DCMStore: AsyncParsableCommand {
             `serve` (the default) runs the SCP. The other subcommands work on the archive folder while no server runs on it.
             Exit status: 0 on success, 1 when the action found problems (verify) or failed, 64 for bad options.
             """,
-        subcommands: [Serve.self, Delete.self, Restore.self, Purge.self, Retention.self, Verify.self, Stats.self, Reindex.self, Queue.self, Share.self, Unshare.self, Shares.self],
+        subcommands: [Serve.self, Delete.self, Restore.self, Purge.self, Retention.self, Verify.self, Stats.self, Reindex.self, Queue.self, Share.self, Unshare.self, Shares.self, Audit.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -234,9 +234,12 @@ struct Serve: AsyncParsableCommand {
         }
         let store = try ArchiveStore(layout: layout, index: index, configuration: storeConfiguration, logger: logger)
         let organizations = try organizationTable(configuration)
-        let queryRetrieve = ArchiveQueryRetrieveHandler(index: index, root: layout.root, destinations: destinations,
+        let audit = AuditTrail(path: layout.auditLogPath, logger: logger)
+        var queryRetrieve = ArchiveQueryRetrieveHandler(index: index, root: layout.root, destinations: destinations,
                                                         caseInsensitiveNames: caseInsensitiveNames || configuration.caseInsensitiveNames == true,
                                                         organizations: organizations, shares: StudyShares(archiveRoot: layout.root))
+        queryRetrieve.audit = audit
+        let archiveHandler = ArchiveStorageHandler(store: store, audit: audit, organizations: organizations)
         var policy = DICOMServer.defaultArchivePolicy(aeTitle: aeTitle)
         var callers = try allowedTitles.map { Set(try $0.map { try StoreConfiguration.aeTitle($0, what: "allowed calling AE title") }) }
         if closed || configuration.closed == true {
@@ -246,13 +249,13 @@ struct Serve: AsyncParsableCommand {
         }
         if let callers { policy.callingAETitles = .only(callers) }
         let (rules, forwardDestinations) = try forwarding(configuration, aeTitle: aeTitle)
-        var storageHandler: StorageHandler = ArchiveStorageHandler(store: store)
+        var storageHandler: StorageHandler = archiveHandler
         var forwarders: [Task<Void, Never>] = []
         var forwardQueue: ForwardQueue?
         if !forwardDestinations.isEmpty {
             let queue = try ForwardQueue(directory: ForwardQueue.directory(inArchive: layout.root), logger: logger)
             forwardQueue = queue
-            storageHandler = ForwardingStorageHandler(inner: ArchiveStorageHandler(store: store), queue: queue, rules: rules, logger: logger)
+            storageHandler = ForwardingStorageHandler(inner: archiveHandler, queue: queue, rules: rules, logger: logger)
             let maximumWait = forwardBackoffMax ?? 300
             guard maximumWait >= 1 else { throw ConfigurationError("--forward-backoff-max \(maximumWait): expected 1 or more seconds") }
             let backoff = ForwardBackoff(initial: .seconds(1), maximum: .seconds(maximumWait))
@@ -273,7 +276,16 @@ struct Serve: AsyncParsableCommand {
         storageHandler = orderLink
         let server = try await DICOMServer.start(host: host ?? configuration.host ?? "0.0.0.0", port: listenPort, policy: policy,
                                                  storageHandler: storageHandler, queryHandler: queryRetrieve,
-                                                 retrieveHandler: queryRetrieve, aeTitle: aeTitle,
+                                                 retrieveHandler: queryRetrieve,
+                                                 associationObserver: { event in
+                                                     let caller = event.callingAETitle.value
+                                                     audit.record(AuditEntry(time: Date(), action: event.accepted ? "associate" : "reject",
+                                                                             count: 0, user: "", host: AuditLog.hostName,
+                                                                             reason: event.rejection, aeTitle: caller,
+                                                                             organization: organizations?.organization(ofAETitle: caller),
+                                                                             peer: event.peer))
+                                                 },
+                                                 aeTitle: aeTitle,
                                                  temporaryDirectory: layout.temporaryDirectory, tls: serverTLS, logger: logger)
         let loadTime = ContinuousClock.now - started
         logger.notice("dcmstore ready", metadata: ["ae": "\(aeTitle)", "port": "\(server.port)", "archive": "\(layout.root)",
@@ -286,6 +298,7 @@ struct Serve: AsyncParsableCommand {
         logger.notice("stopping: finishing in-flight associations")
         await server.shutdown(gracePeriod: Duration.seconds(30))
         await orderLink.flush()
+        audit.flush()
         for forwarder in forwarders { forwarder.cancel() }
         for forwarder in forwarders { await forwarder.value }
         try? await forwardQueue?.compact()

@@ -97,6 +97,56 @@ struct Shares: AsyncParsableCommand {
     }
 }
 
+/// `dcmstore audit`: prints the audit trail, optionally only what concerns one study and what happened since a date.
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the audit trail: associations, stores, queries, retrieves, shares, deletes and restores.")
+    @OptionGroup var options: ArchiveOptions
+    @Option(help: "Only entries about this Study Instance UID.") var study: String?
+    @Option(help: "Only entries from this day on, YYYY-MM-DD (local time), or an ISO 8601 time.") var since: String?
+
+    func run() async throws {
+        try runCommand {
+            let (layout, _) = try sharesContext(options)
+            let start = try since.map(Self.start)
+            let entries = try AuditLog(path: layout.auditLogPath).entries().filter { entry in
+                if let start, entry.time < start { return false }
+                if let study { return entry.uid == study || entry.studies?.contains(study) == true }
+                return true
+            }
+            try printReport(entries, json: options.json) {
+                let formatter = ISO8601DateFormatter()
+                return entries.map { entry in
+                    var parts = [formatter.string(from: entry.time), entry.action]
+                    if let ae = entry.aeTitle { parts.append("ae=\(ae)") }
+                    if let organization = entry.organization { parts.append("org=\(organization)") }
+                    if !entry.user.isEmpty { parts.append("user=\(entry.user)") }
+                    if let level = entry.level { parts.append(level.lowercased()) }
+                    if let uid = entry.uid { parts.append(uid) }
+                    if let keys = entry.keys, !keys.isEmpty { parts.append("[\(keys)]") }
+                    if let studies = entry.studies, !studies.isEmpty, entry.uid == nil || entry.level != "study" {
+                        parts.append("studies=\(studies.joined(separator: ","))")
+                    }
+                    if entry.count > 0 { parts.append("count=\(entry.count)") }
+                    if let status = entry.status { parts.append("status=\(status)") }
+                    if let peer = entry.peer { parts.append("from \(peer)") }
+                    if let reason = entry.reason { parts.append("(\(reason))") }
+                    return parts.joined(separator: " ")
+                }.joined(separator: "\n")
+            }
+        }
+    }
+
+    static func start(_ text: String) throws -> Date {
+        if let time = ISO8601DateFormatter().date(from: text) { return time }
+        do {
+            return try Calendar.current.date(byAdding: .day, value: -1, to: Share.endOfDay(text)) ?? Date.distantPast
+        } catch {
+            throw ConfigurationError("--since \(text): expected a date YYYY-MM-DD or an ISO 8601 time")
+        }
+    }
+}
+
 /// The archive layout and configuration for the share commands (which do not open the index, so they work while the
 /// server runs).
 private func sharesContext(_ options: ArchiveOptions) throws -> (ArchiveLayout, StoreConfiguration) {

@@ -85,10 +85,28 @@ struct OrganizationEndToEndTests {
         let missing = try await processes.dcmstore(["unshare", "--archive", archive, "--study", studyA, "--with", "B"])
         #expect(missing.status == 64 && missing.errors.contains("not shared"), "\(missing.errors)")
 
-        // The audit log has the share and the unshare.
+        // The audit trail has one line per action: associations (accepted and rejected), stores, queries, retrieves,
+        // the share and the unshare; `dcmstore audit --study` selects those about one study.
         let audit = try String(contentsOfFile: archive + "/audit.jsonl", encoding: .utf8)
-        let actions = audit.split(separator: "\n").compactMap { try? CLIJSON.object(String($0))["action"] as? String }
-        #expect(actions == ["share", "unshare"])
+        let entries = try audit.split(separator: "\n").map { try CLIJSON.object(String($0)) }
+        func count(_ action: String, _ where: (([String: Any]) -> Bool) = { _ in true }) -> Int {
+            entries.filter { $0["action"] as? String == action && `where`($0) }.count
+        }
+        #expect(count("store") == 4)
+        #expect(count("store") { $0["aeTitle"] as? String == "CTA" && $0["organization"] as? String == "A" } == 2)
+        #expect(count("reject") { $0["aeTitle"] as? String == "STRANGER" } == 1)
+        #expect(count("associate") { $0["aeTitle"] as? String == "NODEB" && $0["organization"] as? String == "B" } >= 6)
+        #expect(count("query") == 4)
+        #expect(count("query") { ($0["keys"] as? String)?.isEmpty == true && $0["organization"] as? String == "B" } == 3)
+        #expect(count("retrieve") == 3)
+        #expect(count("retrieve") { ($0["keys"] as? String) == "StudyInstanceUID=\(studyA)" && $0["count"] as? Int == 0 } == 1)
+        #expect(count("share") == 1 && count("unshare") == 1)
+        let aboutA = try await processes.dcmstore(["audit", "--archive", archive, "--study", studyA, "--json"])
+        #expect(aboutA.status == 0, "dcmstore audit: \(aboutA.errors)")
+        let selected = try JSONSerialization.jsonObject(with: Data(aboutA.output.utf8)) as? [[String: Any]] ?? []
+        #expect(Set(selected.compactMap { $0["action"] as? String }) == ["store", "query", "retrieve", "share", "unshare"])
+        let text = try await processes.dcmstore(["audit", "--archive", archive, "--since", "2020-01-01"])
+        #expect(text.status == 0 && text.output.contains("reject ae=STRANGER"), "\(text.output.prefix(2000))")
         #expect(await server.terminate() == 0)
     }
 }

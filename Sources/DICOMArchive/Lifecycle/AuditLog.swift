@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,7 +8,8 @@ import Glibc
 public struct AuditEntry: Sendable, Codable, Equatable {
     /// When the action ran.
     public var time: Date
-    /// `delete`, `restore`, `purge`, `retention` or `reindex`.
+    /// `delete`, `restore`, `purge`, `retention`, `reindex`, `share`, `unshare` (operators); `associate`, `reject`,
+    /// `store`, `query`, `retrieve` (the network, written by the server).
     public var action: String
     /// `patient`, `study`, `series` or `instance`, when the action was aimed at one.
     public var level: String?
@@ -21,11 +23,30 @@ public struct AuditEntry: Sendable, Codable, Equatable {
     public var user: String
     /// The host it ran on.
     public var host: String
-    /// Why, as given by the operator or the rule that triggered it.
+    /// Why, as given by the operator or the rule that triggered it (for `reject`: the A-ASSOCIATE-RJ reason).
     public var reason: String?
+    /// The calling AE title of a network action.
+    public var aeTitle: String?
+    /// The caller's organization, when the archive has organizations.
+    public var organization: String?
+    /// The peer's address of a network action.
+    public var peer: String?
+    /// The Study Instance UIDs concerned.
+    public var studies: [String]?
+    /// The keys of a query or retrieve ("STUDY PatientName=Иван*").
+    public var keys: String?
+    /// The DIMSE status answered, four hexadecimal digits.
+    public var status: String?
 
     public init(time: Date, action: String, level: String? = nil, uid: String? = nil, count: Int, bytes: Int = 0,
-                user: String, host: String, reason: String? = nil) {
+                user: String, host: String, reason: String? = nil, aeTitle: String? = nil, organization: String? = nil,
+                peer: String? = nil, studies: [String]? = nil, keys: String? = nil, status: String? = nil) {
+        self.aeTitle = aeTitle
+        self.organization = organization
+        self.peer = peer
+        self.studies = studies
+        self.keys = keys
+        self.status = status
         self.time = time
         self.action = action
         self.level = level
@@ -35,6 +56,62 @@ public struct AuditEntry: Sendable, Codable, Equatable {
         self.user = user
         self.host = host
         self.reason = reason
+    }
+}
+
+/// The server's audit trail of network actions (association, store, query, retrieve), appended to the same
+/// `audit.jsonl` as operator actions. Lines are written at once (O_APPEND, one write each) and fsynced together at
+/// most 200 ms later, so auditing does not add an fsync to every C-STORE; ``flush()`` makes everything durable.
+public final class AuditTrail: @unchecked Sendable {
+    public let log: AuditLog
+    private let lock = NSLock()
+    private var descriptor: Int32 = -1
+    private var syncScheduled = false
+    private var failureReported = false
+    let logger: Logger
+
+    public init(path: String, logger: Logger = Logger(label: "dicom.archive.audit")) {
+        log = AuditLog(path: path)
+        self.logger = logger
+    }
+
+    deinit { if descriptor >= 0 { close(descriptor) } }
+
+    /// Appends one entry; a write failure is logged once (the action itself is not refused).
+    public func record(_ entry: AuditEntry) {
+        guard var line = try? AuditLog.encoder().encode(entry) else { return }
+        line.append(0x0A)
+        lock.lock()
+        defer { lock.unlock() }
+        if descriptor < 0 { descriptor = open(log.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644) }
+        let written = descriptor >= 0 ? line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) } : -1
+        if written != line.count {
+            if !failureReported { logger.error("cannot write the audit log \(log.path): \(String(cString: strerror(errno)))") }
+            failureReported = true
+            return
+        }
+        if !syncScheduled {
+            syncScheduled = true
+            Task.detached { [self] in
+                try? await Task.sleep(for: .milliseconds(200))
+                self.sync()
+            }
+        }
+    }
+
+    private func sync() {
+        lock.lock()
+        let fd = descriptor
+        syncScheduled = false
+        lock.unlock()
+        if fd >= 0 { _ = fsync(fd) }
+    }
+
+    /// Makes every recorded entry durable.
+    public func flush() {
+        lock.lock()
+        defer { lock.unlock() }
+        if descriptor >= 0 { _ = fsync(descriptor) }
     }
 }
 
