@@ -153,6 +153,10 @@ import Testing
         #expect(WildcardPattern("a*b?c").matches("axxbyc"))
         #expect(!WildcardPattern("a*b?c").matches("axxbc"))
         #expect(WildcardPattern("*").matches(""))
+        // Without wild cards the value must be equal, not only start with the pattern.
+        #expect(WildcardPattern("CT1").matches("CT1"))
+        #expect(!WildcardPattern("CT1").matches("CT12"))
+        #expect(!WildcardPattern("CT1").matches("CT"))
         #expect(WildcardPattern("**a").matches("bba"))
         #expect(WildcardPattern("?").matches("é"))
         #expect(!WildcardPattern("??").matches("é"))

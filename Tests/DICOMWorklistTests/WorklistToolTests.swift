@@ -249,7 +249,7 @@ import Glibc
         #expect((after["matches"] as? [[String: Any]])?.compactMap { $0["accession"] as? String } == [ivanov, asanbekov, late])
 
         // A malformed date range: failure C000 with a comment, no matches.
-        let malformed = try await Self.pynetdicomQuery(port: server.port, calling: "PYSCU", station: "CT1", date: "20261123-2026")
+        let malformed = try await Self.pynetdicomQuery(port: server.port, calling: "PYSCU", station: "CT1", date: "20261123-20261340")
         #expect((malformed["matches"] as? [Any])?.isEmpty == true)
         #expect(malformed["final"] as? Int == 0xC000)
         #expect((malformed["comment"] as? String)?.contains("Start Date") == true)

@@ -6,8 +6,8 @@ import DICOMCore
 /// DA `yyyymmdd`, TM `HHMMSS.FFFFFF`, DT `YYYYMMDDHHMMSS.FFFFFF`. A partial value stands for the whole period it
 /// names: `2020` as a date bound covers 20200101 to 20201231, `10` as a time covers 10:00:00 to 10:59:59.999999.
 /// The legacy forms `yyyy.mm.dd` and `hh:mm:ss` (ACR-NEMA) are accepted. DT UTC offsets are ignored.
-struct TemporalRange: Sendable, Equatable {
-    enum Kind: Sendable { case date, time, dateTime }
+public struct TemporalRange: Sendable, Equatable {
+    public enum Kind: Sendable { case date, time, dateTime }
 
     var kind: Kind
     /// Inclusive bounds in normalised form; nil for an open end.
@@ -21,13 +21,13 @@ struct TemporalRange: Sendable, Equatable {
     }
 
     /// Whether a stored value (any accepted form) lies in the range; false when it does not parse.
-    func contains(stored value: String) -> Bool {
+    public func contains(stored value: String) -> Bool {
         guard let normalized = TemporalRange.bounds(of: value, kind: kind)?.lower else { return false }
         return contains(normalized: normalized)
     }
 
     /// Parses a query value: `a`, `a-b`, `-b` or `a-`. Returns nil when the value is malformed.
-    static func parse(_ text: String, kind: Kind) -> TemporalRange? {
+    public static func parse(_ text: String, kind: Kind) -> TemporalRange? {
         let value = text.trimmingCharacters(in: .whitespaces)
         let dashes = value.indices.filter { value[$0] == "-" }
         if dashes.isEmpty {

@@ -1,20 +1,21 @@
 /// A C-FIND wild card pattern (PS3.4 C.2.2.2.4): `*` matches any sequence of characters, including none,
 /// and `?` exactly one character. Characters are Unicode characters (extended grapheme clusters), not bytes,
 /// so `Ү?` matches a two-letter Kyrgyz name whatever encoding the data set used.
-struct WildcardPattern: Sendable, Equatable {
-    enum Element: Sendable, Equatable {
+public struct WildcardPattern: Sendable, Equatable {
+    public enum Element: Sendable, Equatable {
         case literal(Character)
         case any
         case anySequence
     }
 
-    let elements: [Element]
+    public let elements: [Element]
     /// The text before the first wild card, for a quick prefix check.
     let literalPrefix: String
     /// True when the only wild card is one trailing `*` (the commonest pattern, "SMITH*").
     let isPrefixOnly: Bool
 
-    init(_ pattern: String) {
+    /// Compiles a key value; every character other than `*` and `?` is literal.
+    public init(_ pattern: String) {
         var elements: [Element] = []
         for character in pattern {
             switch character {
@@ -38,11 +39,14 @@ struct WildcardPattern: Sendable, Equatable {
     /// exact for UTF-8 text (a code point's bytes cannot match inside another's) and avoids per-character work.
     let segments: [[UInt8]]?
 
-    /// Matches `*`-only patterns: first segment as prefix, last as suffix, the others in order between.
+    /// Matches patterns without `?`: first segment as prefix, last as suffix, the others in order between (one segment:
+    /// a pattern without wild cards, equal to the value).
     private func matchSegments(_ segments: [[UInt8]], _ value: String) -> Bool {
         var value = value
         return value.withUTF8 { bytes -> Bool in
-            guard let first = segments.first, let last = segments.last, segments.count >= 2 else { return false }
+            guard let first = segments.first, let last = segments.last else { return false }
+            // No `*` at all: the whole value must equal the pattern.
+            if segments.count == 1 { return bytes.elementsEqual(first) }
             guard bytes.count >= first.count + last.count,
                   bytes.starts(with: first), bytes.suffix(last.count).elementsEqual(last) else { return false }
             var position = first.count
@@ -70,11 +74,11 @@ struct WildcardPattern: Sendable, Equatable {
     }
 
     /// Whether a string contains `*` or `?`.
-    static func hasWildcard(_ text: String) -> Bool { text.contains { $0 == "*" || $0 == "?" } }
+    public static func hasWildcard(_ text: String) -> Bool { text.contains { $0 == "*" || $0 == "?" } }
 
     /// Whether `value` matches the whole pattern. Literal text compares by code points as stored (no Unicode
     /// normalisation), which is what a byte-exact DICOM match does.
-    func matches(_ value: String) -> Bool {
+    public func matches(_ value: String) -> Bool {
         if !value.utf8.starts(with: literalPrefix.utf8) { return false }
         if isPrefixOnly { return true }
         if let segments { return matchSegments(segments, value) }
