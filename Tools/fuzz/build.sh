@@ -1,5 +1,5 @@
 #!/bin/sh
-# Builds Tools/fuzz/.build/fuzz-pure-jpeg with libFuzzer and AddressSanitizer, from the repository's sources.
+# Builds Tools/fuzz/.build/fuzz-pure-jpeg, fuzz-rle and fuzz-openjpeg with libFuzzer and AddressSanitizer, from the repository's sources.
 set -e
 cd "$(dirname "$0")"
 ROOT=../..
@@ -13,4 +13,9 @@ C="$ROOT/Sources/DICOMCodecs"
 swiftc $FLAGS -I "$OUT" -L "$OUT" -lDICOMCore -module-name FuzzPureJPEG -o "$OUT/fuzz-pure-jpeg" \
     FuzzPureJPEG.swift "$C/PixelCodec.swift" "$C/JPEGBitstream.swift" "$C/JPEGLosslessDecoder.swift" \
     "$C/JPEGLSBitstream.swift" "$C/JPEGLSCodingState.swift" "$C/JPEGLSDecoder.swift" "$C/JPEGExtendedDecoder.swift"
-echo "built $OUT/fuzz-pure-jpeg"
+swiftc $FLAGS -I "$OUT" -L "$OUT" -lDICOMCore -module-name FuzzRLE -o "$OUT/fuzz-rle" \
+    FuzzRLE.swift "$C/PixelCodec.swift" "$C/RLEDecoder.swift" "$C/RLEEncoder.swift"
+swiftc $FLAGS -I "$OUT" -L "$OUT" -lDICOMCore -I "$ROOT/Sources/COpenJPEG" -Xcc -I/usr/include/openjpeg-2.5 -lopenjp2 \
+    -module-name FuzzOpenJPEG -o "$OUT/fuzz-openjpeg" \
+    FuzzOpenJPEG.swift "$C/PixelCodec.swift" "$C/OpenJPEGDecoder.swift" "$C/OpenJPEGStreams.swift"
+echo "built $OUT/fuzz-pure-jpeg $OUT/fuzz-rle $OUT/fuzz-openjpeg"
