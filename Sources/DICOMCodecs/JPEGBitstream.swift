@@ -53,6 +53,29 @@ struct JPEGMarkerReader {
         CodecError(.corruptStream, "\(codec): \(message)")
     }
 
+    /// Reads a DHT segment (ITU T.81 §B.2.4.2): each table's class (0 DC or lossless, 1 AC), identifier, code counts
+    /// (BITS) and symbols (HUFFVAL), checked against the segment length.
+    mutating func readHuffmanTableSpecifications(_ marker: UInt8) throws -> [(tableClass: Int, id: Int, counts: [Int], symbols: [UInt8])] {
+        let range = try readSegment(marker)
+        var cursor = JPEGSegmentCursor(self, range, name: "DHT")
+        var result: [(tableClass: Int, id: Int, counts: [Int], symbols: [UInt8])] = []
+        while cursor.remaining > 0 {
+            let classAndID = try cursor.u8()
+            let tableClass = classAndID >> 4, id = classAndID & 15
+            guard tableClass <= 1, id <= 3 else { throw corrupt("DHT table class \(tableClass) / identifier \(id) is invalid") }
+            var counts: [Int] = []
+            for _ in 0..<16 { counts.append(try cursor.u8()) }
+            let total = counts.reduce(0, +)
+            guard total <= 256, total <= cursor.remaining else {
+                throw corrupt("DHT table \(id) declares \(total) codes but the segment holds \(cursor.remaining) bytes")
+            }
+            var symbols: [UInt8] = []
+            for _ in 0..<total { symbols.append(UInt8(try cursor.u8())) }
+            result.append((tableClass, id, counts, symbols))
+        }
+        return result
+    }
+
     /// Reads the next marker code, skipping fill bytes (0xFF) before it.
     mutating func readMarker() throws -> UInt8 {
         guard position < bytes.count else { throw corrupt("stream ends at byte \(position) where a marker was expected (truncated?)") }

@@ -115,22 +115,9 @@ public struct JPEGExtendedDecoder: FrameDecoder {
                     quantization[id] = table
                 }
             case JPEGMarker.dht:
-                let range = try reader.readSegment(marker)
-                var cursor = JPEGSegmentCursor(reader, range, name: "DHT")
-                while cursor.remaining > 0 {
-                    let classAndID = try cursor.u8()
-                    let tableClass = classAndID >> 4, id = classAndID & 15
-                    guard tableClass <= 1, id <= 3 else { throw Self.corrupt("DHT table class \(tableClass) / identifier \(id) is invalid") }
-                    var counts: [Int] = []
-                    for _ in 0..<16 { counts.append(try cursor.u8()) }
-                    let total = counts.reduce(0, +)
-                    guard total <= 256, total <= cursor.remaining else {
-                        throw Self.corrupt("DHT table \(id) declares \(total) codes but the segment holds \(cursor.remaining) bytes")
-                    }
-                    var symbols: [UInt8] = []
-                    for _ in 0..<total { symbols.append(UInt8(try cursor.u8())) }
-                    let table = try JPEGHuffmanDecodingTable(counts: counts, symbols: symbols, codec: Self.codec)
-                    if tableClass == 0 { dcTables[id] = table } else { acTables[id] = table }
+                for spec in try reader.readHuffmanTableSpecifications(marker) {
+                    let table = try JPEGHuffmanDecodingTable(counts: spec.counts, symbols: spec.symbols, codec: Self.codec)
+                    if spec.tableClass == 0 { dcTables[spec.id] = table } else { acTables[spec.id] = table }
                 }
             case JPEGMarker.dri:
                 let range = try reader.readSegment(marker)

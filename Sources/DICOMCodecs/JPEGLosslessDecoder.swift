@@ -115,23 +115,8 @@ struct JPEGLosslessImage {
             case JPEGMarker.sof55:
                 throw CodecError(.unsupported, "\(Self.codec): stream is JPEG-LS (SOF55), not JPEG Lossless")
             case JPEGMarker.dht:
-                let range = try reader.readSegment(marker)
-                var cursor = JPEGSegmentCursor(reader, range, name: "DHT")
-                while cursor.remaining > 0 {
-                    let classAndID = try cursor.u8()
-                    let tableClass = classAndID >> 4, id = classAndID & 15
-                    guard tableClass <= 1, id <= 3 else { throw reader.corrupt("DHT table class \(tableClass) / identifier \(id) is invalid") }
-                    var counts: [Int] = []
-                    for _ in 0..<16 { counts.append(try cursor.u8()) }
-                    let total = counts.reduce(0, +)
-                    guard total <= 256, total <= cursor.remaining else {
-                        throw reader.corrupt("DHT table \(id) declares \(total) codes but the segment holds \(cursor.remaining) bytes")
-                    }
-                    var symbols: [UInt8] = []
-                    for _ in 0..<total { symbols.append(UInt8(try cursor.u8())) }
-                    if tableClass == 0 {
-                        tables[id] = try JPEGHuffmanDecodingTable(counts: counts, symbols: symbols, codec: Self.codec)
-                    }
+                for spec in try reader.readHuffmanTableSpecifications(marker) where spec.tableClass == 0 {
+                    tables[spec.id] = try JPEGHuffmanDecodingTable(counts: spec.counts, symbols: spec.symbols, codec: Self.codec)
                 }
             case JPEGMarker.dri:
                 let range = try reader.readSegment(marker)

@@ -95,16 +95,21 @@ struct ManagedObjectService: Sendable {
         }
     }
 
+    /// The request's data set (empty without one), or the failure to answer when it cannot be decoded.
+    private func decodeIfPresent(_ bytes: ByteBuffer?, contextID: UInt8) throws -> (DataSet, DIMSEFailure?) {
+        guard let bytes else { return (DataSet(), nil) }
+        do {
+            return (try decode(bytes, contextID: contextID), nil)
+        } catch let failure as DIMSEFailure {
+            return (DataSet(), failure)
+        }
+    }
+
     /// Answers an N-CREATE-RQ, N-SET-RQ or N-GET-RQ (with its data set, if any); nil for any other command.
     func respond(to command: DIMSECommand, dataSet bytes: ByteBuffer?, contextID: UInt8) async throws -> [PDU]? {
         switch command {
         case .nCreateRequest(let request):
-            var decoded = DataSet()
-            var decodeFailure: DIMSEFailure?
-            if let bytes {
-                do { decoded = try decode(bytes, contextID: contextID) } catch let failure as DIMSEFailure { decodeFailure = failure }
-            }
-            let attributes = decoded
+            let (attributes, decodeFailure) = try decodeIfPresent(bytes, contextID: contextID)
             let outcome = await perform("N-CREATE", sopClassUID: request.affectedSOPClassUID, instanceUID: request.affectedSOPInstanceUID) { handler in
                 if let decodeFailure { throw decodeFailure }
                 return try await handler.create(sopClassUID: request.affectedSOPClassUID, sopInstanceUID: request.affectedSOPInstanceUID,
@@ -116,12 +121,7 @@ struct ManagedObjectService: Sendable {
             return try fragmenter.pdus(for: response, dataSet: try outcome.attributes.map { try encode($0, contextID: contextID) },
                                        presentationContextID: contextID)
         case .nSetRequest(let request):
-            var decoded = DataSet()
-            var decodeFailure: DIMSEFailure?
-            if let bytes {
-                do { decoded = try decode(bytes, contextID: contextID) } catch let failure as DIMSEFailure { decodeFailure = failure }
-            }
-            let modifications = decoded
+            let (modifications, decodeFailure) = try decodeIfPresent(bytes, contextID: contextID)
             let outcome = await perform("N-SET", sopClassUID: request.requestedSOPClassUID, instanceUID: request.requestedSOPInstanceUID) { handler in
                 if let decodeFailure { throw decodeFailure }
                 return try await handler.set(sopClassUID: request.requestedSOPClassUID, sopInstanceUID: request.requestedSOPInstanceUID,
