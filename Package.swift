@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // Layer 0: the data model. Standard library and Foundation only.
@@ -90,6 +91,7 @@ let package = Package(
             "DICOMCore", "DICOMIO", "DICOMNetwork", "DICOMServices", "DICOMArchive", "DICOMCodecs", "DICOMWorklist", "DICOMToolSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "dcmquery", dependencies: [
             "DICOMCore", "DICOMIO", "DICOMJSON", "DICOMNetwork", "DICOMServices", "DICOMToolSupport",
