@@ -2,7 +2,8 @@ import DICOMNetwork
 import DICOMServices
 import Foundation
 
-/// The `--config` file of `dcmstore` (JSON). Every key is optional; command-line flags override the file.
+/// The `--config` file of `dcmstore` (JSON or YAML, read by `load` in ConfigurationLoading.swift). Every key is
+/// optional; command-line flags override the file.
 ///
 /// ```json
 /// {
@@ -89,24 +90,6 @@ struct StoreConfiguration: Codable, Equatable {
     var closed: Bool?
     /// Store images in this lossless transfer syntax (a name as for `--store-as`, or a UID).
     var storeAs: String?
-
-    /// Reads a configuration file; the error names the file and what is wrong in it.
-    static func load(_ path: String) throws -> StoreConfiguration {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError("cannot read configuration file \(path)")
-        }
-        do {
-            return try JSONDecoder().decode(StoreConfiguration.self, from: data)
-        } catch let DecodingError.dataCorrupted(context) {
-            throw ConfigurationError("\(path): not valid JSON: \(context.underlyingError.map { "\($0)" } ?? context.debugDescription)")
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw ConfigurationError("\(path): \"\(key)\": \(context.debugDescription)")
-        } catch let DecodingError.keyNotFound(key, context) {
-            let parent = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw ConfigurationError("\(path): \"\(parent)\" lacks the key \"\(key.stringValue)\"")
-        }
-    }
 
     /// Parses `AE=HOST:PORT` (the `--peer` or `--forward` flag).
     static func parsePeer(_ text: String, flag: String = "--peer") throws -> (String, Peer) {
