@@ -45,12 +45,14 @@ public enum DICOMClient {
     ///
     /// `roleSelections` are proposed as SCP/SCU Role Selection sub-items (PS3.7 §D.3.3.4), e.g. the SCP role for the
     /// storage SOP classes a C-GET retrieves (see ``getContexts(model:storageSOPClasses:transferSyntaxes:)``).
+    /// `userIdentity` is sent as the User Identity sub-item (PS3.7 §D.3.3.7), e.g. ``UserIdentity/usernameAndPasscode(_:passcode:positiveResponseRequested:)``.
     ///
     /// - Throws: ``AssociationReject`` when the peer rejects, ``AssociationAbort`` when it aborts,
     ///   ``DICOMServiceError`` for connection failures and timeouts, ``DICOMNetworkError`` for a malformed answer.
     public static func connect(host: String, port: Int, callingAE: AETitle, calledAE: AETitle,
                                presentationContexts: [PresentationContext],
                                roleSelections: [RoleSelection] = [],
+                               userIdentity: UserIdentity? = nil,
                                maximumPDULength: UInt32 = defaultMaximumPDULength,
                                timeouts: DICOMTimeouts = DICOMTimeouts(),
                                tls: DICOMTLS? = nil,
@@ -83,6 +85,7 @@ public enum DICOMClient {
         }
         var userInformation = UserInformation.swiftDICOM(maximumLength: maximumPDULength)
         userInformation.roleSelections = roleSelections
+        userInformation.userIdentity = userIdentity
         let request = AssociationRequest(calledAETitle: calledAE, callingAETitle: callingAE, presentationContexts: presentationContexts,
                                          userInformation: userInformation)
         do {
