@@ -45,12 +45,15 @@ public struct FileSender: Sendable {
     /// Associations used at the same time.
     public var parallelAssociations: Int
     public var tls: DICOMTLS?
+    /// Sent in every A-ASSOCIATE-RQ (User Identity Negotiation, PS3.7 §D.3.3.7).
+    public var userIdentity: UserIdentity?
     public var logger: Logger
 
     public init(host: String, port: Int, callingAE: AETitle, calledAE: AETitle, timeouts: DICOMTimeouts = DICOMTimeouts(),
                 maximumPDULength: UInt32 = DICOMClient.defaultMaximumPDULength, parallelAssociations: Int = 1,
-                tls: DICOMTLS? = nil, logger: Logger = Logger(label: "dicom.send")) {
+                tls: DICOMTLS? = nil, userIdentity: UserIdentity? = nil, logger: Logger = Logger(label: "dicom.send")) {
         self.tls = tls
+        self.userIdentity = userIdentity
         self.host = host
         self.port = port
         self.callingAE = callingAE
@@ -148,7 +151,7 @@ public struct FileSender: Sendable {
                     do {
                         association = try await DICOMClient.connect(host: host, port: port, callingAE: callingAE, calledAE: calledAE,
                                                                     presentationContexts: Self.contexts(for: batch),
-                                                                    maximumPDULength: maximumPDULength, timeouts: timeouts, tls: tls, logger: logger)
+                                                                    userIdentity: userIdentity, maximumPDULength: maximumPDULength, timeouts: timeouts, tls: tls, logger: logger)
                     } catch {
                         connectError = error
                     }

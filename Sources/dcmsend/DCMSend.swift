@@ -1,5 +1,6 @@
 import ArgumentParser
 import DICOMCore
+import DICOMNetwork
 import DICOMServices
 import DICOMToolSupport
 import Foundation
@@ -13,7 +14,9 @@ struct DCMSend: AsyncParsableCommand {
         discussion: """
             Directories are searched recursively. Each file's own transfer syntax is proposed together with \
             Explicit and Implicit VR Little Endian; a compressed file whose syntax the peer does not accept is \
-            reported as not sent. Files that are not DICOM are skipped with a warning.
+            decompressed with the built-in codecs, or reported as not sent when none decodes it. Files that are not \
+            DICOM are skipped with a warning. On a terminal a progress line shows files, bytes, rate and time left; \
+            otherwise each stored file is printed on its own line.
             Exit codes: 0 every DICOM file was stored with a success or warning status (or the C-ECHO succeeded); \
             1 at least one file was not stored, or the association failed; 64 bad usage.
             """)
@@ -54,6 +57,21 @@ struct DCMSend: AsyncParsableCommand {
     @Option(name: .customLong("tls-hostname"), help: "Name to check the peer's certificate against (default: HOST). Implies --tls.")
     var tlsHostname: String?
 
+    @Option(name: .customLong("tls-cert"), help: "PEM file of our client certificate, for peers that verify clients. Implies --tls; needs --tls-key.")
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM file of the private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(help: "User name sent as User Identity (PS3.7 D.3.3.7).")
+    var user: String?
+
+    @Option(help: "Passcode sent with --user (or set DCMSEND_PASSWORD, which keeps it out of the process list).")
+    var password: String?
+
+    @Flag(name: .customLong("no-progress"), help: "No progress line on a terminal.")
+    var noProgress = false
+
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("port must be 1...65535") }
         guard echo || !paths.isEmpty else { throw ValidationError("give files or directories to send, or --echo") }
@@ -61,6 +79,18 @@ struct DCMSend: AsyncParsableCommand {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
         _ = try aeTitle(callingAE, "--aet")
         _ = try aeTitle(calledAE, "--called-aet")
+        guard (tlsCertificate == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard user != nil || password == nil else { throw ValidationError("--password needs --user") }
+        if let user, user.isEmpty || user.utf8.count > 0xFFFF { throw ValidationError("--user must be 1 to 65535 bytes") }
+    }
+
+    /// The User Identity to send: `--user` alone, or with the passcode from `--password` or `DCMSEND_PASSWORD`.
+    var userIdentity: UserIdentity? {
+        guard let user else { return nil }
+        if let passcode = password ?? ProcessInfo.processInfo.environment["DCMSEND_PASSWORD"] {
+            return .usernameAndPasscode(user, passcode: passcode, positiveResponseRequested: true)
+        }
+        return .username(user, positiveResponseRequested: true)
     }
 
     func aeTitle(_ text: String, _ option: String) throws -> AETitle {
@@ -74,9 +104,10 @@ struct DCMSend: AsyncParsableCommand {
         let seconds = Int64(timeout)
         let timeouts = DICOMTimeouts(connect: .seconds(seconds), artim: .seconds(seconds), dimse: .seconds(seconds))
         var tlsContext: DICOMTLS?
-        if tls || tlsCA != nil || tlsHostname != nil {
+        if tls || tlsCA != nil || tlsHostname != nil || tlsCertificate != nil {
             do {
-                tlsContext = try DICOMTLS.client(trustRootsPEM: tlsCA, serverHostname: tlsHostname ?? host)
+                tlsContext = try DICOMTLS.client(trustRootsPEM: tlsCA, serverHostname: tlsHostname ?? host,
+                                                 certificateChainPEM: tlsCertificate, privateKeyPEM: tlsKey)
             } catch {
                 printError("dcmsend: cannot set up TLS: \(error)")
                 throw ExitCode(1)
@@ -88,7 +119,7 @@ struct DCMSend: AsyncParsableCommand {
             do {
                 let association = try await DICOMClient.connect(host: host, port: port, callingAE: calling, calledAE: called,
                                                                 presentationContexts: DICOMClient.verificationContexts,
-                                                                timeouts: timeouts, tls: tlsContext, logger: logger)
+                                                                userIdentity: userIdentity, timeouts: timeouts, tls: tlsContext, logger: logger)
                 let status = try await association.echo()
                 try? await association.release()
                 print(json ? #"{"echo":true,"status":"\#(String(format: "%04X", status.rawValue))","ok":\#(status.isSuccess)}"# : "C-ECHO: \(status)")
@@ -104,9 +135,12 @@ struct DCMSend: AsyncParsableCommand {
         let (files, missing) = InputFiles.expand(paths, recursive: true)
         for path in missing { printError("dcmsend: \(path): no such file or directory") }
         let sender = FileSender(host: host, port: port, callingAE: calling, calledAE: called, timeouts: timeouts,
-                                parallelAssociations: parallel, tls: tlsContext, logger: logger)
-        let quiet = json
+                                parallelAssociations: parallel, tls: tlsContext, userIdentity: userIdentity, logger: logger)
+        let progress = !json && !noProgress && isatty(STDERR_FILENO) == 1 ? SendProgress(paths: files) : nil
+        let quiet = json || progress != nil
         let results = await sender.send(paths: files) { result in
+            progress?.clearLine()
+            defer { progress?.completed(result) }
             if result.skipped {
                 printError("dcmsend: warning: skipping \(result.path): \(result.error ?? "not DICOM")")
             } else if !result.ok {
@@ -115,6 +149,7 @@ struct DCMSend: AsyncParsableCommand {
                 print("\(result.path): stored \(result.sopInstanceUID ?? "") status \(result.status ?? "")")
             }
         }
+        progress?.finish()
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
