@@ -43,11 +43,12 @@ let package = Package(
         // setjmp/longjmp around libjpeg calls, so that libjpeg errors return instead of calling exit().
         .target(name: "CJPEGShim", dependencies: ["CLibJPEG"]),
         .target(name: "DICOMCodecs", dependencies: ["DICOMCore", "DICOMIO", "CLibJPEG", "CJPEGShim", "COpenJPEG", "CZlib"]),
-        // Layer 2: the upper layer, ACSE and DIMSE (NIOCore only).
+        // Layer 2: the upper layer, ACSE and DIMSE (NIOCore; Crypto for passcode digests).
         .target(name: "DICOMNetwork", dependencies: [
             "DICOMCore", "DICOMIO",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Layer 3: SCU and SCP services on sockets and TLS.
         .target(name: "DICOMServices", dependencies: [

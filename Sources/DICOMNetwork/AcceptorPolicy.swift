@@ -41,6 +41,10 @@ public struct AcceptorPolicy: Sendable, Equatable {
     public var maximumPDULength: UInt32
     public var implementationClassUID: String
     public var implementationVersionName: String?
+    /// The users who may authenticate with User Identity Negotiation (PS3.7 §D.3.3.7). When nil, an identity is
+    /// neither checked nor answered (handlers see it unverified); when set, an identity that is not accepted, or a
+    /// missing one that is required, gets A-ASSOCIATE-RJ (permanent, service-user, no reason given).
+    public var users: UserDirectory?
 
     public init(calledAETitles: AETitleFilter = .any, callingAETitles: AETitleFilter = .any,
                 abstractSyntaxes: [String: [String]] = [:], allowedRoles: [String: RoleSelection] = [:],
@@ -85,6 +89,14 @@ public struct AcceptorPolicy: Sendable, Equatable {
         if !callingAETitles.accepts(request.callingAETitle) {
             return reject(.callingAETitleNotRecognized, "calling AE title \(request.callingAETitle)", logger)
         }
+        var authenticated = false
+        if let users {
+            switch users.check(request.userInformation.userIdentity) {
+            case .rejected(let why): return reject(.noReasonGiven, why, logger)
+            case .authenticated: authenticated = true
+            case .anonymous: break
+            }
+        }
         var results: [PresentationContextResult] = []
         var acceptedAbstractSyntaxes = Set<String>()
         for context in request.presentationContexts {
@@ -111,6 +123,10 @@ public struct AcceptorPolicy: Sendable, Equatable {
             let allowed = allowedRoles[proposal.sopClassUID] ?? RoleSelection(sopClassUID: proposal.sopClassUID, scuRole: true, scpRole: false)
             info.roleSelections.append(RoleSelection(sopClassUID: proposal.sopClassUID, scuRole: proposal.scuRole && allowed.scuRole,
                                                      scpRole: proposal.scpRole && allowed.scpRole))
+        }
+        if authenticated, request.userInformation.userIdentity?.positiveResponseRequested == true {
+            // For username and username-with-passcode identities the server response is empty (§D.3.3.7.2).
+            info.userIdentityServerResponse = []
         }
         logger?.debug("association accepted", metadata: [
             "dicom.calling": "\(request.callingAETitle)", "dicom.called": "\(request.calledAETitle)",
