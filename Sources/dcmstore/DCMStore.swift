@@ -16,7 +16,9 @@ struct DCMStore: AsyncParsableCommand {
         commandName: "dcmstore",
         abstract: "The archive: a durable Storage and Query/Retrieve SCP over an on-disk archive with a JSON index.",
         discussion: """
-            `serve` (the default) runs the SCP. The other subcommands work on the archive folder while no server runs on it.
+            `serve` (the default) runs the SCP. delete, restore, purge, retention, share and unshare also work while a server \
+            runs on the archive (through its owner-only control socket ARCHIVE/control.sock, so the server sees the change at \
+            once); verify, stats, reindex and queue need the server stopped.
             Exit status: 0 on success, 1 when the action found problems (verify) or failed, 64 for bad options.
             """,
         subcommands: [Serve.self, Delete.self, Restore.self, Purge.self, Retention.self, Verify.self, Stats.self, Reindex.self, Queue.self, Share.self, Unshare.self, Shares.self, Audit.self],
@@ -28,7 +30,7 @@ struct ArchiveOptions: ParsableArguments {
     @Option(help: "The archive folder (default ./archive, or the configuration's \"archive\").")
     var archive: String?
 
-    @Option(help: "A JSON configuration file; command-line flags override it.")
+    @Option(help: "A configuration file, YAML (.yaml, .yml) or JSON; command-line flags override it.")
     var config: String?
 
     @Flag(help: "Print the result as JSON.")
@@ -287,6 +289,7 @@ struct Serve: AsyncParsableCommand {
                                                  },
                                                  aeTitle: aeTitle,
                                                  temporaryDirectory: layout.temporaryDirectory, tls: serverTLS, logger: logger)
+        let control = startLifecycleControl(layout: layout, index: index, logger: logger)
         let loadTime = ContinuousClock.now - started
         logger.notice("dcmstore ready", metadata: ["ae": "\(aeTitle)", "port": "\(server.port)", "archive": "\(layout.root)",
                                                    "startup": "\(loadTime)"])
@@ -297,6 +300,7 @@ struct Serve: AsyncParsableCommand {
         await waitForTermination()
         logger.notice("stopping: finishing in-flight associations")
         await server.shutdown(gracePeriod: Duration.seconds(30))
+        await control?.stop()
         await orderLink.flush()
         audit.flush()
         for forwarder in forwarders { forwarder.cancel() }
@@ -397,9 +401,7 @@ struct Delete: AsyncParsableCommand {
 
     func run() async throws {
         let (chosen, uid) = try level.selection()
-        let (lifecycle, index) = try await options.openLifecycle()
-        let report = try await lifecycle.delete(level: chosen, uid: uid, reason: level.reason)
-        try await index.compact()
+        let report = try await options.perform(.delete(level: chosen, uid: uid, reason: level.reason)).lifecycleReport()
         try printReport(report, json: options.json) { "\(report)" }
         if report.count == 0 { throw ExitCode(1) }
     }
@@ -412,9 +414,7 @@ struct Restore: AsyncParsableCommand {
 
     func run() async throws {
         let (chosen, uid) = try level.selection()
-        let (lifecycle, index) = try await options.openLifecycle()
-        let report = try await lifecycle.restore(level: chosen, uid: uid, reason: level.reason)
-        try await index.compact()
+        let report = try await options.perform(.restore(level: chosen, uid: uid, reason: level.reason)).lifecycleReport()
         try printReport(report, json: options.json) { "\(report)" }
         if report.count == 0 { throw ExitCode(1) }
     }
@@ -428,9 +428,7 @@ struct Purge: AsyncParsableCommand {
 
     func run() async throws {
         guard olderThan >= 0 else { throw ValidationError("--older-than must be 0 or more days") }
-        let (lifecycle, index) = try await options.openLifecycle()
-        let report = try await lifecycle.purge(olderThan: olderThan, reason: reason)
-        try await index.compact()
+        let report = try await options.perform(.purge(olderThanDays: olderThan, reason: reason)).lifecycleReport()
         try printReport(report, json: options.json) { "\(report)" }
     }
 }
@@ -442,9 +440,7 @@ struct Retention: AsyncParsableCommand {
     @Flag(help: "Move what is past retention to the trash.") var apply = false
 
     func run() async throws {
-        let (lifecycle, index) = try await options.openLifecycle()
-        let report = try await lifecycle.retention(apply: apply, reason: apply ? "retention" : nil)
-        if apply { try await index.compact() }
+        let report = try await options.perform(.retention(apply: apply, reason: nil)).retentionReport()
         try printReport(report, json: options.json) { "\(report)" }
     }
 }

@@ -1,0 +1,80 @@
+import Foundation
+
+/// A lifecycle action as a value: what `dcmstore delete|restore|purge|retention` asks for.
+///
+/// The same value runs in one of two places, always through ``run(on:)``: directly on the archive folder when no
+/// server holds it, or inside the running server, which receives it over the archive's control socket
+/// (``LifecycleControlServer``) and so sees the change at once.
+public enum LifecycleCommand: Sendable, Codable, Equatable {
+    /// Move a patient, study, series or instance to the trash (``ArchiveLifecycle/delete(level:uid:reason:now:)``).
+    case delete(level: LifecycleLevel, uid: String, reason: String?)
+    /// Bring it back from the trash (``ArchiveLifecycle/restore(level:uid:reason:now:)``).
+    case restore(level: LifecycleLevel, uid: String, reason: String?)
+    /// Delete for good what has been in the trash at least this many days (``ArchiveLifecycle/purge(olderThan:reason:now:)``).
+    case purge(olderThanDays: Int, reason: String?)
+    /// List what is past retention; with `apply`, move it to the trash (``ArchiveLifecycle/retention(now:apply:reason:)``).
+    case retention(apply: Bool, reason: String?)
+
+    /// Whether the command changes the archive (and so is followed by an index compaction).
+    public var changesArchive: Bool {
+        switch self {
+        case .delete, .restore, .purge: true
+        case let .retention(apply, _): apply
+        }
+    }
+
+    /// The command's name as on the command line (`delete`, `restore`, `purge`, `retention`).
+    public var name: String {
+        switch self {
+        case .delete: "delete"
+        case .restore: "restore"
+        case .purge: "purge"
+        case .retention: "retention"
+        }
+    }
+
+    /// Runs the command on `lifecycle`, then compacts the index when the archive changed.
+    /// - Throws: what the lifecycle action throws (``ArchiveError`` `notFound`, `invalidUID`, `invalidArgument`, file
+    ///   system errors).
+    public func run(on lifecycle: ArchiveLifecycle) async throws -> LifecycleOutcome {
+        let outcome: LifecycleOutcome
+        switch self {
+        case let .delete(level, uid, reason):
+            outcome = .lifecycle(try await lifecycle.delete(level: level, uid: uid, reason: reason))
+        case let .restore(level, uid, reason):
+            outcome = .lifecycle(try await lifecycle.restore(level: level, uid: uid, reason: reason))
+        case let .purge(days, reason):
+            outcome = .lifecycle(try await lifecycle.purge(olderThan: days, reason: reason))
+        case let .retention(apply, reason):
+            outcome = .retention(try await lifecycle.retention(apply: apply, reason: reason))
+        }
+        if changesArchive { try await lifecycle.index.compact() }
+        return outcome
+    }
+}
+
+/// What a ``LifecycleCommand`` reports.
+public enum LifecycleOutcome: Sendable, Codable, Equatable {
+    /// The report of `delete`, `restore` or `purge`.
+    case lifecycle(LifecycleReport)
+    /// The report of `retention`.
+    case retention(RetentionReport)
+
+    /// The report of `delete`, `restore` or `purge`.
+    /// - Throws: ``ArchiveError`` `invalidArgument` when the outcome is a retention report.
+    public func lifecycleReport() throws -> LifecycleReport {
+        guard case let .lifecycle(report) = self else {
+            throw ArchiveError(.invalidArgument, "expected a delete, restore or purge report, got a retention report")
+        }
+        return report
+    }
+
+    /// The report of `retention`.
+    /// - Throws: ``ArchiveError`` `invalidArgument` when the outcome is a delete, restore or purge report.
+    public func retentionReport() throws -> RetentionReport {
+        guard case let .retention(report) = self else {
+            throw ArchiveError(.invalidArgument, "expected a retention report, got a \(try lifecycleReport().action) report")
+        }
+        return report
+    }
+}
