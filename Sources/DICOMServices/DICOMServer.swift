@@ -66,12 +66,16 @@ public final class DICOMServer: Sendable {
     ///   - retrieveHandler: answers C-MOVE and C-GET; without one, they are answered "SOP class not supported".
     ///   - managedObjectHandler: answers N-CREATE, N-SET and N-GET (for example MPPS, PS3.4 Annex F); without one,
     ///     they are answered 0118H (no such SOP class).
+    ///   - storageCommitmentHandler: decides Storage Commitment Push Model requests (N-ACTION, PS3.4 J.3); the result goes
+    ///     back as an N-EVENT-REPORT on the same association. Without one, N-ACTION is answered 0118H. The policy must
+    ///     accept ``StorageCommitment/sopClassUID``.
     ///   - aeTitle: our AE title, the calling AE title of C-MOVE sub-associations (default: the title the peer called).
     ///   - temporaryDirectory: where incoming data sets are streamed before the handler sees them.
     ///   - tls: accept only TLS connections (PS3.15 Annex B.1) with this context.
     public static func start(host: String = "127.0.0.1", port: Int, policy: AcceptorPolicy = defaultStoragePolicy(),
                              storageHandler: StorageHandler, queryHandler: QueryHandler? = nil, retrieveHandler: RetrieveHandler? = nil,
                              managedObjectHandler: ManagedObjectHandler? = nil,
+                             storageCommitmentHandler: StorageCommitmentHandler? = nil,
                              associationObserver: (@Sendable (AssociationEvent) -> Void)? = nil,
                              aeTitle: AETitle? = nil, timeouts: DICOMServerTimeouts = DICOMServerTimeouts(),
                              temporaryDirectory: String = NSTemporaryDirectory(),
@@ -81,6 +85,7 @@ public final class DICOMServer: Sendable {
         let connections = ConnectionRegistry()
         let service = AssociationService(policy: policy, handler: storageHandler, queryHandler: queryHandler,
                                          retrieveHandler: retrieveHandler, managedObjectHandler: managedObjectHandler,
+                                         storageCommitmentHandler: storageCommitmentHandler,
                                          associationObserver: associationObserver,
                                          aeTitle: aeTitle, timeouts: timeouts,
                                          temporaryDirectory: temporaryDirectory, logger: logger)
@@ -164,6 +169,7 @@ struct AssociationService: Sendable {
     let queryHandler: QueryHandler?
     let retrieveHandler: RetrieveHandler?
     let managedObjectHandler: ManagedObjectHandler?
+    let storageCommitmentHandler: StorageCommitmentHandler?
     let associationObserver: (@Sendable (AssociationEvent) -> Void)?
     let aeTitle: AETitle?
     let timeouts: DICOMServerTimeouts
@@ -226,6 +232,8 @@ struct AssociationService: Sendable {
                                                  connection: connection, negotiated: negotiated, fragmenter: fragmenter,
                                                  timeouts: timeouts, logger: logger)
         let managedObjects = ManagedObjectService(handler: managedObjectHandler, negotiated: negotiated, fragmenter: fragmenter, logger: logger)
+        var commitment = StorageCommitmentService(handler: storageCommitmentHandler, negotiated: negotiated, fragmenter: fragmenter,
+                                                  connection: connection, logger: logger)
         var incoming: IncomingDataSet?
         // The identifier of a C-FIND, C-MOVE or C-GET being received.
         var pendingIdentifier: (command: DIMSECommand, bytes: ByteBuffer)?
@@ -236,6 +244,8 @@ struct AssociationService: Sendable {
             incoming?.discard()
             active?.mailbox.close()
             active?.task.cancel()
+            // Storage Commitment results the requestor did not acknowledge go on a new association (PS3.4 J.3.3).
+            commitment.handOffUnanswered()
         }
         func awaitActive() async {
             if let running = active {
@@ -275,6 +285,12 @@ struct AssociationService: Sendable {
                             pendingIdentifier = (command, ByteBuffer())
                         case .nCreateRequest(let create) where create.hasDataSet:
                             pendingIdentifier = (command, ByteBuffer())
+                        case .nActionRequest(let action) where action.hasDataSet:
+                            pendingIdentifier = (command, ByteBuffer())
+                        case .nActionRequest(let action):
+                            try await commitment.perform(action, actionInformation: nil, contextID: id)
+                        case .nEventReportResponse(let response):
+                            commitment.received(response)
                         case .nCreateRequest, .nGetRequest:
                             if let reply = try await managedObjects.respond(to: command, dataSet: nil, contextID: id) {
                                 try await connection.send(reply)
@@ -298,7 +314,9 @@ struct AssociationService: Sendable {
                             }
                             pending.bytes.writeBuffer(&bytes)
                             pendingIdentifier = isLast ? nil : pending
-                            if isLast, let reply = try await managedObjects.respond(to: pending.command, dataSet: pending.bytes, contextID: id) {
+                            if isLast, case .nActionRequest(let action) = pending.command {
+                                try await commitment.perform(action, actionInformation: pending.bytes, contextID: id)
+                            } else if isLast, let reply = try await managedObjects.respond(to: pending.command, dataSet: pending.bytes, contextID: id) {
                                 try await connection.send(reply)
                             } else if isLast {
                                 let mailbox = OperationMailbox()

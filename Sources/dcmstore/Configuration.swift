@@ -18,7 +18,8 @@ import Foundation
 ///     "associations": 1, "callingAETitle": "NODE1", "ca": "centre-ca.pem", "certificate": "node.pem", "key": "node.key",
 ///     "destinations": {
 ///       "CENTRAL": { "host": "pacs.region.example", "port": 11112, "tls": true,
-///                    "callingAETitles": ["CT1"], "modalities": ["CT", "MR"], "sopClasses": ["1.2.840.10008.5.1.4.1.1.2"] }
+///                    "callingAETitles": ["CT1"], "modalities": ["CT", "MR"], "sopClasses": ["1.2.840.10008.5.1.4.1.1.2"],
+///                    "commit": true }
 ///     }
 ///   }
 /// }
@@ -59,6 +60,9 @@ struct StoreConfiguration: Codable, Equatable {
             var sopClasses: [String]?
             /// Associations at once to this destination (default: the section's `associations`, else 1).
             var associations: Int?
+            /// Ask the destination for Storage Commitment after each study's instances are sent; an instance leaves
+            /// the queue only when committed (default false; `--forward-commit` sets it for every destination).
+            var commit: Bool?
         }
 
         var destinations: [String: Destination]?

@@ -103,6 +103,10 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("forward-backoff-max"), help: "Longest wait in seconds between forwarding retries (default 300; the first wait is 1 s, doubling).")
     var forwardBackoffMax: Int?
 
+    @Flag(name: .customLong("forward-commit"),
+          help: "Ask every forwarding destination for Storage Commitment; an instance leaves the queue only when committed.")
+    var forwardCommit = false
+
     @Option(name: .customLong("allow"), help: "Accept only this calling AE title (repeatable; default: any).")
     var allowed: [String] = []
 
@@ -243,6 +247,11 @@ struct Serve: AsyncParsableCommand {
         queryRetrieve.audit = audit
         let archiveHandler = ArchiveStorageHandler(store: store, audit: audit, organizations: organizations)
         var policy = DICOMServer.defaultArchivePolicy(aeTitle: aeTitle)
+        // Storage Commitment Push Model SCP (PS3.4 J.3): the result goes back on the requestor's association.
+        policy.accept(abstractSyntax: StorageCommitment.sopClassUID,
+                      transferSyntaxes: [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid])
+        let commitment = ArchiveStorageCommitmentHandler(index: index, root: layout.root, audit: audit, organizations: organizations,
+                                                         peers: destinations, logger: logger)
         var callers = try allowedTitles.map { Set(try $0.map { try StoreConfiguration.aeTitle($0, what: "allowed calling AE title") }) }
         if closed || configuration.closed == true {
             guard let organizations else { throw ConfigurationError("closed mode needs organizations (--org NAME=AE,...)") }
@@ -265,7 +274,8 @@ struct Serve: AsyncParsableCommand {
                 forwarders.append(Forwarder(queue: queue, archiveRoot: layout.root, destination: destination, backoff: backoff,
                                             logger: logger).start())
                 logger.notice("forwarding", metadata: ["destination": "\(destination.aeTitle)", "address": "\(destination.host):\(destination.port)",
-                                                       "tls": "\(destination.tls != nil)", "associations": "\(destination.associations)"])
+                                                       "tls": "\(destination.tls != nil)", "associations": "\(destination.associations)",
+                                                       "commit": "\(destination.commit)"])
             }
             let waiting = await queue.status()
             for row in waiting {
@@ -279,6 +289,7 @@ struct Serve: AsyncParsableCommand {
         let server = try await DICOMServer.start(host: host ?? configuration.host ?? "0.0.0.0", port: listenPort, policy: policy,
                                                  storageHandler: storageHandler, queryHandler: queryRetrieve,
                                                  retrieveHandler: queryRetrieve,
+                                                 storageCommitmentHandler: commitment,
                                                  associationObserver: { event in
                                                      let caller = event.callingAETitle.value
                                                      audit.record(AuditEntry(time: Date(), action: event.accepted ? "associate" : "reject",
@@ -336,7 +347,8 @@ struct Serve: AsyncParsableCommand {
                                           certificateChainPEM: section?.certificate, privateKeyPEM: section?.key)
             }
             destinations.append(ForwardDestination(aeTitle: ae, host: destination.host, port: destination.port, tls: tls,
-                                                   callingAE: callingAE, associations: associations))
+                                                   callingAE: callingAE, associations: associations,
+                                                   commit: forwardCommit || destination.commit == true))
             rules.append(ForwardRule(destination: ae.value, callingAETitles: destination.callingAETitles.map(Set.init),
                                      modalities: destination.modalities.map(Set.init), sopClassUIDs: destination.sopClasses.map(Set.init)))
         }

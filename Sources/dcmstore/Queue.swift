@@ -39,6 +39,7 @@ struct QueueStatus: AsyncParsableCommand {
             guard !rows.isEmpty else { return "the forwarding queue is empty" }
             return rows.map { row in
                 "\(row.destination): \(row.pending) pending, \(row.failed) failed, oldest pending \(formatted(row.oldestPending))"
+                    + (row.committed > 0 ? ", \(row.committed) committed" : "")
                     + (row.lastError.map { ", last error: \($0)" } ?? "")
             }.joined(separator: "\n")
         }

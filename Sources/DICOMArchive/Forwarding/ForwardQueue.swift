@@ -57,6 +57,9 @@ public struct ForwardQueueStatus: Sendable, Codable, Equatable {
     public var oldestPending: Date?
     /// The last error recorded on a pending entry, if any.
     public var lastError: String?
+    /// Instances the destination confirmed by Storage Commitment since the queue was created (destinations with
+    /// `commit` only).
+    public var committed: Int = 0
 }
 
 /// The durable forwarding queue of an archive: a journal of JSON lines in `ARCHIVE/queue/journal.jsonl`.
@@ -84,12 +87,18 @@ public actor ForwardQueue {
         var error: String?
         var attempts: Int?
         var next: Date?
+        /// `done` after a Storage Commitment confirmed the instance.
+        var committed: Bool?
+        /// `committed`: the destination's count of committed instances carried over a compaction.
+        var count: Int?
     }
 
     /// The queue's directory.
     public nonisolated let directory: String
     nonisolated var journalPath: String { directory + "/journal.jsonl" }
     private var table: [Key: ForwardEntry] = [:]
+    /// Instances committed per destination (``ForwardQueueStatus/committed``).
+    private var committedCounts: [String: Int] = [:]
     private var nextSequence: UInt64 = 1
     private var fd: Int32 = -1
     private var lockFD: Int32 = -1
@@ -125,6 +134,7 @@ public actor ForwardQueue {
         lockFD = lock
         let path = directory + "/journal.jsonl"
         var loaded: [Key: ForwardEntry] = [:]
+        var counts: [String: Int] = [:]
         var sequence: UInt64 = 1
         var ignored = 0
         if let data = FileManager.default.contents(atPath: path) {
@@ -132,15 +142,16 @@ public actor ForwardQueue {
             decoder.dateDecodingStrategy = .millisecondsSince1970
             for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
                 guard let event = try? decoder.decode(Event.self, from: Data(line)) else { ignored += 1; continue }
-                Self.apply(event, to: &loaded, sequence: &sequence)
+                Self.apply(event, to: &loaded, sequence: &sequence, committed: &counts)
             }
         }
         table = loaded
+        committedCounts = counts
         nextSequence = sequence
         ignoredLines = ignored
         if ignored > 0 { logger.warning("forward queue: ignored \(ignored) unreadable journal line(s) in \(path)") }
         do {
-            fd = try Self.writeJournal(Array(loaded.values), directory: directory, encoder: Self.makeEncoder())
+            fd = try Self.writeJournal(Array(loaded.values), committed: counts, directory: directory, encoder: Self.makeEncoder())
         } catch {
             Glibc.close(lock)
             throw error
@@ -158,17 +169,21 @@ public actor ForwardQueue {
         if lockFD >= 0 { Glibc.close(lockFD); lockFD = -1 }
     }
 
-    static func apply(_ event: Event, to table: inout [Key: ForwardEntry], sequence: inout UInt64) {
+    static func apply(_ event: Event, to table: inout [Key: ForwardEntry], sequence: inout UInt64, committed: inout [String: Int]) {
         switch event.op {
         case "add":
             guard let entry = event.entry else { return }
             table[entry.key] = entry
             sequence = max(sequence, entry.sequence + 1)
+        case "committed":
+            guard let destination = event.destination, let count = event.count, count > 0 else { return }
+            committed[destination, default: 0] += count
         default:
             guard let destination = event.destination, let sop = event.sop else { return }
             let key = Key(destination: destination, sopInstanceUID: sop)
             switch event.op {
             case "done", "drop":
+                if event.op == "done", event.committed == true, table[key] != nil { committed[destination, default: 0] += 1 }
                 table[key] = nil
             case "attempt":
                 guard var entry = table[key] else { return }
@@ -198,15 +213,21 @@ public actor ForwardQueue {
     /// Writes the live entries to a new journal and swaps it in atomically.
     private func rewriteJournal() throws {
         if fd >= 0 { Glibc.close(fd); fd = -1 }
-        fd = try Self.writeJournal(Array(table.values), directory: directory, encoder: encoder)
+        fd = try Self.writeJournal(Array(table.values), committed: committedCounts, directory: directory, encoder: encoder)
         eventsSinceCompaction = 0
     }
 
-    /// Writes `entries` as a new journal (temporary file, fsync, rename, directory fsync); returns it open for appending.
-    private static func writeJournal(_ entries: [ForwardEntry], directory: String, encoder: JSONEncoder) throws -> Int32 {
+    /// Writes `entries` (and the committed counts) as a new journal (temporary file, fsync, rename, directory fsync);
+    /// returns it open for appending.
+    private static func writeJournal(_ entries: [ForwardEntry], committed: [String: Int], directory: String,
+                                     encoder: JSONEncoder) throws -> Int32 {
         let journalPath = directory + "/journal.jsonl"
         let temporary = directory + "/journal.jsonl.tmp"
         var data = Data()
+        for (destination, count) in committed.sorted(by: { $0.key < $1.key }) where count > 0 {
+            data += try encoder.encode(Event(op: "committed", destination: destination, count: count))
+            data.append(UInt8(ascii: "\n"))
+        }
         for entry in entries.sorted(by: { $0.sequence < $1.sequence }) {
             data += try encoder.encode(Event(op: "add", entry: entry))
             data.append(UInt8(ascii: "\n"))
@@ -284,12 +305,14 @@ public actor ForwardQueue {
         for entry in added { table[entry.key] = entry }
     }
 
-    /// The destination answered success (or warning): the entry leaves the queue.
-    public func complete(destination: String, sopInstanceUID: String) throws {
+    /// The destination answered success (or warning), or, with `committed`, confirmed the instance by Storage
+    /// Commitment (counted in ``ForwardQueueStatus/committed``): the entry leaves the queue.
+    public func complete(destination: String, sopInstanceUID: String, committed: Bool = false) throws {
         let key = Key(destination: destination, sopInstanceUID: sopInstanceUID)
         guard table[key] != nil else { return }
-        try append([Event(op: "done", destination: destination, sop: sopInstanceUID)], durable: true)
+        try append([Event(op: "done", destination: destination, sop: sopInstanceUID, committed: committed ? true : nil)], durable: true)
         table[key] = nil
+        if committed { committedCounts[destination, default: 0] += 1 }
     }
 
     /// A transient failure: the entry stays pending and is not tried again before `nextAttempt`.
@@ -363,9 +386,12 @@ public actor ForwardQueue {
             .sorted { $0.sequence < $1.sequence }
     }
 
-    /// Counts per destination (destinations with no entry are not listed).
+    /// Counts per destination (destinations with no entry and nothing committed are not listed).
     public func status() -> [ForwardQueueStatus] {
         var rows: [String: ForwardQueueStatus] = [:]
+        for (destination, count) in committedCounts where count > 0 {
+            rows[destination] = ForwardQueueStatus(destination: destination, pending: 0, failed: 0, committed: count)
+        }
         for entry in table.values.sorted(by: { $0.sequence < $1.sequence }) {
             var row = rows[entry.destination] ?? ForwardQueueStatus(destination: entry.destination, pending: 0, failed: 0)
             if entry.state == .pending {

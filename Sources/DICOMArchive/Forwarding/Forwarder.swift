@@ -16,9 +16,17 @@ public struct ForwardDestination: Sendable {
     /// Associations used at the same time (each study goes through one of them, keeping its order). Default 1.
     public var associations: Int
     public var timeouts: DICOMTimeouts
+    /// Ask the destination for Storage Commitment (PS3.4 J.3) of each study's instances after sending them on the
+    /// association: an entry leaves the queue only when the destination committed it. Default false.
+    public var commit: Bool
+    /// The longest wait for a storage commitment result (default 60 s).
+    public var commitTimeout: Duration
 
     public init(aeTitle: AETitle, host: String, port: Int, tls: DICOMTLS? = nil, callingAE: AETitle = "DCMSTORE",
-                associations: Int = 1, timeouts: DICOMTimeouts = DICOMTimeouts()) {
+                associations: Int = 1, timeouts: DICOMTimeouts = DICOMTimeouts(), commit: Bool = false,
+                commitTimeout: Duration = .seconds(60)) {
+        self.commit = commit
+        self.commitTimeout = commitTimeout
         self.aeTitle = aeTitle
         self.host = host
         self.port = port
@@ -67,6 +75,11 @@ public struct ForwardBackoff: Sendable {
 /// are retried with exponential backoff for ever; a permanent rejection (a failure status other than out of
 /// resources / processing failure, for example A900H or 0122H, or no accepted presentation context for the
 /// instance's SOP class and transfer syntax) moves the entry to the queue's failed list.
+///
+/// With ``ForwardDestination/commit``, the instances of each study sent in a batch are then submitted to Storage
+/// Commitment on the same association; an entry leaves the queue only when committed. Instances reported not
+/// committed stay queued and are sent again after a backoff, and move to the failed list after
+/// ``ForwardBackoff/maximumAttempts``, as do those of a study whose result does not come (timeout, association lost).
 public struct Forwarder: Sendable {
     public let queue: ForwardQueue
     /// The archive root that the entries' paths are relative to.
@@ -111,9 +124,10 @@ public struct Forwarder: Sendable {
 
     static func contextKey(_ entry: ForwardEntry) -> String { entry.sopClassUID + "|" + entry.transferSyntaxUID }
 
-    static func contexts(for entries: [ForwardEntry]) -> [PresentationContext] {
+    static func contexts(for entries: [ForwardEntry], commit: Bool = false) -> [PresentationContext] {
         var seen: Set<String> = []
         var contexts: [PresentationContext] = []
+        if commit { contexts.append(StorageCommitment.presentationContext(id: 1)) }
         for entry in entries where seen.insert(contextKey(entry)).inserted && contexts.count < 128 {
             var syntaxes = [entry.transferSyntaxUID]
             for extra in [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid] where !syntaxes.contains(extra) {
@@ -172,7 +186,7 @@ public struct Forwarder: Sendable {
                 do {
                     association = try await DICOMClient.connect(host: destination.host, port: destination.port,
                                                                 callingAE: destination.callingAE, calledAE: destination.aeTitle,
-                                                                presentationContexts: Self.contexts(for: batch),
+                                                                presentationContexts: Self.contexts(for: batch, commit: destination.commit),
                                                                 timeouts: destination.timeouts, tls: destination.tls, logger: logger)
                     proposed = keys
                     connectionFailures = 0
@@ -186,11 +200,16 @@ public struct Forwarder: Sendable {
             }
             guard let current = association else { continue }
             var blockedStudies: Set<String> = []
+            // With commitment: the entries stored on this association, waiting for their commitment request.
+            var stored: [ForwardEntry] = []
+            var associationLost = false
             for entry in batch where !blockedStudies.contains(entry.studyInstanceUID) {
                 if Task.isCancelled { break }
                 do {
                     let (_, status) = try await current.store(fileAt: archiveRoot + "/" + entry.path)
-                    if status.isSuccessOrWarning {
+                    if status.isSuccessOrWarning && destination.commit {
+                        stored.append(entry)
+                    } else if status.isSuccessOrWarning {
                         try await queue.complete(destination: name, sopInstanceUID: entry.sopInstanceUID)
                     } else if Self.isTransient(status), entry.attempts + 1 < backoff.maximumAttempts {
                         let delay = backoff.delay(afterFailures: entry.attempts + 1)
@@ -213,6 +232,7 @@ public struct Forwarder: Sendable {
                     // The association is gone: what was not answered stays queued.
                     await current.abort()
                     association = nil
+                    associationLost = true
                     connectionFailures += 1
                     let delay = backoff.delay(afterFailures: connectionFailures)
                     logger.warning("forward to \(name): \(error); retrying in \(delay)")
@@ -220,6 +240,77 @@ public struct Forwarder: Sendable {
                     break
                 }
             }
+            if !stored.isEmpty && !associationLost && !Task.isCancelled {
+                if await !requestCommitment(of: stored, on: current) {
+                    await current.abort()
+                    association = nil
+                }
+            }
+        }
+    }
+
+    /// Requests Storage Commitment of `entries` (stored on `association`), one request per study, and settles the
+    /// queue entries by the result. Returns false when the association is no longer usable (what was not settled
+    /// stays pending and is sent again).
+    func requestCommitment(of entries: [ForwardEntry], on association: Association) async -> Bool {
+        let name = destination.aeTitle.value
+        var studies: [String: [ForwardEntry]] = [:]
+        var order: [String] = []
+        for entry in entries {
+            if studies[entry.studyInstanceUID] == nil { order.append(entry.studyInstanceUID) }
+            studies[entry.studyInstanceUID, default: []].append(entry)
+        }
+        for study in order {
+            guard let group = studies[study] else { continue }
+            let references = group.map { SOPReference(sopClassUID: $0.sopClassUID, sopInstanceUID: $0.sopInstanceUID) }
+            do {
+                let result = try await association.requestStorageCommitment(references: references, timeout: destination.commitTimeout)
+                let failures = Dictionary(result.failed.map { ($0.reference.sopInstanceUID, $0.failureReason) }, uniquingKeysWith: { a, _ in a })
+                let committed = Set(result.committed.map(\.sopInstanceUID))
+                logger.info("forward to \(name): storage commitment", metadata: [
+                    "dicom.study": "\(study)", "dicom.transaction": "\(result.transactionUID)",
+                    "dicom.committed": "\(committed.count)", "dicom.failed": "\(failures.count)",
+                ])
+                for entry in group {
+                    if committed.contains(entry.sopInstanceUID) && failures[entry.sopInstanceUID] == nil {
+                        try await queue.complete(destination: name, sopInstanceUID: entry.sopInstanceUID, committed: true)
+                    } else {
+                        let reason = failures[entry.sopInstanceUID].map { "not committed: failure reason \(String($0, radix: 16, uppercase: true))H" }
+                            ?? "not committed: missing from the storage commitment result"
+                        try await settleUncommitted(entry, reason: reason)
+                    }
+                }
+            } catch let failure as DIMSEFailure {
+                // The destination refused the request (for example no Storage Commitment there): try again later.
+                logger.warning("forward to \(name): storage commitment refused: \(failure)")
+                for entry in group { try? await settleUncommitted(entry, reason: "storage commitment refused: \(failure)") }
+            } catch let error as DICOMServiceError where error.code == .noPresentationContext {
+                logger.warning("forward to \(name): the destination did not accept Storage Commitment; instances stay queued")
+                for entry in group { try? await settleUncommitted(entry, reason: "Storage Commitment not accepted by the destination") }
+            } catch let error as ArchiveError {
+                logger.error("forward queue: \(error)")
+                return true
+            } catch {
+                // Timeout or association lost: sent again after a backoff (a destination that never answers on the
+                // association moves them to the failed list after the maximum attempts).
+                logger.warning("forward to \(name): no storage commitment result: \(error); the instances will be sent again")
+                for entry in group { try? await settleUncommitted(entry, reason: "no storage commitment result: \(error)") }
+                return false
+            }
+        }
+        return true
+    }
+
+    /// An instance sent but not committed: retried after a backoff, or moved to the failed list after the maximum attempts.
+    private func settleUncommitted(_ entry: ForwardEntry, reason: String) async throws {
+        let name = destination.aeTitle.value
+        if entry.attempts + 1 < backoff.maximumAttempts {
+            let delay = backoff.delay(afterFailures: entry.attempts + 1)
+            try await queue.postpone(destination: name, sopInstanceUID: entry.sopInstanceUID, error: reason,
+                                     nextAttempt: Date().addingTimeInterval(Self.seconds(delay)))
+        } else {
+            logger.warning("forward to \(name): \(entry.sopInstanceUID) \(reason); moved to the failed list")
+            try await queue.fail(destination: name, sopInstanceUID: entry.sopInstanceUID, error: reason)
         }
     }
 

@@ -9,7 +9,8 @@ public struct AuditEntry: Sendable, Codable, Equatable {
     /// When the action ran.
     public var time: Date
     /// `delete`, `restore`, `purge`, `retention`, `reindex`, `share`, `unshare` (operators); `associate`, `reject`,
-    /// `store`, `query`, `retrieve` (the network, written by the server).
+    /// `store`, `query`, `retrieve`, `commit` (the network, written by the server; `commit` is a Storage Commitment
+    /// request: `uid` its Transaction UID, `count` the instances committed, `reason` those that were not).
     public var action: String
     /// `patient`, `study`, `series` or `instance`, when the action was aimed at one.
     public var level: String?
