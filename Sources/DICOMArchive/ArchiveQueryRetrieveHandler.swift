@@ -30,10 +30,10 @@ public struct ArchiveQueryRetrieveHandler: QueryHandler, RetrieveHandler {
         self.shares = shares
     }
 
-    /// What the calling AE may see; nil when the archive has no organizations.
+    /// What the caller may see (by its authenticated user, else its calling AE title); nil when the archive has no organizations.
     func access(for context: RequestContext) throws -> StudyAccess? {
         guard let organizations else { return nil }
-        let organization = organizations.organization(ofAETitle: context.callingAETitle.value)
+        let organization = organizations.organization(ofAETitle: context.callingAETitle.value, user: context.userName)
         do {
             return StudyAccess(organizations: organizations, organization: organization,
                                sharedStudies: try shares?.sharedStudies(with: organization) ?? [])
@@ -68,8 +68,8 @@ public struct ArchiveQueryRetrieveHandler: QueryHandler, RetrieveHandler {
         var seen: Set<String> = []
         for study in studies where seen.insert(study).inserted { unique.append(study) }
         audit.record(AuditEntry(time: Date(), action: action, level: identifier.string(.queryRetrieveLevel), count: count,
-                                user: "", host: AuditLog.hostName, reason: reason, aeTitle: caller,
-                                organization: organizations?.organization(ofAETitle: caller), studies: unique,
+                                user: context.userName ?? "", host: AuditLog.hostName, reason: reason, aeTitle: caller,
+                                organization: organizations?.organization(ofAETitle: caller, user: context.userName), studies: unique,
                                 keys: Self.describe(identifier), status: status.hexCode))
     }
 

@@ -10,11 +10,23 @@ public struct RequestContext: Sendable {
     public var calledAETitle: AETitle
     /// The SOP Class UID of the request: the Query/Retrieve information model (Patient Root or Study Root, FIND/MOVE/GET).
     public var sopClassUID: String
+    /// The username of the association's User Identity (PS3.7 §D.3.3.7), if it sent one. It was checked against the
+    /// acceptor policy's ``AcceptorPolicy/users`` when the policy has them; otherwise it is unverified.
+    public var userName: String?
 
-    public init(callingAETitle: AETitle, calledAETitle: AETitle, sopClassUID: String) {
+    public init(callingAETitle: AETitle, calledAETitle: AETitle, sopClassUID: String, userName: String? = nil) {
         self.callingAETitle = callingAETitle
         self.calledAETitle = calledAETitle
         self.sopClassUID = sopClassUID
+        self.userName = userName
+    }
+
+    /// The context of a request on presentation context `contextID` of an accepted association.
+    public init(negotiated: NegotiatedAssociation, contextID: UInt8) {
+        let identity = negotiated.request.userInformation.userIdentity
+        self.init(callingAETitle: negotiated.request.callingAETitle, calledAETitle: negotiated.request.calledAETitle,
+                  sopClassUID: negotiated.acceptedContexts[contextID]?.abstractSyntax ?? "",
+                  userName: identity.flatMap { $0.kind == .username || $0.kind == .usernameAndPasscode ? $0.primaryText : nil })
     }
 }
 

@@ -88,10 +88,7 @@ struct QueryRetrieveService: Sendable {
     let logger: Logger
 
     var context: (UInt8) -> RequestContext {
-        { id in
-            RequestContext(callingAETitle: negotiated.request.callingAETitle, calledAETitle: negotiated.request.calledAETitle,
-                           sopClassUID: negotiated.acceptedContexts[id]?.abstractSyntax ?? "")
-        }
+        { [negotiated] id in RequestContext(negotiated: negotiated, contextID: id) }
     }
 
     /// Decodes a request identifier in its presentation context's transfer syntax.

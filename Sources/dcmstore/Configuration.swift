@@ -1,3 +1,4 @@
+import DICOMArchive
 import DICOMNetwork
 import DICOMServices
 import Foundation
@@ -14,6 +15,8 @@ import Foundation
 ///   "caseInsensitiveNames": true,
 ///   "tls": { "certificate": "server.pem", "key": "server.key", "ca": "ca.pem", "clientCA": "clients.pem" },
 ///   "retention": { "imageYears": 5, "reportYears": 10 },
+///   "organizations": { "HOSP_A": ["A_NODE", "A_CT"], "HOSP_B": { "aeTitles": ["B_NODE"], "users": ["dr.bekova"] } },
+///   "users": { "dr.bekova": { "passcodeSHA256": "<64 hexadecimal digits>" } },
 ///   "forward": {
 ///     "associations": 1, "callingAETitle": "NODE1", "ca": "centre-ca.pem", "certificate": "node.pem", "key": "node.key",
 ///     "destinations": {
@@ -38,6 +41,11 @@ struct StoreConfiguration: Codable, Equatable {
         var ca: String?
         /// When set, clients must present a certificate signed by one of these (mutual TLS).
         var clientCA: String?
+    }
+
+    struct User: Codable, Equatable {
+        /// SHA-256 of the passcode, hexadecimal (`printf %s 'passcode' | sha256sum`).
+        var passcodeSHA256: String?
     }
 
     struct Retention: Codable, Equatable {
@@ -88,12 +96,43 @@ struct StoreConfiguration: Codable, Equatable {
     var tls: TLS?
     var retention: Retention?
     var forward: Forward?
-    /// Organizations by name, each with its AE titles: callers see only their organization's studies and shared ones.
-    var organizations: [String: [String]]?
+    /// Organizations by name, each with its AE titles (`["A_NODE", "A_CT"]`) or with AE titles and users
+    /// (`{"aeTitles": ["A_NODE"], "users": ["dr.asanova"]}`): callers see only their organization's studies and shared ones.
+    var organizations: Organizations?
+    /// Users who may authenticate with User Identity Negotiation: `{"dr.asanova": {"passcodeSHA256": "<64 hex digits>"}}`;
+    /// a user without `passcodeSHA256` is identified by name alone. Unknown users and wrong passcodes are rejected.
+    var users: [String: User]?
+    /// Reject associations that carry no user identity (needs `users`).
+    var requireUser: Bool?
     /// Reject associations from AE titles in no organization.
     var closed: Bool?
     /// Store images in this lossless transfer syntax (a name as for `--store-as`, or a UID).
     var storeAs: String?
+
+    /// The users of `users` as the acceptor checks them; nil when there are none.
+    func userDirectory() throws -> UserDirectory? {
+        guard let users, !users.isEmpty else {
+            if requireUser == true { throw ConfigurationError("\"requireUser\" needs \"users\"") }
+            return nil
+        }
+        var credentials: [String: UserDirectory.Credential] = [:]
+        for (name, user) in users {
+            guard !name.isEmpty, name.utf8.count <= 0xFFFF else { throw ConfigurationError("users: a username is empty or too long") }
+            do {
+                credentials[name] = try user.passcodeSHA256.map { try UserDirectory.passcodeDigest(hex: $0, user: name) } ?? .usernameOnly
+            } catch {
+                throw ConfigurationError("users: \(error)")
+            }
+        }
+        if let organizations {
+            for (organization, names) in organizations.users {
+                for name in names where credentials[name] == nil {
+                    throw ConfigurationError("organizations: \(organization) lists user \"\(name)\", who is not in \"users\"")
+                }
+            }
+        }
+        return UserDirectory(credentials: credentials, isIdentityRequired: requireUser == true)
+    }
 
     /// Parses `AE=HOST:PORT` (the `--peer` or `--forward` flag).
     static func parsePeer(_ text: String, flag: String = "--peer") throws -> (String, Peer) {

@@ -172,7 +172,8 @@ struct Serve: AsyncParsableCommand {
 
     /// The organizations of the configuration plus those of `--org` (which replace one of the same name).
     func organizationTable(_ configuration: StoreConfiguration) throws -> Organizations? {
-        var members = configuration.organizations ?? [:]
+        var members = configuration.organizations?.members ?? [:]
+        let users = configuration.organizations?.users ?? [:]
         for text in organizationMembers {
             do {
                 let (name, titles) = try Organizations.parseMember(text)
@@ -184,7 +185,7 @@ struct Serve: AsyncParsableCommand {
         if members.isEmpty { return nil }
         for titles in members.values { for title in titles { _ = try StoreConfiguration.aeTitle(title, what: "organization AE title") } }
         do {
-            return try Organizations(members: members)
+            return try Organizations(members: members, users: users)
         } catch {
             throw ConfigurationError("organizations: \(error)")
         }
@@ -252,6 +253,7 @@ struct Serve: AsyncParsableCommand {
                       transferSyntaxes: [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid])
         let commitment = ArchiveStorageCommitmentHandler(index: index, root: layout.root, audit: audit, organizations: organizations,
                                                          peers: destinations, logger: logger)
+        policy.users = try configuration.userDirectory()
         var callers = try allowedTitles.map { Set(try $0.map { try StoreConfiguration.aeTitle($0, what: "allowed calling AE title") }) }
         if closed || configuration.closed == true {
             guard let organizations else { throw ConfigurationError("closed mode needs organizations (--org NAME=AE,...)") }

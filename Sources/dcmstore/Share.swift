@@ -160,7 +160,7 @@ private func sharesContext(_ options: ArchiveOptions) throws -> (ArchiveLayout, 
 
 /// With organizations in the configuration, the name must be one of them.
 private func checkOrganization(_ name: String, _ configuration: StoreConfiguration) throws {
-    if let known = configuration.organizations, known[name] == nil {
+    if let known = configuration.organizations?.members, known[name] == nil {
         throw ConfigurationError("--with \(name): not an organization of the configuration (\(known.keys.sorted().joined(separator: ", ")))")
     }
 }

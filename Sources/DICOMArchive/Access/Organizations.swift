@@ -9,25 +9,41 @@ import Foundation
 public struct Organizations: Sendable, Equatable, Codable {
     /// AE titles by organization name.
     public private(set) var members: [String: [String]]
+    /// Usernames (User Identity Negotiation) by organization name.
+    public private(set) var users: [String: [String]]
     private var organizationByAETitle: [String: String]
+    private var organizationByUser: [String: String]
 
-    /// - Throws: ``ArchiveError`` when an AE title is listed under two organizations or a name is empty.
-    public init(members: [String: [String]]) throws {
-        var byAETitle: [String: String] = [:]
-        for (name, titles) in members {
+    /// - Parameters:
+    ///   - members: AE titles by organization name.
+    ///   - users: usernames by organization name; a caller that authenticated as one of them belongs to that
+    ///     organization whatever its AE title.
+    /// - Throws: ``ArchiveError`` when an AE title or a username is listed under two organizations, or a name is empty.
+    public init(members: [String: [String]], users: [String: [String]] = [:]) throws {
+        organizationByAETitle = try Self.reverse(members, what: "AE title")
+        organizationByUser = try Self.reverse(users, what: "user")
+        for name in users.keys where members[name] == nil {
+            throw ArchiveError(.invalidArgument, "users are listed for \"\(name)\", which has no AE titles")
+        }
+        self.members = members
+        self.users = users
+    }
+
+    private static func reverse(_ lists: [String: [String]], what: String) throws -> [String: String] {
+        var byItem: [String: String] = [:]
+        for (name, items) in lists {
             guard !name.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw ArchiveError(.invalidArgument, "an organization name is empty")
             }
-            for title in titles {
-                let key = title.trimmingCharacters(in: .whitespaces)
-                if let other = byAETitle[key], other != name {
-                    throw ArchiveError(.invalidArgument, "AE title \"\(key)\" is listed under both \"\(other)\" and \"\(name)\"")
+            for item in items {
+                let key = item.trimmingCharacters(in: .whitespaces)
+                if let other = byItem[key], other != name {
+                    throw ArchiveError(.invalidArgument, "\(what) \"\(key)\" is listed under both \"\(other)\" and \"\(name)\"")
                 }
-                byAETitle[key] = name
+                byItem[key] = name
             }
         }
-        self.members = members
-        organizationByAETitle = byAETitle
+        return byItem
     }
 
     /// Parses `NAME=AE[,AE...]` (the `--org` option).
@@ -48,16 +64,71 @@ public struct Organizations: Sendable, Equatable, Codable {
         organizationByAETitle[title.trimmingCharacters(in: .whitespaces)]
     }
 
+    /// The organization an authenticated username belongs to, or nil.
+    public func organization(ofUser name: String) -> String? {
+        organizationByUser[name]
+    }
+
+    /// The organization of a caller: its user's when it authenticated as a listed user, else its AE title's.
+    public func organization(ofAETitle title: String, user: String?) -> String? {
+        user.flatMap { organizationByUser[$0] } ?? organization(ofAETitle: title)
+    }
+
     /// Every AE title of every organization.
     public var allAETitles: Set<String> { Set(organizationByAETitle.keys) }
 
+    /// One organization in a configuration file: a list of AE titles, or `{"aeTitles": [...], "users": [...]}`.
+    private enum Entry: Codable {
+        case aeTitles([String])
+        case full(aeTitles: [String], users: [String]?)
+
+        private enum Keys: String, CodingKey { case aeTitles, users }
+
+        init(from decoder: Decoder) throws {
+            if let titles = try? decoder.singleValueContainer().decode([String].self) {
+                self = .aeTitles(titles)
+                return
+            }
+            let container = try decoder.container(keyedBy: Keys.self)
+            self = .full(aeTitles: try container.decode([String].self, forKey: .aeTitles),
+                         users: try container.decodeIfPresent([String].self, forKey: .users))
+        }
+
+        func encode(to encoder: Encoder) throws {
+            switch self {
+            case .aeTitles(let titles):
+                var container = encoder.singleValueContainer()
+                try container.encode(titles)
+            case .full(let titles, let users):
+                var container = encoder.container(keyedBy: Keys.self)
+                try container.encode(titles, forKey: .aeTitles)
+                try container.encodeIfPresent(users, forKey: .users)
+            }
+        }
+    }
+
     public init(from decoder: Decoder) throws {
-        try self.init(members: try decoder.singleValueContainer().decode([String: [String]].self))
+        let entries = try decoder.singleValueContainer().decode([String: Entry].self)
+        var members: [String: [String]] = [:]
+        var users: [String: [String]] = [:]
+        for (name, entry) in entries {
+            switch entry {
+            case .aeTitles(let titles): members[name] = titles
+            case .full(let titles, let names):
+                members[name] = titles
+                if let names { users[name] = names }
+            }
+        }
+        try self.init(members: members, users: users)
     }
 
     public func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()
-        try container.encode(members)
+        var entries: [String: Entry] = [:]
+        for (name, titles) in members {
+            entries[name] = users[name].map { .full(aeTitles: titles, users: $0) } ?? .aeTitles(titles)
+        }
+        try container.encode(entries)
     }
 }
 
