@@ -83,9 +83,9 @@ public struct OpenJPEGDecoder: FrameDecoder {
             throw CodecError(.corruptStream, "JPEG 2000: the frame starts with neither a codestream SOC/SIZ marker nor a JP2 signature box")
         }
         // A JP2 file is decoded through its Contiguous Codestream box: the codestream alone is what DICOM needs
-        // (Photometric Interpretation comes from the data set). Decoding the JP2 file itself with OpenJPEG 2.5.0's
-        // JP2 reader over our memory stream crashed (SIGSEGV in the stream buffer) on pydicom's GDCMJ2K_TextGBR.dcm,
-        // a 16-tile JP2 that needs the TPsot correction; its codestream alone decodes correctly.
+        // (Photometric Interpretation comes from the data set, not from the JP2 colour specification box).
+        // (An earlier SIGSEGV of OpenJPEG's JP2 reader on pydicom's GDCMJ2K_TextGBR.dcm was the memory stream's
+        // end-of-stream value, fixed in OpenJPEGStreams.swift: see `openJPEGEndOfStream`.)
         let codestream = container == .jp2 ? try Self.contiguousCodestream(in: frame) : frame
         return try codestream.withUnsafeBytes { raw in
             try decode(raw, container: .codestream, description: description)
