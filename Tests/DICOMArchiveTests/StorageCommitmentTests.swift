@@ -366,4 +366,89 @@ struct StorageCommitmentTests {
         #expect(rows.first?["failed"] as? Int == 0)
         #expect(rows.first?["committed"] as? Int == 6)
     }
+
+    /// A node forwarding in-process with `commit` to a centre whose commitment handler never commits one instance
+    /// (0112H) and fails another once (0110H): the second is sent again and committed, the first moves to the failed
+    /// list after the maximum attempts, the rest leave the queue committed.
+    @Test func forwarderRetriesUncommittedInstances() async throws {
+        let node = try await StoreFixtures.archive("commit-fwd-node")
+        let centre = try await StoreFixtures.archive("commit-fwd-centre")
+        defer { node.remove(); centre.remove() }
+        let paths = try ForwardEndToEndTests.files(node, count: 4, studies: 2, prefix: "55\(UInt32.random(in: 1...999_999))")
+        let uids = try paths.map { path in
+            try #require(try DICOMFile(contentsOf: path, options: .metadataOnly).dataSet.string(.sopInstanceUID))
+        }
+        let never = uids[1]
+        let once = uids[2]
+        let decisions = CommitmentDecisions()
+        var policy = DICOMServer.defaultStoragePolicy()
+        policy.accept(abstractSyntax: StorageCommitment.sopClassUID, transferSyntaxes: [TransferSyntax.explicitVRLittleEndian.uid])
+        let centreServer = try await DICOMServer.start(port: 0, policy: policy, storageHandler: ArchiveStorageHandler(store: centre.store),
+                                                       storageCommitmentHandler: ScriptedCommitmentHandler(never: never, once: once,
+                                                                                                           decisions: decisions),
+                                                       temporaryDirectory: centre.incoming)
+        let queue = try ForwardQueue(directory: ForwardQueue.directory(inArchive: node.layout.root))
+        let handler = ForwardingStorageHandler(inner: ArchiveStorageHandler(store: node.store), queue: queue,
+                                               rules: [ForwardRule(destination: "CENTRE")])
+        let nodeServer = try await DICOMServer.start(port: 0, storageHandler: handler, temporaryDirectory: node.incoming)
+        let destination = ForwardDestination(aeTitle: "CENTRE", host: "127.0.0.1", port: centreServer.port, callingAE: "NODE",
+                                             timeouts: DICOMTimeouts(connect: .seconds(2), artim: .seconds(10), dimse: .seconds(20)),
+                                             commit: true, commitTimeout: .seconds(10))
+        let forwarder = Forwarder(queue: queue, archiveRoot: node.layout.root, destination: destination,
+                                  backoff: ForwardBackoff(initial: .milliseconds(100), maximum: .milliseconds(200), maximumAttempts: 3)).start()
+        let sent = await FileSender(host: "127.0.0.1", port: nodeServer.port, callingAE: "MODALITY", calledAE: "NODE").send(paths: paths)
+        #expect(sent.filter { $0.ok }.count == 4, "\(sent.map { $0.error ?? $0.status ?? "?" })")
+        let settled = await ForwardEndToEndTests.waitUntil(30) {
+            let failedCount = await queue.entries(state: .failed).count
+            return await queue.pendingCount() == 0 && failedCount == 1
+        }
+        forwarder.cancel()
+        await forwarder.value
+        await nodeServer.shutdown()
+        await centreServer.shutdown()
+        let entries = await queue.entries()
+        #expect(settled, "queue: \(entries)")
+        let failed = await queue.entries(state: .failed)
+        #expect(failed.map(\.sopInstanceUID) == [never])
+        #expect(failed.first?.attempts == 3)
+        #expect(failed.first?.lastError?.contains("112H") == true)
+        let status = await queue.status()
+        #expect(status.first?.committed == 3)
+        #expect(await decisions.requests(for: once) == 2)
+        #expect(await decisions.requests(for: never) == 3)
+        await queue.close()
+    }
+}
+
+/// How often each instance was named in a commitment request.
+actor CommitmentDecisions {
+    private var counts: [String: Int] = [:]
+    func named(_ uid: String) -> Int {
+        counts[uid, default: 0] += 1
+        return counts[uid] ?? 0
+    }
+    func requests(for uid: String) -> Int { counts[uid] ?? 0 }
+}
+
+/// Commits everything except `never` (0112H always) and `once` (0110H the first time).
+struct ScriptedCommitmentHandler: StorageCommitmentHandler {
+    let never: String
+    let once: String
+    let decisions: CommitmentDecisions
+
+    func commit(_ request: StorageCommitmentRequest, context: RequestContext) async -> StorageCommitmentResult {
+        var committed: [SOPReference] = []
+        var failed: [FailedSOPReference] = []
+        for reference in request.references {
+            let time = await decisions.named(reference.sopInstanceUID)
+            if reference.sopInstanceUID == never {
+                failed.append(FailedSOPReference(reference: reference, failureReason: 0x0112))
+            } else if reference.sopInstanceUID == once && time == 1 {
+                failed.append(FailedSOPReference(reference: reference, failureReason: 0x0110))
+            } else {
+                committed.append(reference)
+            }
+        }
+        return StorageCommitmentResult(transactionUID: request.transactionUID, committed: committed, failed: failed)
+    }
 }
