@@ -4,8 +4,12 @@ import Foundation
 /// Decodes JPEG Lossless, Non-Hierarchical frames (ITU T.81 Annex H, process 14), in pure Swift.
 ///
 /// Handles JPEG Lossless (1.2.840.10008.1.2.4.57) and its first-order-prediction subset SV1 (1.2.840.10008.1.2.4.70):
-/// predictors 1–7, point transform, 2–16 bit precision, 1–4 components in interleaved or separate scans, restart intervals.
-/// Output is native little-endian samples, colour-by-pixel. For signed images (Pixel Representation 1) whose Bits Stored
+/// predictors 1–7, point transform, 2–16 bit precision, 1–4 components in interleaved or separate scans, restart intervals,
+/// and components with different sampling factors (e.g. 2×1 chrominance, "4:2:2"): each component is decoded on its own
+/// sample grid in the MCU order of ITU T.81 §A.2.3 and then upsampled to the full frame by replication. An interleaved scan
+/// whose components do not fill their last MCU exactly (frame width or height not a multiple of the largest sampling
+/// factor) is refused as unsupported. Output is native little-endian samples, colour-by-pixel, full resolution, so a
+/// YBR_FULL_422 frame is returned as YBR_FULL. For signed images (Pixel Representation 1) whose Bits Stored
 /// is less than Bits Allocated the stored bit pattern is sign-extended to Bits Allocated, as native Pixel Data usually is.
 public struct JPEGLosslessDecoder: FrameDecoder {
     public var transferSyntaxUIDs: Set<String> { [TransferSyntax.jpegLossless.uid, TransferSyntax.jpegLosslessSV1.uid] }
@@ -29,7 +33,9 @@ public struct JPEGLosslessDecoder: FrameDecoder {
         }
         let pixels = image.nativePixels(bitsAllocated: description.bitsAllocated,
                                         signExtendFrom: description.isSigned ? min(image.precision, description.bitsStored) : nil)
-        return DecodedFrame(pixels: pixels, photometricInterpretation: description.photometricInterpretation, planarConfiguration: 0)
+        // Every component is returned at full resolution: YBR_FULL_422 (PS3.3 §C.7.6.3.1.2) becomes YBR_FULL.
+        let photometric = description.photometricInterpretation == "YBR_FULL_422" ? "YBR_FULL" : description.photometricInterpretation
+        return DecodedFrame(pixels: pixels, photometricInterpretation: photometric, planarConfiguration: 0)
     }
 }
 
@@ -47,10 +53,18 @@ struct JPEGLosslessImage {
     private struct Component {
         var id: Int
         var decoded = false
+        /// Sampling factors H and V (ITU T.81 §A.1.1).
+        var horizontal = 1
+        var vertical = 1
+        /// The component's own dimensions, ⌈X·H/Hmax⌉ × ⌈Y·V/Vmax⌉, and where its plane starts in `samples`.
+        var width = 0
+        var height = 0
+        var offset = 0
     }
 
-    /// Sampling factors H×V, equal for all components (checked at SOF3).
-    private var sampling = (1, 1)
+    private var components: [Component] = []
+    /// True when some component has fewer samples than the frame (planes are upsampled after the last scan).
+    private var subsampled = false
 
     init(width: Int, height: Int, precision: Int, componentCount: Int, samples: [UInt16]) {
         self.width = width
@@ -67,7 +81,6 @@ struct JPEGLosslessImage {
             throw reader.corrupt("stream does not start with SOI (0xFFD8)")
         }
         reader.position = 2
-        var components: [Component] = []
         var tables = [JPEGHuffmanDecodingTable?](repeating: nil, count: 4)
         var restartInterval = 0
         var sawFrame = false
@@ -87,24 +100,32 @@ struct JPEGLosslessImage {
                 guard height > 0 else { throw CodecError(.unsupported, "\(Self.codec): frames with the height in a DNL marker (Y = 0) are not supported") }
                 guard width > 0 else { throw reader.corrupt("SOF3 gives a width of 0") }
                 guard (1...4).contains(componentCount) else { throw reader.corrupt("SOF3 gives \(componentCount) components (1...4 allowed)") }
-                var sampling: (Int, Int)? = nil
                 for _ in 0..<componentCount {
                     let id = try cursor.u8()
                     let factors = try cursor.u8()
                     _ = try cursor.u8()
                     let hv = (factors >> 4, factors & 15)
                     guard (1...4).contains(hv.0), (1...4).contains(hv.1) else { throw reader.corrupt("SOF3 sampling factors \(hv.0)×\(hv.1) are invalid") }
-                    if let first = sampling, first != hv {
-                        throw CodecError(.unsupported, "\(Self.codec): subsampled components are not supported")
-                    }
-                    sampling = hv
-                    self.sampling = hv
                     guard !components.contains(where: { $0.id == id }) else { throw reader.corrupt("SOF3 repeats component identifier \(id)") }
-                    components.append(Component(id: id))
+                    components.append(Component(id: id, horizontal: hv.0, vertical: hv.1))
                 }
                 try cursor.requireEnd()
                 try Self.check(width: width, height: height, components: componentCount, against: description, codec: Self.codec)
-                samples = [UInt16](repeating: 0, count: width * height * componentCount)
+                // Component dimensions (ITU T.81 §A.1.1); upsampling by replication needs whole-number ratios.
+                let maxH = components.map(\.horizontal).max() ?? 1, maxV = components.map(\.vertical).max() ?? 1
+                var total = 0
+                for i in components.indices {
+                    let c = components[i]
+                    guard maxH % c.horizontal == 0, maxV % c.vertical == 0 else {
+                        throw CodecError(.unsupported, "\(Self.codec): component \(c.id) has sampling \(c.horizontal)×\(c.vertical), not a whole fraction of the largest \(maxH)×\(maxV)")
+                    }
+                    components[i].width = (width * c.horizontal + maxH - 1) / maxH
+                    components[i].height = (height * c.vertical + maxV - 1) / maxV
+                    components[i].offset = total
+                    total += components[i].width * components[i].height
+                    if components[i].width != width || components[i].height != height { subsampled = true }
+                }
+                samples = [UInt16](repeating: 0, count: total)
                 sawFrame = true
             case 0xC0, 0xC1, 0xC2:
                 throw CodecError(.unsupported, "\(Self.codec): stream is a DCT-based JPEG (\(JPEGMarker.name(marker))), not lossless")
@@ -146,9 +167,6 @@ struct JPEGLosslessImage {
                 _ = try cursor.u8()
                 let pointTransform = try cursor.u8() & 15
                 try cursor.requireEnd()
-                guard scanCount == 1 || sampling == (1, 1) else {
-                    throw CodecError(.unsupported, "\(Self.codec): interleaved scans with sampling factors \(sampling.0)×\(sampling.1) are not supported")
-                }
                 guard (1...7).contains(predictor) else {
                     throw CodecError(.unsupported, "\(Self.codec): predictor \(predictor) is not 1...7 (0 is for hierarchical mode only)")
                 }
@@ -175,6 +193,22 @@ struct JPEGLosslessImage {
         if let missing = components.first(where: { !$0.decoded }) {
             throw reader.corrupt("component \(missing.id) is not in any scan")
         }
+        if subsampled { upsample() }
+    }
+
+    /// Replaces the component planes by full-frame planes, each sample repeated over its Hmax/H × Vmax/V area.
+    private mutating func upsample() {
+        let maxH = components.map(\.horizontal).max() ?? 1, maxV = components.map(\.vertical).max() ?? 1
+        var full = [UInt16](repeating: 0, count: width * height * componentCount)
+        for (index, c) in components.enumerated() {
+            let xFactor = maxH / c.horizontal, yFactor = maxV / c.vertical
+            let target = index * width * height
+            for y in 0..<height {
+                let source = c.offset + (y / yFactor) * c.width
+                for x in 0..<width { full[target + y * width + x] = samples[source + x / xFactor] }
+            }
+        }
+        samples = full
     }
 
     /// Throws when a frame header disagrees with the data set's Image Pixel Module.
@@ -189,20 +223,32 @@ struct JPEGLosslessImage {
     }
 
     /// Decodes one scan's entropy-coded data (ITU T.81 §H.2) into the component planes.
+    ///
+    /// A scan of one component codes its samples line by line on the component's own grid. An interleaved scan codes
+    /// MCUs of H×V samples of each of its components in turn (ITU T.81 §A.2.3); with all factors 1 that is one sample of
+    /// each component per pixel. Prediction always uses the neighbours on the component's own grid (§H.1.2.1).
     private mutating func decodeScan(_ reader: inout JPEGMarkerReader, componentIndices: [Int], tables: [JPEGHuffmanDecodingTable],
                                      predictor: Int, pointTransform: Int, restartInterval: Int) throws {
-        let width = self.width, height = self.height
-        let mcusPerRow = width
+        let scanComponents = componentIndices.map { components[$0] }
+        let scanCount = componentIndices.count
+        let maxH = components.map(\.horizontal).max() ?? 1, maxV = components.map(\.vertical).max() ?? 1
+        // MCU grid: one sample per MCU for a single-component scan (§A.2.2), else ⌈X/Hmax⌉ × ⌈Y/Vmax⌉ (§A.2.3).
+        let mcuColumns = scanCount == 1 ? scanComponents[0].width : (width + maxH - 1) / maxH
+        let mcuRows = scanCount == 1 ? scanComponents[0].height : (height + maxV - 1) / maxV
+        let interleavedSampling = scanCount > 1 && scanComponents.contains { $0.horizontal != 1 || $0.vertical != 1 }
+        if scanCount > 1 {
+            for c in scanComponents where c.width != mcuColumns * c.horizontal || c.height != mcuRows * c.vertical {
+                throw CodecError(.unsupported, "\(Self.codec): component \(c.id) (\(c.width)×\(c.height), sampling \(c.horizontal)×\(c.vertical)) does not fill the interleaved scan's last MCU; frame \(width)×\(height) is not a multiple of the \(maxH)×\(maxV) MCU")
+            }
+        }
         var rowsPerInterval = 0
         if restartInterval > 0 {
-            guard restartInterval % mcusPerRow == 0 else {
-                throw CodecError(.unsupported, "\(Self.codec): restart interval \(restartInterval) is not a multiple of the \(mcusPerRow) samples in a line")
+            guard restartInterval % mcuColumns == 0 else {
+                throw CodecError(.unsupported, "\(Self.codec): restart interval \(restartInterval) is not a multiple of the \(mcuColumns) MCUs in a line")
             }
-            rowsPerInterval = restartInterval / mcusPerRow
+            rowsPerInterval = restartInterval / mcuColumns
         }
         let initial = 1 << (precision - pointTransform - 1)
-        let planeSize = width * height
-        let scanCount = componentIndices.count
         let bytes = reader.bytes
         var endPosition = reader.position
         try samples.withUnsafeMutableBufferPointer { samplesBuffer in
@@ -211,35 +257,53 @@ struct JPEGLosslessImage {
                 guard let byteBase = byteBuffer.baseAddress else { return }
                 var bits = JPEGHuffmanBitReader(base: byteBase, count: byteBuffer.count, position: reader.position)
                 var expectedRestart = 0
-                // Up to four component planes and tables, held in fixed locals for the hot loop.
-                let planes = componentIndices.map { samplesBase + $0 * planeSize }
-                for y in 0..<height {
+                let planes = scanComponents.map { samplesBase + $0.offset }
+                let planeWidths = scanComponents.map(\.width)
+                for y in 0..<mcuRows {
                     var firstLine = y == 0
                     if rowsPerInterval > 0, y > 0, y % rowsPerInterval == 0 {
                         guard bits.consumedPadding == 0 else {
-                            throw CodecError(.corruptStream, "\(Self.codec): entropy-coded data ends before line \(y) (truncated or corrupt)")
+                            throw CodecError(.corruptStream, "\(Self.codec): entropy-coded data ends before MCU row \(y) (truncated or corrupt)")
                         }
                         guard bits.alignToMarker() else {
-                            throw CodecError(.corruptStream, "\(Self.codec): stream ends where restart marker RST\(expectedRestart) was expected before line \(y)")
+                            throw CodecError(.corruptStream, "\(Self.codec): stream ends where restart marker RST\(expectedRestart) was expected before MCU row \(y)")
                         }
                         let code = byteBase[bits.position + 1]
                         guard code == JPEGMarker.rst0 + UInt8(expectedRestart) else {
-                            throw CodecError(.corruptStream, "\(Self.codec): expected RST\(expectedRestart) before line \(y), found \(JPEGMarker.name(code))")
+                            throw CodecError(.corruptStream, "\(Self.codec): expected RST\(expectedRestart) before MCU row \(y), found \(JPEGMarker.name(code))")
                         }
                         bits.position += 2
                         expectedRestart = (expectedRestart + 1) & 7
                         firstLine = true
                     }
                     if scanCount == 1 {
-                        try Self.decodeLine(&bits, row: planes[0] + y * width, width: width, table: tables[0], predictor: predictor,
+                        try Self.decodeLine(&bits, row: planes[0] + y * mcuColumns, width: mcuColumns, table: tables[0], predictor: predictor,
                                             firstLine: firstLine, initial: initial, line: y)
-                    } else {
-                        for x in 0..<width {
+                    } else if !interleavedSampling {
+                        for x in 0..<mcuColumns {
                             for c in 0..<scanCount {
-                                let row = planes[c] + y * width
-                                let prediction = Self.predict(row: row, x: x, width: width, predictor: predictor, firstLine: firstLine, initial: initial)
+                                let row = planes[c] + y * mcuColumns
+                                let prediction = Self.predict(row: row, x: x, width: mcuColumns, predictor: predictor, firstLine: firstLine, initial: initial)
                                 let difference = try Self.decodeDifference(&bits, tables[c], line: y)
                                 row[x] = UInt16(truncatingIfNeeded: prediction &+ difference)
+                            }
+                        }
+                    } else {
+                        for mcu in 0..<mcuColumns {
+                            for c in 0..<scanCount {
+                                let h = scanComponents[c].horizontal, v = scanComponents[c].vertical, planeWidth = planeWidths[c]
+                                for dy in 0..<v {
+                                    let line = y * v + dy
+                                    let row = planes[c] + line * planeWidth
+                                    for dx in 0..<h {
+                                        let x = mcu * h + dx
+                                        // Only the component's first line in a restart interval is a "first line".
+                                        let prediction = Self.predict(row: row, x: x, width: planeWidth, predictor: predictor,
+                                                                      firstLine: firstLine && dy == 0, initial: initial)
+                                        let difference = try Self.decodeDifference(&bits, tables[c], line: line)
+                                        row[x] = UInt16(truncatingIfNeeded: prediction &+ difference)
+                                    }
+                                }
                             }
                         }
                     }
@@ -255,9 +319,8 @@ struct JPEGLosslessImage {
         }
         reader.position = endPosition
         if pointTransform > 0 {
-            for index in componentIndices {
-                let start = index * planeSize
-                for i in start..<(start + planeSize) { samples[i] = samples[i] << UInt16(pointTransform) }
+            for c in scanComponents {
+                for i in c.offset..<(c.offset + c.width * c.height) { samples[i] = samples[i] << UInt16(pointTransform) }
             }
         }
     }

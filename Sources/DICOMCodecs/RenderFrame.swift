@@ -7,7 +7,8 @@ import Foundation
 /// Grayscale: stored values (signed or unsigned, Bits Allocated 1, 8, 16 or 32, Bits Stored ≤ Bits Allocated) pass
 /// through Rescale Slope/Intercept or the Modality LUT Sequence, then a window (LINEAR, LINEAR_EXACT or SIGMOID)
 /// or the VOI LUT Sequence, then MONOCHROME1 is inverted. Colour: RGB (8 or 16 bits, either planar configuration),
-/// YBR_FULL and YBR_FULL_422 converted to RGB, PALETTE COLOR through its red, green and blue LUTs.
+/// YBR_FULL and YBR_FULL_422 converted to RGB, PALETTE COLOR through its red, green and blue LUTs (plain or segmented,
+/// PS3.3 §C.7.9.2).
 public enum FrameRenderer {
     /// Renders `frame`, described by `description` and `dataSet` (which holds the LUTs and windows).
     /// For an enhanced multi-frame image, the frame's functional groups can be folded in with
@@ -178,20 +179,22 @@ public enum FrameRenderer {
         guard description.samplesPerPixel == 1 else {
             throw CodecError(.invalidImage, "PALETTE COLOR needs Samples per Pixel 1, not \(description.samplesPerPixel)")
         }
-        if dataSet.contains(.segmentedRedPaletteColorLookupTableData), !dataSet.contains(.redPaletteColorLookupTableData) {
-            throw CodecError(.unsupported, "segmented palette colour lookup tables are not supported")
-        }
-        let channels: [(Tag, Tag, String)] = [
-            (.redPaletteColorLookupTableDescriptor, .redPaletteColorLookupTableData, "Red Palette Color"),
-            (.greenPaletteColorLookupTableDescriptor, .greenPaletteColorLookupTableData, "Green Palette Color"),
-            (.bluePaletteColorLookupTableDescriptor, .bluePaletteColorLookupTableData, "Blue Palette Color"),
+        let channels: [(Tag, Tag, Tag, String)] = [
+            (.redPaletteColorLookupTableDescriptor, .redPaletteColorLookupTableData, .segmentedRedPaletteColorLookupTableData, "Red Palette Color"),
+            (.greenPaletteColorLookupTableDescriptor, .greenPaletteColorLookupTableData, .segmentedGreenPaletteColorLookupTableData, "Green Palette Color"),
+            (.bluePaletteColorLookupTableDescriptor, .bluePaletteColorLookupTableData, .segmentedBluePaletteColorLookupTableData, "Blue Palette Color"),
         ]
         var luts: [RenderLUT] = []
-        for (descriptorTag, dataTag, name) in channels {
+        for (descriptorTag, dataTag, segmentedTag, name) in channels {
             guard let descriptor = dataSet.integers(descriptorTag) else {
                 throw CodecError(.invalidImage, "\(name) Lookup Table Descriptor \(descriptorTag) is missing")
             }
-            luts.append(try RenderLUT(descriptor: descriptor, data: dataSet[dataTag], signedInput: false, name: name))
+            // Plain LUT Data (PS3.3 §C.7.6.3.1.6) when present, else the segmented form (§C.7.9.2).
+            if !dataSet.contains(dataTag), dataSet.contains(segmentedTag) {
+                luts.append(try RenderLUT(descriptor: descriptor, segmentedData: dataSet[segmentedTag], name: name))
+            } else {
+                luts.append(try RenderLUT(descriptor: descriptor, data: dataSet[dataTag], signedInput: false, name: name))
+            }
         }
         // Entries are 8 or 16 bits; some writers declare 16 but store 8-bit values.
         let shifts = luts.map { lut in lut.bitsPerEntry > 8 && (lut.entries.max() ?? 0) > 255 ? lut.bitsPerEntry - 8 : 0 }
