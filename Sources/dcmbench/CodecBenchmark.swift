@@ -177,12 +177,21 @@ struct CodecBenchmark {
 
 struct Codecs: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Frame decoding MB/s of every built-in codec vs DCMTK (dcmdrle, dcmdjpeg, dcmdjpls) and pylibjpeg.")
+        abstract: "Codec speed: decoding of every built-in codec vs DCMTK and pylibjpeg; lossless encoding vs dcmcjpls and "
+            + "pylibjpeg-openjpeg; the libjpeg and OpenJPEG wrappers vs direct C library calls.")
+
+    /// The parts of the codec benchmark.
+    enum Section: String, CaseIterable, ExpressibleByArgument {
+        case decode, encode, direct
+    }
 
     @OptionGroup var common: CommonOptions
 
-    @Option(help: "Frames in the file the peers decode.")
+    @Option(help: "Frames in the file the peers decode or compress.")
     var frames: Int = 20
+
+    @Option(parsing: .upToNextOption, help: "Parts to run: \(Section.allCases.map(\.rawValue).joined(separator: ", ")) (default: all).")
+    var sections: [Section] = Section.allCases
 
     func validate() throws {
         guard frames >= 1 else { throw ValidationError("--frames must be at least 1") }
@@ -192,7 +201,15 @@ struct Codecs: ParsableCommand {
         let report = BenchReport()
         let workdir = try common.prepareWorkdir()
         printHeader(workdir: workdir)
-        try CodecBenchmark(repeats: common.repeats, workdir: workdir, frames: frames, report: report).run()
+        if sections.contains(.decode) {
+            try CodecBenchmark(repeats: common.repeats, workdir: workdir, frames: frames, report: report).run()
+        }
+        if sections.contains(.encode) {
+            try CodecEncodeBenchmark(repeats: common.repeats, workdir: workdir, frames: frames, report: report).run()
+        }
+        if sections.contains(.direct) {
+            try CodecDirectBenchmark(repeats: common.repeats, report: report).run()
+        }
         report.printSummary()
     }
 }
