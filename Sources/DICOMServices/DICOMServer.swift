@@ -309,8 +309,9 @@ struct AssociationService: Sendable {
                                 try await connection.send(try fragmenter.pdus(for: response, presentationContextID: id))
                             }
                         } else if var pending = pendingIdentifier {
-                            guard pending.bytes.readableBytes + bytes.readableBytes <= Self.maximumIdentifierLength else {
-                                throw DICOMServiceError(.unexpectedMessage, "a request identifier longer than \(Self.maximumIdentifierLength) bytes")
+                            let limit = if case .nActionRequest = pending.command { Self.maximumActionInformationLength } else { Self.maximumIdentifierLength }
+                            guard pending.bytes.readableBytes + bytes.readableBytes <= limit else {
+                                throw DICOMServiceError(.unexpectedMessage, "a request data set longer than \(limit) bytes")
                             }
                             pending.bytes.writeBuffer(&bytes)
                             pendingIdentifier = isLast ? nil : pending
@@ -369,6 +370,9 @@ struct AssociationService: Sendable {
 
     /// The largest C-FIND/C-MOVE/C-GET identifier accepted (real ones are a few hundred bytes).
     static let maximumIdentifierLength = 1 << 20
+    /// The largest N-ACTION Action Information accepted: a Storage Commitment request of up to
+    /// ``StorageCommitmentRequest/maximumReferences`` instances (about 70 bytes each).
+    static let maximumActionInformationLength = 16 << 20
 
     private func finish(_ incoming: IncomingDataSet, negotiated: NegotiatedAssociation, contextID: UInt8,
                         logger: Logger) async throws -> (DIMSEStatus, String?) {

@@ -163,6 +163,53 @@ struct StorageCommitmentTests {
         print(json.dumps(result), flush=True)
         """
 
+    /// Sends malformed Storage Commitment requests on one association and prints each N-ACTION status, then a C-ECHO
+    /// status (the association must stay usable) as JSON.
+    static let badRequestScript = """
+        import json, sys
+        from pydicom.dataset import Dataset
+        from pynetdicom import AE
+        from pynetdicom.sop_class import StorageCommitmentPushModel, Verification
+
+        port = int(sys.argv[1])
+        ae = AE(ae_title="PYBAD")
+        ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 20
+        ae.add_requested_context(StorageCommitmentPushModel)
+        ae.add_requested_context(Verification)
+        assoc = ae.associate("127.0.0.1", port, ae_title="DCMSTORE")
+        if not assoc.is_established:
+            print(json.dumps({"error": "association not established"}))
+            sys.exit(2)
+        def good():
+            ds = Dataset()
+            ds.TransactionUID = "1.2.3.4"
+            item = Dataset()
+            item.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+            item.ReferencedSOPInstanceUID = "1.2.3.4.5"
+            ds.ReferencedSOPSequence = [item]
+            return ds
+        def status(answer):
+            return int(answer[0].Status) if answer[0] is not None and "Status" in answer[0] else -1
+        no_transaction = good()
+        del no_transaction.TransactionUID
+        no_items = good()
+        no_items.ReferencedSOPSequence = []
+        no_instance = good()
+        del no_instance.ReferencedSOPSequence[0].ReferencedSOPInstanceUID
+        instance = "1.2.840.10008.1.20.1.1"
+        result = {
+            "action_type": status(assoc.send_n_action(good(), 2, StorageCommitmentPushModel, instance)),
+            "instance": status(assoc.send_n_action(good(), 1, StorageCommitmentPushModel, "1.2.3")),
+            "no_transaction": status(assoc.send_n_action(no_transaction, 1, StorageCommitmentPushModel, instance)),
+            "no_items": status(assoc.send_n_action(no_items, 1, StorageCommitmentPushModel, instance)),
+            "no_instance": status(assoc.send_n_action(no_instance, 1, StorageCommitmentPushModel, instance)),
+        }
+        echo = assoc.send_c_echo()
+        result["echo"] = int(echo.Status) if "Status" in echo else -1
+        assoc.release()
+        print(json.dumps(result), flush=True)
+        """
+
     /// Writes a script and checks that pynetdicom can be imported (fails loudly when it cannot: CI installs it).
     static func prepare(_ script: String, named name: String, in directory: String) throws -> String {
         let path = directory + "/" + name
@@ -244,6 +291,30 @@ struct StorageCommitmentTests {
         #expect(audit.first?.count == 3)
         #expect(audit.first?.aeTitle == "PYCOMMIT")
         #expect(audit.first?.reason?.contains(unknown) == true)
+    }
+
+    /// Malformed requests are refused with the N-ACTION status of PS3.7 §10.1.4.1.10 (0123H no such action, 0112H no
+    /// such SOP instance, 0115H invalid argument value) and the association stays usable.
+    @Test func malformedRequestsAreRefused() async throws {
+        let base = try EndToEnd.temporaryDirectory("commit-bad")
+        let group = ProcessGroup(logDirectory: base)
+        defer { group.stopAll(); try? FileManager.default.removeItem(atPath: base) }
+        let script = try Self.prepare(Self.badRequestScript, named: "bad.py", in: base)
+        let server = try await group.startServer(archive: base + "/archive")
+        let run = try await group.run("/usr/bin/env", ["python3", script, "\(server.port)"], timeout: .seconds(90))
+        #expect(await server.terminate() == 0)
+        try #require(run.status == 0, "the pynetdicom script failed: \(run.output) \(run.errors)")
+        let line = try #require(run.output.split(separator: "\n").last.map(String.init), "no output: \(run.errors)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
+        #expect(json["action_type"] as? Int == 0x0123)
+        #expect(json["instance"] as? Int == 0x0112)
+        #expect(json["no_transaction"] as? Int == 0x0115)
+        #expect(json["no_items"] as? Int == 0x0115)
+        #expect(json["no_instance"] as? Int == 0x0115)
+        #expect(json["echo"] as? Int == 0)
+        // No result was sent for a refused request: the audit trail has no commit line.
+        let audit = try AuditLog(path: ArchiveLayout(root: base + "/archive").auditLogPath).entries()
+        #expect(!audit.contains { $0.action == "commit" })
     }
 
     /// A requestor that aborts its association right after the N-ACTION-RSP gets the result on a new association
