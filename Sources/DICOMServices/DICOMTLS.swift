@@ -53,7 +53,15 @@ public struct DICOMTLS: Sendable {
     }
 
     func clientHandler() throws -> NIOSSLClientHandler {
-        try NIOSSLClientHandler(context: context, serverHostname: serverHostname)
+        // Server Name Indication cannot carry an IP address (RFC 6066 §3). For a server given by address, no name is
+        // sent and NIOSSL checks the certificate's IP address entries against the address connected to instead.
+        let name = serverHostname.flatMap { Self.isIPAddress($0) ? nil : $0 }
+        return try NIOSSLClientHandler(context: context, serverHostname: name)
+    }
+
+    /// Whether `text` is an IPv4 or IPv6 address rather than a host name.
+    static func isIPAddress(_ text: String) -> Bool {
+        (try? SocketAddress(ipAddress: text, port: 0)) != nil
     }
 
     func serverHandler() -> NIOSSLServerHandler {

@@ -37,10 +37,12 @@ final class PDUStreamHandler: ChannelInboundHandler, @unchecked Sendable {
 
     let continuation: AsyncThrowingStream<PDU, Error>.Continuation
     let backlog: InboundBacklog
+    let failure: ConnectionFailure
 
-    init(continuation: AsyncThrowingStream<PDU, Error>.Continuation, backlog: InboundBacklog) {
+    init(continuation: AsyncThrowingStream<PDU, Error>.Continuation, backlog: InboundBacklog, failure: ConnectionFailure) {
         self.continuation = continuation
         self.backlog = backlog
+        self.failure = failure
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -56,7 +58,23 @@ final class PDUStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        failure.record(error)
         continuation.finish(throwing: error)
+    }
+}
+
+/// The first error the pipeline reported (a failed TLS handshake, a reset): a write that fails afterwards only
+/// learns "I/O on closed channel", so it reports this cause instead.
+final class ConnectionFailure: @unchecked Sendable {
+    private let lock = NSLock()
+    private var first: Error?
+    func record(_ error: Error) { lock.withLock { if first == nil { first = error } } }
+    var error: Error? { lock.withLock { first } }
+
+    /// Words for an error, naming TLS when the TLS layer raised it.
+    static func describe(_ error: Error) -> String {
+        let type = String(reflecting: Swift.type(of: error))
+        return type.hasPrefix("NIOSSL.") ? "TLS: \(error)" : "\(error)"
     }
 }
 
@@ -75,6 +93,7 @@ final class PDUConnection: @unchecked Sendable {
     private var iterator: AsyncThrowingStream<PDU, Error>.AsyncIterator
     private let timedOut = TimeoutFlag()
     private let backlog: InboundBacklog
+    private let failure: ConnectionFailure
 
     /// Adds the PDU codecs and the stream handler to `channel`'s pipeline (on its event loop).
     static func install(on channel: Channel, maximumPDULength: UInt32, logger: Logger?) throws -> PDUConnection {
@@ -83,14 +102,16 @@ final class PDUConnection: @unchecked Sendable {
         try sync.addHandler(ByteToMessageHandler(PDUDecoder(maximumPDULength: maximumPDULength, logger: logger)))
         try sync.addHandler(MessageToByteHandler(PDUEncoder()))
         let backlog = InboundBacklog()
-        try sync.addHandler(PDUStreamHandler(continuation: continuation, backlog: backlog))
-        return PDUConnection(channel: channel, stream: stream, backlog: backlog)
+        let failure = ConnectionFailure()
+        try sync.addHandler(PDUStreamHandler(continuation: continuation, backlog: backlog, failure: failure))
+        return PDUConnection(channel: channel, stream: stream, backlog: backlog, failure: failure)
     }
 
-    private init(channel: Channel, stream: AsyncThrowingStream<PDU, Error>, backlog: InboundBacklog) {
+    private init(channel: Channel, stream: AsyncThrowingStream<PDU, Error>, backlog: InboundBacklog, failure: ConnectionFailure) {
         self.channel = channel
         self.iterator = stream.makeAsyncIterator()
         self.backlog = backlog
+        self.failure = failure
     }
 
     /// Writes PDUs and waits until the last is written (back-pressure for large data sets).
@@ -100,7 +121,7 @@ final class PDUConnection: @unchecked Sendable {
         do {
             try await channel.writeAndFlush(last).get()
         } catch {
-            throw DICOMServiceError(.connectionFailed, "cannot send \(last.type): \(error)")
+            throw DICOMServiceError(.connectionFailed, "cannot send \(last.type): \(ConnectionFailure.describe(failure.error ?? error))")
         }
     }
 

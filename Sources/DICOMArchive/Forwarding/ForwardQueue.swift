@@ -99,6 +99,8 @@ public actor ForwardQueue {
     private var table: [Key: ForwardEntry] = [:]
     /// Instances committed per destination (``ForwardQueueStatus/committed``).
     private var committedCounts: [String: Int] = [:]
+    /// Why the link to a destination is down (cannot connect, TLS refused…), until it works again.
+    private var linkErrors: [String: String] = [:]
     private var nextSequence: UInt64 = 1
     private var fd: Int32 = -1
     private var lockFD: Int32 = -1
@@ -135,6 +137,7 @@ public actor ForwardQueue {
         let path = directory + "/journal.jsonl"
         var loaded: [Key: ForwardEntry] = [:]
         var counts: [String: Int] = [:]
+        var links: [String: String] = [:]
         var sequence: UInt64 = 1
         var ignored = 0
         if let data = FileManager.default.contents(atPath: path) {
@@ -142,16 +145,18 @@ public actor ForwardQueue {
             decoder.dateDecodingStrategy = .millisecondsSince1970
             for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
                 guard let event = try? decoder.decode(Event.self, from: Data(line)) else { ignored += 1; continue }
-                Self.apply(event, to: &loaded, sequence: &sequence, committed: &counts)
+                Self.apply(event, to: &loaded, sequence: &sequence, committed: &counts, linkErrors: &links)
             }
         }
         table = loaded
         committedCounts = counts
+        linkErrors = links
         nextSequence = sequence
         ignoredLines = ignored
         if ignored > 0 { logger.warning("forward queue: ignored \(ignored) unreadable journal line(s) in \(path)") }
         do {
-            fd = try Self.writeJournal(Array(loaded.values), committed: counts, directory: directory, encoder: Self.makeEncoder())
+            fd = try Self.writeJournal(Array(loaded.values), committed: counts, linkErrors: links, directory: directory,
+                                       encoder: Self.makeEncoder())
         } catch {
             Glibc.close(lock)
             throw error
@@ -169,8 +174,12 @@ public actor ForwardQueue {
         if lockFD >= 0 { Glibc.close(lockFD); lockFD = -1 }
     }
 
-    static func apply(_ event: Event, to table: inout [Key: ForwardEntry], sequence: inout UInt64, committed: inout [String: Int]) {
+    static func apply(_ event: Event, to table: inout [Key: ForwardEntry], sequence: inout UInt64, committed: inout [String: Int],
+                      linkErrors: inout [String: String]) {
         switch event.op {
+        case "link":
+            guard let destination = event.destination else { return }
+            linkErrors[destination] = event.error
         case "add":
             guard let entry = event.entry else { return }
             table[entry.key] = entry
@@ -213,19 +222,24 @@ public actor ForwardQueue {
     /// Writes the live entries to a new journal and swaps it in atomically.
     private func rewriteJournal() throws {
         if fd >= 0 { Glibc.close(fd); fd = -1 }
-        fd = try Self.writeJournal(Array(table.values), committed: committedCounts, directory: directory, encoder: encoder)
+        fd = try Self.writeJournal(Array(table.values), committed: committedCounts, linkErrors: linkErrors, directory: directory,
+                                   encoder: encoder)
         eventsSinceCompaction = 0
     }
 
     /// Writes `entries` (and the committed counts) as a new journal (temporary file, fsync, rename, directory fsync);
     /// returns it open for appending.
-    private static func writeJournal(_ entries: [ForwardEntry], committed: [String: Int], directory: String,
-                                     encoder: JSONEncoder) throws -> Int32 {
+    private static func writeJournal(_ entries: [ForwardEntry], committed: [String: Int], linkErrors: [String: String],
+                                     directory: String, encoder: JSONEncoder) throws -> Int32 {
         let journalPath = directory + "/journal.jsonl"
         let temporary = directory + "/journal.jsonl.tmp"
         var data = Data()
         for (destination, count) in committed.sorted(by: { $0.key < $1.key }) where count > 0 {
             data += try encoder.encode(Event(op: "committed", destination: destination, count: count))
+            data.append(UInt8(ascii: "\n"))
+        }
+        for (destination, error) in linkErrors.sorted(by: { $0.key < $1.key }) {
+            data += try encoder.encode(Event(op: "link", destination: destination, error: error))
             data.append(UInt8(ascii: "\n"))
         }
         for entry in entries.sorted(by: { $0.sequence < $1.sequence }) {
@@ -315,6 +329,14 @@ public actor ForwardQueue {
         if committed { committedCounts[destination, default: 0] += 1 }
     }
 
+    /// Records why the link to `destination` is down (nil: it works again), for ``status()``. Written to the journal
+    /// only when the reason changes, so a long outage does not grow it; not fsynced.
+    public func noteLink(destination: String, error: String?) throws {
+        guard linkErrors[destination] != error else { return }
+        try append([Event(op: "link", destination: destination, error: error)], durable: false)
+        linkErrors[destination] = error
+    }
+
     /// A transient failure: the entry stays pending and is not tried again before `nextAttempt`.
     public func postpone(destination: String, sopInstanceUID: String, error: String, nextAttempt: Date) throws {
         let key = Key(destination: destination, sopInstanceUID: sopInstanceUID)
@@ -397,7 +419,7 @@ public actor ForwardQueue {
             if entry.state == .pending {
                 row.pending += 1
                 if row.oldestPending == nil { row.oldestPending = entry.enqueuedAt }
-                if let error = entry.lastError { row.lastError = error }
+                if let error = linkErrors[entry.destination] ?? entry.lastError { row.lastError = error }
             } else {
                 row.failed += 1
             }

@@ -190,9 +190,11 @@ public struct Forwarder: Sendable {
                                                                 timeouts: destination.timeouts, tls: destination.tls, logger: logger)
                     proposed = keys
                     connectionFailures = 0
+                    try? await queue.noteLink(destination: name, error: nil)
                 } catch {
                     connectionFailures += 1
                     let delay = backoff.delay(afterFailures: connectionFailures)
+                    try? await queue.noteLink(destination: name, error: "\(error)")
                     logger.warning("forward to \(name) at \(destination.host):\(destination.port): \(error); retrying in \(delay)")
                     guard await sleep(delay) else { break }
                     continue
