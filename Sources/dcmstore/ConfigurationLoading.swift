@@ -154,6 +154,9 @@ extension StoreConfiguration {
         case is Int.Type: return "a whole number"
         case is Bool.Type: return "true or false"
         case is Double.Type: return "a number"
+        case is Node.Sequence.Type: return "a list"
+        case is Node.Mapping.Type: return "a mapping"
+        case is Node.Scalar.Type: return "a single value"
         default:
             return "\(type)".hasPrefix("Array") ? "a list" : "a mapping"
         }
@@ -162,10 +165,13 @@ extension StoreConfiguration {
     /// libyaml's problem with its line and column, without the snippet Yams appends.
     private static func syntaxMessage(_ error: YamlError) -> String {
         switch error {
-        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
-             let .composer(context, problem, mark, _):
+        case let .scanner(context, problem, mark, yaml), let .parser(context, problem, mark, yaml),
+             let .composer(context, problem, mark, yaml):
             let around = context.map { " (\($0.text) at line \($0.mark.line), column \($0.mark.column))" } ?? ""
-            return "line \(mark.line), column \(mark.column): \(problem)\(around)"
+            let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+            let tab = mark.line >= 1 && mark.line <= lines.count && lines[mark.line - 1].contains("\t")
+                ? "; YAML does not allow tabs for indentation" : ""
+            return "line \(mark.line), column \(mark.column): \(problem)\(around)\(tab)"
         default:
             return "\(error)"
         }

@@ -12,7 +12,7 @@ extension ArchiveOptions {
         let layout = ArchiveLayout(root: archivePath(configuration))
         let request = LifecycleControlRequest(command: command, user: AuditLog.currentUser, host: AuditLog.hostName,
                                               retentionPolicy: retentionPolicy(configuration))
-        if let response = try LifecycleControlClient.send(request, socketPath: LifecycleControl.socketPath(for: layout)) {
+        if let response = try await LifecycleControlClient.send(request, socketPath: LifecycleControl.socketPath(for: layout)) {
             return try response.result()
         }
         let (lifecycle, _) = try await openLifecycle()

@@ -170,7 +170,13 @@ public enum LifecycleControlClient {
     ///   died), in which case the caller works on the archive directly.
     /// - Throws: ``ArchiveError`` when a server is there but the exchange fails (permission, timeout, bad response).
     public static func send(_ request: LifecycleControlRequest, socketPath: String,
-                            timeoutSeconds: Int = 3600) throws -> LifecycleControlResponse? {
+                            timeoutSeconds: Int = 3600) async throws -> LifecycleControlResponse? {
+        // Blocking socket calls, off the cooperative thread pool.
+        try await runBlocking { try exchange(request, socketPath: socketPath, timeoutSeconds: timeoutSeconds) }
+    }
+
+    static func exchange(_ request: LifecycleControlRequest, socketPath: String,
+                         timeoutSeconds: Int) throws -> LifecycleControlResponse? {
         guard let address = UnixSocket.address(socketPath) else { return nil }
         let descriptor = UnixSocket.makeSocket()
         guard descriptor >= 0 else { throw ArchiveError.system("cannot create a socket for", path: socketPath, errno: errno) }

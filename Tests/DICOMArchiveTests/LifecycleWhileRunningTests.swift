@@ -1,0 +1,115 @@
+import DICOMArchive
+import DICOMCore
+import DICOMIO
+import DICOMNetwork
+import DICOMServices
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `dcmstore delete|restore|retention --apply|purge` while `dcmstore serve` runs on the same archive: the command goes
+/// through the server's control socket and C-FIND on the running server sees the change at once. With the server
+/// killed (its socket left behind), the same commands work on the folder directly.
+@Suite("dcmstore lifecycle while the server runs", .serialized)
+struct LifecycleWhileRunningTests {
+    @Test(.timeLimit(.minutes(6)))
+    func deleteRestoreRetentionAndPurgeWhileServing() async throws {
+        let base = try EndToEnd.temporaryDirectory("running")
+        let processes = ProcessGroup(logDirectory: base)
+        defer { processes.stopAll(); try? FileManager.default.removeItem(atPath: base) }
+        let archive = base + "/archive"
+        let root = TestInstances.root()
+        let old = root + ".1", kept = root + ".2", deleted = root + ".3"
+        var instances: [TestInstance] = []
+        for (study, date) in [(old, "19900101"), (kept, "20250601"), (deleted, "20250602")] {
+            for n in 1...2 {
+                instances.append(try TestInstances.make(study: study, series: study + ".1", sop: study + ".1.\(n)", patientID: "E2E-RUN",
+                                                        patientName: "Running^Server", studyDate: date, instanceNumber: n))
+            }
+        }
+        func cli(_ arguments: [String]) async throws -> [String: Any] {
+            let result = try await processes.dcmstore(arguments + ["--archive", archive, "--json"])
+            #expect(result.status == 0, "dcmstore \(arguments): \(result.output.prefix(1000)) \(result.errors)")
+            return try CLIJSON.object(result.output)
+        }
+
+        let server = try await processes.startServer(archive: archive)
+        func studiesFound() async throws -> Set<String> {
+            let found = try await ArchiveClient.allInstances(port: server.port)
+            return Set(instances.filter { found.contains($0.sop) }.map(\.study))
+        }
+        let association = try await ArchiveClient.connect(port: server.port)
+        for instance in instances { #expect(try await ArchiveClient.store(instance, on: association) == .success) }
+        try await association.release()
+        #expect(try await studiesFound() == [old, kept, deleted])
+
+        var status = stat()
+        try #require(lstat(archive + "/control.sock", &status) == 0, "the server made no control socket")
+        #expect(status.st_mode & 0o777 == 0o600, "control.sock mode \(String(status.st_mode & 0o777, radix: 8))")
+
+        // Delete while serving: the running server no longer finds the study.
+        let deletion = try await cli(["delete", "--study", deleted, "--reason", "deleted while serving"])
+        #expect(deletion["count"] as? Int == 2)
+        #expect(try await studiesFound() == [old, kept])
+
+        // Restore while serving: found again.
+        let restoration = try await cli(["restore", "--study", deleted])
+        #expect(restoration["count"] as? Int == 2)
+        #expect(try await studiesFound() == [old, kept, deleted])
+
+        // Errors are those of a direct run: nothing to restore exits 1 with the message.
+        let nothing = try await processes.dcmstore(["restore", "--study", deleted, "--archive", archive])
+        #expect(nothing.status == 1, "restore of nothing: \(nothing.output) \(nothing.errors)")
+        #expect(nothing.errors.contains("no study \(deleted) in the trash"), "stderr: \(nothing.errors)")
+
+        // Retention: listed, then applied while serving.
+        let retention = try await cli(["retention"])
+        let listed = Set((retention["items"] as? [[String: Any]] ?? []).compactMap { $0["studyInstanceUID"] as? String })
+        #expect(listed == [old], "retention listed \(listed)")
+        let applied = try await cli(["retention", "--apply"])
+        #expect(applied["instances"] as? Int == 2)
+        #expect(try await studiesFound() == [kept, deleted])
+
+        // Purge while serving: the files are gone.
+        let purge = try await cli(["purge", "--older-than", "0"])
+        #expect(purge["count"] as? Int == 2)
+        let remaining = EndToEnd.files(under: archive)
+        for instance in instances where instance.study == old {
+            #expect(!remaining.contains { $0.contains(instance.sop + ".dcm") }, "\(instance.sop) still on disk after purge")
+        }
+        #expect(try await studiesFound() == [kept, deleted])
+        #expect(server.process.isRunning)
+
+        // Killed without cleanup, the server leaves its socket: the CLI then works on the folder directly.
+        server.process.stop()
+        #expect(lstat(archive + "/control.sock", &status) == 0, "expected the killed server's socket to remain")
+        let direct = try await cli(["delete", "--study", deleted, "--reason", "server down"])
+        #expect(direct["count"] as? Int == 2)
+
+        // A new server replaces the stale socket and sees the direct delete.
+        let second = try await processes.startServer(archive: archive)
+        let foundBySecond = try await ArchiveClient.allInstances(port: second.port)
+        #expect(Set(instances.filter { foundBySecond.contains($0.sop) }.map(\.study)) == [kept])
+        let restoredAgain = try await cli(["restore", "--study", deleted])
+        #expect(restoredAgain["count"] as? Int == 2)
+        let foundAfterRestore = try await ArchiveClient.allInstances(port: second.port)
+        #expect(Set(instances.filter { foundAfterRestore.contains($0.sop) }.map(\.study)) == [kept, deleted])
+        #expect(await second.terminate() == 0)
+        #expect(lstat(archive + "/control.sock", &status) != 0, "the socket is still there after SIGTERM")
+
+        let lines = try String(contentsOfFile: archive + "/audit.jsonl", encoding: .utf8).split(separator: "\n")
+        let entries = try lines.map { try CLIJSON.object(String($0)) }
+        func count(_ action: String, _ uid: String?) -> Int {
+            entries.filter { $0["action"] as? String == action && (uid == nil || $0["uid"] as? String == uid) }.count
+        }
+        #expect(entries.contains { $0["action"] as? String == "delete" && $0["uid"] as? String == deleted
+            && $0["reason"] as? String == "deleted while serving" && $0["count"] as? Int == 2
+            && $0["user"] as? String == AuditLog.currentUser })
+        #expect(count("delete", deleted) == 2)
+        #expect(count("restore", deleted) == 2)
+        #expect(count("retention", old) == 1)
+        #expect(count("purge", nil) == 1)
+    }
+}
