@@ -17,7 +17,7 @@ struct DCMBench: ParsableCommand {
             Targets that are missed are reported in the table, not by the exit code.
             """,
         subcommands: [Metadata.self, Parse.self, Memory.self, Write.self, Network.self, MemoryNetwork.self, All.self, MemoryChild.self,
-                      Profile.self, NetworkSCP.self, ArchiveCommand.self, Codecs.self])
+                      Profile.self, NetworkSCP.self, ArchiveCommand.self, Codecs.self, Forward.self])
 }
 
 /// Options shared by every subcommand.
