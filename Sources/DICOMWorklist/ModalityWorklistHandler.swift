@@ -1,3 +1,4 @@
+import DICOMArchive
 import DICOMCore
 import DICOMNetwork
 import DICOMServices
@@ -18,17 +19,25 @@ public enum WorklistSOPClass {
 /// SCHEDULED or IN PROGRESS and answers each match with the requested return keys, written in the character set
 /// configured for the calling AE (``WorklistConfiguration``), transliterating what that set cannot hold.
 ///
+/// With ``organizations``, a caller sees only the orders scheduled on its own organization's stations: an order
+/// belongs to the organization of its Scheduled Station AE Title, the caller to that of its authenticated user or
+/// else its calling AE title (the archive's rule, ``StudyAccess``).
+///
 /// Matching keys: Scheduled Station AE Title, Modality, Scheduled Procedure Step Start Date and Time (ranges),
 /// Scheduled Procedure Step Status (in the Scheduled Procedure Step Sequence); Patient's Name (wild cards,
 /// case-insensitive), Patient ID, Accession Number, Requested Procedure ID, Study Instance UID.
 public struct ModalityWorklistHandler: QueryHandler {
     public let store: WorklistStore
     public let configuration: WorklistConfiguration
+    /// When set, each caller sees only the orders of its organization's stations.
+    public var organizations: Organizations?
     let logger: Logger
 
-    public init(store: WorklistStore, configuration: WorklistConfiguration, logger: Logger = Logger(label: "dicom.worklist.mwl")) {
+    public init(store: WorklistStore, configuration: WorklistConfiguration, organizations: Organizations? = nil,
+                logger: Logger = Logger(label: "dicom.worklist.mwl")) {
         self.store = store
         self.configuration = configuration
+        self.organizations = organizations
         self.logger = logger
     }
 
@@ -47,8 +56,10 @@ public struct ModalityWorklistHandler: QueryHandler {
         }
         // Match before sorting: a worklist holds thousands of orders, a station's day a few dozen.
         let patients = Dictionary(database.patients.map { ($0.patientID, $0) }, uniquingKeysWith: { first, _ in first })
+        let callerOrganization = organizations?.organization(ofAETitle: context.callingAETitle.value, user: context.userName)
         var matches: [OrderEntry] = []
         for order in database.orders where order.status == .scheduled || order.status == .inProgress {
+            if let organizations, organizations.organization(ofAETitle: order.stationAETitle) != callerOrganization { continue }
             guard let patient = patients[order.patientID] else { continue }
             let entry = OrderEntry(order: order, patient: patient)
             if query.matches(entry) { matches.append(entry) }

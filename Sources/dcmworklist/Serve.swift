@@ -1,4 +1,5 @@
 import ArgumentParser
+import DICOMArchive
 import DICOMCore
 import DICOMNetwork
 import DICOMServices
@@ -30,6 +31,14 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning or error.")
     var logLevel: String = "info"
 
+    @Option(name: .customLong("org"), help: ArgumentHelp(
+        "An organization and its AE titles, NAME=AE[,AE...] (repeatable): a caller then sees only the orders scheduled on its organization's stations.",
+        valueName: "NAME=AE,..."))
+    var organizationMembers: [String] = []
+
+    @Flag(help: "Reject associations from AE titles in no organization (needs --org).")
+    var closed = false
+
     /// A storage handler for an SCP that accepts no storage: every C-STORE is refused.
     struct NoStorage: StorageHandler {
         func store(_ instance: ReceivedInstance) async -> DIMSEStatus { .sopClassNotSupported }
@@ -56,12 +65,32 @@ struct Serve: AsyncParsableCommand {
             printError("dcmworklist: \(error.message)")
             throw ExitCode(1)
         }
+        var members: [String: [String]] = [:]
+        for text in organizationMembers {
+            do {
+                let (name, titles) = try Organizations.parseMember(text)
+                members[name, default: []] += titles
+            } catch {
+                throw ValidationError("--org \(text): \(error)")
+            }
+        }
+        let organizations: Organizations?
+        do { organizations = members.isEmpty ? nil : try Organizations(members: members) } catch {
+            throw ValidationError("--org: \(error)")
+        }
         var policy = AcceptorPolicy(calledAETitles: .only([aeTitle]), maximumPDULength: 64 * 1024)
+        if closed {
+            guard let organizations else { throw ValidationError("--closed needs --org NAME=AE,...") }
+            do { policy.callingAETitles = .only(Set(try organizations.allAETitles.map { try AETitle($0) })) } catch {
+                throw ValidationError("--org: \(error)")
+            }
+        }
         let native = [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid]
         policy.accept(abstractSyntaxes: [verificationSOPClassUID, WorklistSOPClass.modalityWorklistFind,
                                          WorklistSOPClass.modalityPerformedProcedureStep], transferSyntaxes: native)
         let server = try await DICOMServer.start(host: host, port: port, policy: policy, storageHandler: NoStorage(),
-                                                 queryHandler: ModalityWorklistHandler(store: store, configuration: configuration, logger: logger),
+                                                 queryHandler: ModalityWorklistHandler(store: store, configuration: configuration,
+                                                                                       organizations: organizations, logger: logger),
                                                  managedObjectHandler: PerformedProcedureStepHandler(store: store, logger: logger),
                                                  aeTitle: aeTitle, logger: logger)
         FileHandle.standardOutput.write(Data("dcmworklist listening on port \(server.port) as \(aeTitle), worklist \(store.directory)\n".utf8))
