@@ -12,7 +12,10 @@ import Foundation
 ///   segment shall not point to or copy another indirect segment (§C.7.9.2.3), which bounds the work.
 ///
 /// The standard calls the offset a byte offset. Some toolkits treat it as a word index; when the byte offset does not
-/// land on the start of a segment but the same number read as a word index does, that reading is taken. Anything
+/// land on the start of a segment but the same number read as a word index does, that reading is taken.
+///
+/// With 8 bits per entry, pydicom and GDCM write (and read) the segments as bytes rather than words: opcode, length
+/// and entries one byte each, the indirect offset four bytes. ``expand(bytes:entryCount:name:)`` reads that form. Anything
 /// else — a reserved opcode, a segment running past the data, an offset not at an earlier segment, an indirect
 /// segment copying an indirect segment, a table longer or shorter than the descriptor's entry count — is an error.
 enum SegmentedPaletteLUT {
@@ -27,6 +30,17 @@ enum SegmentedPaletteLUT {
     /// The expanded table for `words` (the element's 16-bit values), which must hold exactly `entryCount` entries
     /// once expanded. `name` names the table in errors (e.g. "Segmented Red Palette Color Lookup Table Data").
     static func expand(_ words: [UInt16], entryCount: Int, name: String) throws -> [Int] {
+        try expand(units: words, unitBytes: 2, entryCount: entryCount, name: name)
+    }
+
+    /// The expanded table for segments coded in bytes (8-bit entries as pydicom and GDCM code them): each opcode,
+    /// length and entry is one byte, an indirect segment's offset four bytes (little endian), a byte offset.
+    static func expand(bytes: [UInt8], entryCount: Int, name: String) throws -> [Int] {
+        try expand(units: bytes.map(UInt16.init), unitBytes: 1, entryCount: entryCount, name: name)
+    }
+
+    /// Expands segments made of `unitBytes`-byte units (2: words, 1: bytes).
+    private static func expand(units words: [UInt16], unitBytes: Int, entryCount: Int, name: String) throws -> [Int] {
         guard entryCount > 0, entryCount <= 65536 else {
             throw CodecError(.invalidImage, "\(name): the descriptor's entry count \(entryCount) is not 1...65536")
         }
@@ -43,7 +57,7 @@ enum SegmentedPaletteLUT {
             switch opcode {
             case 0: payloadWords = length
             case 1: payloadWords = 1
-            case 2: payloadWords = 2
+            case 2: payloadWords = 4 / unitBytes
             default:
                 throw CodecError(.invalidImage, "\(name): segment at word \(index) has opcode \(opcode) (0 discrete, 1 linear, 2 indirect; 3 and above are reserved)")
             }
@@ -60,8 +74,9 @@ enum SegmentedPaletteLUT {
         table.reserveCapacity(entryCount)
         for (number, segment) in segments.enumerated() {
             if segment.opcode == 2 {
-                let offset = Int(words[segment.payload]) | Int(words[segment.payload + 1]) << 16
-                let first = try indirectTarget(offset: offset, segments: segments, before: number, name: name)
+                var offset = 0
+                for k in 0..<(4 / unitBytes) { offset |= Int(words[segment.payload + k]) << (8 * unitBytes * k) }
+                let first = try indirectTarget(offset: offset, unitBytes: unitBytes, segments: segments, before: number, name: name)
                 guard first + segment.length <= number else {
                     throw CodecError(.invalidImage, "\(name): the indirect segment at word \(segment.start) copies \(segment.length) segments from segment \(first), past itself")
                 }
@@ -82,9 +97,9 @@ enum SegmentedPaletteLUT {
     }
 
     /// The index of the segment an indirect offset points to: read as a byte offset, else as a word index.
-    private static func indirectTarget(offset: Int, segments: [Segment], before number: Int, name: String) throws -> Int {
+    private static func indirectTarget(offset: Int, unitBytes: Int, segments: [Segment], before number: Int, name: String) throws -> Int {
         let earlier = segments[..<number]
-        if offset % 2 == 0, let found = earlier.firstIndex(where: { $0.start == offset / 2 }) { return found }
+        if offset % unitBytes == 0, let found = earlier.firstIndex(where: { $0.start == offset / unitBytes }) { return found }
         if let found = earlier.firstIndex(where: { $0.start == offset }) { return found }
         throw CodecError(.invalidImage, "\(name): the indirect segment at word \(segments[number].start) points to byte offset \(offset), which is not the start of an earlier segment")
     }
@@ -135,11 +150,27 @@ extension RenderLUT {
         guard let bytes = segmentedData?.bytes else {
             throw CodecError(.invalidImage, "Segmented \(name) Lookup Table Data is missing")
         }
-        guard bytes.count % 2 == 0 else {
+        guard bytes.count % 2 == 0 || descriptor[2] == 8 else {
             throw CodecError(.invalidImage, "Segmented \(name) Lookup Table Data has an odd length \(bytes.count); it is OW")
         }
-        let entries = try SegmentedPaletteLUT.expand(DataSet.binary(bytes, UInt16.self), entryCount: count,
-                                                     name: "Segmented \(name) Lookup Table Data")
+        let label = "Segmented \(name) Lookup Table Data"
+        func wordCoded() throws -> [Int] {
+            let entries = try SegmentedPaletteLUT.expand(DataSet.binary(bytes, UInt16.self), entryCount: count, name: label)
+            if descriptor[2] == 8, entries.contains(where: { $0 > 255 }) {
+                throw CodecError(.invalidImage, "\(label): the 16-bit segments hold entries above 255, with 8 bits per entry")
+            }
+            return entries
+        }
+        let entries: [Int]
+        do {
+            entries = try wordCoded()
+        } catch let wordError as CodecError where descriptor[2] == 8 {
+            // 8 bits per entry: the segments may be coded in bytes (as pydicom and GDCM write them).
+            guard let byteCoded = try? SegmentedPaletteLUT.expand(bytes: [UInt8](bytes), entryCount: count, name: label) else {
+                throw wordError
+            }
+            entries = byteCoded
+        }
         let maximum = (1 << descriptor[2]) - 1
         if let bad = entries.firstIndex(where: { $0 > maximum }) {
             throw CodecError(.invalidImage, "Segmented \(name) Lookup Table Data: entry \(bad) is \(entries[bad]), above the \(descriptor[2])-bit maximum \(maximum)")

@@ -93,7 +93,15 @@ import Testing
     static let green: [UInt16] = [0, 1, 7, 1, 119, 60000, 0, 3, 5, 6, 7, 2, 2, 3, 0, 1, 9, 0, 0, 2, 0, 0]
     static let blue: [UInt16] = [0, 1, 0, 1, 255, 65535]
 
-    static func paletteDataSet(rows: Int, columns: Int) throws -> DataSet {
+    /// The same kinds of segments coded in bytes, for 8 bits per entry (as pydicom and GDCM code them); the green
+    /// table's indirect segment points at byte 3.
+    static let red8: [UInt8] = [0, 3, 10, 20, 30, 1, 101, 255, 2, 2, 0, 0, 0, 0, 1, 47, 0, 0, 1, 0]
+    static let green8: [UInt8] = [0, 1, 7, 1, 119, 250, 0, 3, 5, 6, 7, 2, 2, 3, 0, 0, 0, 1, 9, 0, 0, 2, 0, 0]
+    static let blue8: [UInt8] = [0, 1, 0, 1, 255, 255]
+
+    static func words(_ values: [UInt16]) -> Data { Data(values.flatMap { [UInt8(truncatingIfNeeded: $0), UInt8($0 >> 8)] }) }
+
+    static func paletteDataSet(rows: Int, columns: Int, bitsPerEntry: Int = 16) throws -> DataSet {
         var dataSet = DataSet()
         try dataSet.set(.sopClassUID, vr: .UI, string: "1.2.840.10008.5.1.4.1.1.7")
         try dataSet.set(.sopInstanceUID, vr: .UI, string: "1.2.826.0.1.3680043.9.7433.1.1")
@@ -106,21 +114,24 @@ import Testing
         try dataSet.set(.highBit, vr: .US, integers: [7])
         try dataSet.set(.pixelRepresentation, vr: .US, integers: [0])
         for tag in [Tag.redPaletteColorLookupTableDescriptor, .greenPaletteColorLookupTableDescriptor, .bluePaletteColorLookupTableDescriptor] {
-            try dataSet.set(tag, vr: .US, integers: [256, 0, 16])
+            try dataSet.set(tag, vr: .US, integers: [256, 0, bitsPerEntry])
         }
-        for (tag, words) in [(Tag.segmentedRedPaletteColorLookupTableData, red), (.segmentedGreenPaletteColorLookupTableData, green),
-                             (.segmentedBluePaletteColorLookupTableData, blue)] {
-            dataSet.set(DataElement(tag: tag, vr: .OW, bytes: Data(words.flatMap { [UInt8(truncatingIfNeeded: $0), UInt8($0 >> 8)] })))
+        let tables = bitsPerEntry == 8 ? [Data(red8), Data(green8), Data(blue8)] : [words(red), words(green), words(blue)]
+        for (tag, bytes) in zip([Tag.segmentedRedPaletteColorLookupTableData, .segmentedGreenPaletteColorLookupTableData,
+                                 .segmentedBluePaletteColorLookupTableData], tables) {
+            dataSet.set(DataElement(tag: tag, vr: .OW, bytes: bytes))
         }
         dataSet.set(DataElement(tag: .pixelData, vr: .OB, bytes: Data((0..<(rows * columns)).map { UInt8(($0 * 7) % 256) })))
         return dataSet
     }
 
-    @Test func renderingMatchesPydicom() throws {
+    @Test(arguments: [16, 8])
+    func renderingMatchesPydicom(bitsPerEntry: Int) throws {
         let path = NSTemporaryDirectory() + "segmented-palette-\(UUID().uuidString).dcm"
         let raw = path + ".raw"
         defer { unlink(path); unlink(raw) }
-        try DICOMFile(dataSet: Self.paletteDataSet(rows: 16, columns: 16), transferSyntax: .explicitVRLittleEndian).write(to: path)
+        try DICOMFile(dataSet: Self.paletteDataSet(rows: 16, columns: 16, bitsPerEntry: bitsPerEntry),
+                      transferSyntax: .explicitVRLittleEndian).write(to: path)
 
         let file = try DICOMFile(contentsOf: path)
         let description = try FrameDescription(dataSet: file.dataSet)
@@ -139,10 +150,25 @@ import Testing
         let expected = DataSet.binary(try Data(contentsOf: URL(fileURLWithPath: raw)), UInt16.self)
         try #require(expected.count == image.pixels.count)
         // The renderer keeps the high 8 bits of 16-bit entries.
-        let mismatches = zip(expected, image.pixels).filter { UInt8($0.0 >> 8) != $0.1 }.count
+        let shift = bitsPerEntry == 16 ? 8 : 0
+        let mismatches = zip(expected, image.pixels).filter { UInt8($0.0 >> UInt16(shift)) != $0.1 }.count
         #expect(mismatches == 0)
         // The tables are not flat: the image uses many colours.
         #expect(Set(stride(from: 0, to: image.pixels.count, by: 3).map { image.pixels[$0] }).count > 50)
+    }
+
+    @Test func byteCodedSegments() throws {
+        // Discrete 10 20 30, linear to 70 in 4, indirect (4-byte offset 0) copying both, linear to 0 in 3.
+        let bytes: [UInt8] = [0, 3, 10, 20, 30, 1, 4, 70, 2, 2, 0, 0, 0, 0, 1, 3, 0]
+        #expect(try SegmentedPaletteLUT.expand(bytes: bytes, entryCount: 17, name: Self.name)
+                == [10, 20, 30, 40, 50, 60, 70, 10, 20, 30, 40, 50, 60, 70, 47, 23, 0])
+        #expect(throws: CodecError.self) { try SegmentedPaletteLUT.expand(bytes: [0, 1, 5, 2, 1, 0, 0], entryCount: 2, name: Self.name) }
+        // 8 bits per entry, coded in words, is read as words.
+        let wordCoded = DataElement(tag: .segmentedRedPaletteColorLookupTableData, vr: .OW, bytes: Self.words([0, 2, 9, 200]))
+        #expect(try RenderLUT(descriptor: [2, 0, 8], segmentedData: wordCoded, name: "Red").entries == [9, 200])
+        // ... and coded in bytes (odd length, as written), as bytes.
+        let byteCoded = DataElement(tag: .segmentedRedPaletteColorLookupTableData, vr: .OW, bytes: Data([0, 2, 9, 200, 1, 3, 0]))
+        #expect(try RenderLUT(descriptor: [5, 0, 8], segmentedData: byteCoded, name: "Red").entries == [9, 200, 133, 67, 0])
     }
 
     @Test func plainDataWinsOverSegmented() throws {
