@@ -34,6 +34,31 @@ import Testing
 
     static func studies(_ results: [DataSet]) -> Set<String> { Set(results.compactMap { $0.string(Tag(0x0020, 0x000D)) }) }
 
+    /// One patient ID at two organizations, with different names and birth dates: at PATIENT level each sees the
+    /// values its own study carries, and cannot match the other's name.
+    @Test func patientLevelValuesComeFromTheCallersOwnStudies() async throws {
+        let index = JSONArchiveIndex(inMemory: [])
+        var first = makeRecord(patientID: "P9", name: "Асанов^Бакыт", birthDate: "19800101", study: "8.1", series: "8.1.1", sop: "8.1.1.1",
+                               receivedAt: Date(timeIntervalSince1970: 1_700_000_000))
+        first.callingAETitle = "CTA"
+        var later = makeRecord(patientID: "P9", name: "Другой^Человек", birthDate: "19991231", study: "8.2", series: "8.2.1", sop: "8.2.1.1",
+                               receivedAt: Date(timeIntervalSince1970: 1_700_000_100))
+        later.callingAETitle = "NODEB"
+        try await index.add([first, later])
+        let keys: [(UInt16, UInt16, VR, String)] = [(0x0010, 0x0020, .LO, ""), (0x0010, 0x0010, .PN, ""), (0x0010, 0x0030, .DA, "")]
+        let seenByA = try await Self.find(index, "PATIENT", keys, organization: "A")
+        #expect(seenByA.map { $0.string(Tag(0x0010, 0x0010)) } == ["Асанов^Бакыт"])
+        #expect(seenByA.first?.string(Tag(0x0010, 0x0030)) == "19800101")
+        let seenByB = try await Self.find(index, "PATIENT", keys, organization: "B")
+        #expect(seenByB.map { $0.string(Tag(0x0010, 0x0010)) } == ["Другой^Человек"])
+        let guessed = try await Self.find(index, "PATIENT", [(0x0010, 0x0020, .LO, ""), (0x0010, 0x0010, .PN, "Другой*")], organization: "A")
+        #expect(guessed.isEmpty)
+        // Without organizations the latest instance's values answer, as before.
+        let open = try await index.find(IndexQuery(identifier: try makeIdentifier("PATIENT", keys.map { (Tag($0.0, $0.1), $0.2, $0.3) }),
+                                                   patientRoot: true))
+        #expect(open.map { $0.string(Tag(0x0010, 0x0010)) } == ["Другой^Человек"])
+    }
+
     @Test func eachOrganizationFindsOnlyItsStudiesAtEveryLevel() async throws {
         let index = try await Self.index()
         let studyKey: (UInt16, UInt16, VR, String) = (0x0020, 0x000D, .UI, "")

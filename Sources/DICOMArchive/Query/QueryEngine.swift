@@ -277,8 +277,22 @@ struct QueryEngine {
         case 0x0020_1200: return String(visibleStudies(of: patient).count)
         case 0x0020_1202: return String(visibleStudies(of: patient).reduce(0) { $0 + $1.series.count })
         case 0x0020_1204: return String(visibleStudies(of: patient).reduce(0) { $0 + $1.instanceCount })
-        default: return patient.attributes[tag]
+        default: return patientAttributes(of: patient)[tag]
         }
+    }
+
+    /// A patient's attributes as the caller may see them: those of the latest instance when its study is visible,
+    /// else those of the caller's most recent visible study (so a name or birth date written by another
+    /// organization's study is not shown).
+    func patientAttributes(of patient: PatientNode) -> [Tag: String] {
+        guard access != nil else { return patient.attributes }
+        if let study = state.visibleRecord(patient.source).flatMap({ state.studies[$0.studyInstanceUID] }), isVisible(study) {
+            return patient.attributes
+        }
+        let latest = visibleStudies(of: patient).max {
+            ($0.attributes[IndexedAttribute.studyDate] ?? "", $0.studyInstanceUID) < ($1.attributes[IndexedAttribute.studyDate] ?? "", $1.studyInstanceUID)
+        }
+        return latest?.patientAttributes ?? [:]
     }
 
     /// A study-level or patient-level value as a study answers it (patient attributes as its instances carry them).
