@@ -57,6 +57,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Layer 4: the archive — storage layout, JSON index, C-FIND matching, lifecycle.
         .target(name: "DICOMArchive", dependencies: [

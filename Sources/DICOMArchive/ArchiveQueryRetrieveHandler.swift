@@ -33,7 +33,8 @@ public struct ArchiveQueryRetrieveHandler: QueryHandler, RetrieveHandler {
     /// What the caller may see (by its authenticated user, else its calling AE title); nil when the archive has no organizations.
     func access(for context: RequestContext) throws -> StudyAccess? {
         guard let organizations else { return nil }
-        let organization = organizations.organization(ofAETitle: context.callingAETitle.value, user: context.userName)
+        let organization = organizations.organization(ofAETitle: context.callingAETitle.value, user: context.userName,
+                                                      certificate: context.peerCertificateSHA256)
         do {
             return StudyAccess(organizations: organizations, organization: organization,
                                sharedStudies: try shares?.sharedStudies(with: organization) ?? [])
@@ -69,7 +70,9 @@ public struct ArchiveQueryRetrieveHandler: QueryHandler, RetrieveHandler {
         for study in studies where seen.insert(study).inserted { unique.append(study) }
         audit.record(AuditEntry(time: Date(), action: action, level: identifier.string(.queryRetrieveLevel), count: count,
                                 user: context.userName ?? "", host: AuditLog.hostName, reason: reason, aeTitle: caller,
-                                organization: organizations?.organization(ofAETitle: caller, user: context.userName), studies: unique,
+                                organization: organizations?.organization(ofAETitle: caller, user: context.userName,
+                                                                                         certificate: context.peerCertificateSHA256),
+                                studies: unique,
                                 keys: Self.describe(identifier), status: status.hexCode))
     }
 

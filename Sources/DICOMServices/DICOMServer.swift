@@ -208,12 +208,14 @@ struct AssociationService: Sendable {
             throw DICOMServiceError(.unexpectedMessage, "\(first.type) received before A-ASSOCIATE-RQ")
         }
         logger[metadataKey: "dicom.calling"] = "\(request.callingAETitle)"
+        let certificate = await connection.peerCertificateSHA256()
         let negotiated: NegotiatedAssociation
         switch policy.negotiate(request, logger: logger) {
         case .failure(let reject):
             logger.info("association rejected", metadata: ["dicom.reject": "\(reject)"])
             associationObserver?(AssociationEvent(peer: peer, callingAETitle: request.callingAETitle, calledAETitle: request.calledAETitle,
-                                                  rejection: "\(reject)"))
+                                                  rejection: "\(reject)", userName: request.userInformation.userName,
+                                                  peerCertificateSHA256: certificate))
             try await connection.send(.associateReject(reject))
             // The requestor closes the connection; ARTIM bounds the wait.
             _ = try? await connection.receive(timeout: timeouts.artim, what: "close after A-ASSOCIATE-RJ")
@@ -221,7 +223,8 @@ struct AssociationService: Sendable {
             return
         case .success(let accept):
             associationObserver?(AssociationEvent(peer: peer, callingAETitle: request.callingAETitle, calledAETitle: request.calledAETitle,
-                                                  rejection: nil))
+                                                  rejection: nil, userName: request.userInformation.userName,
+                                                  peerCertificateSHA256: certificate))
             try await connection.send(.associateAccept(accept))
             negotiated = NegotiatedAssociation(request: request, accept: accept, role: .acceptor)
         }
@@ -230,7 +233,7 @@ struct AssociationService: Sendable {
         var assembler = DIMSEMessageAssembler(association: negotiated, logger: logger)
         let queryRetrieve = QueryRetrieveService(queryHandler: queryHandler, retrieveHandler: retrieveHandler, aeTitle: aeTitle,
                                                  connection: connection, negotiated: negotiated, fragmenter: fragmenter,
-                                                 timeouts: timeouts, logger: logger)
+                                                 timeouts: timeouts, logger: logger, peerCertificateSHA256: certificate)
         let managedObjects = ManagedObjectService(handler: managedObjectHandler, negotiated: negotiated, fragmenter: fragmenter, logger: logger)
         var commitment = StorageCommitmentService(handler: storageCommitmentHandler, negotiated: negotiated, fragmenter: fragmenter,
                                                   connection: connection, logger: logger)
@@ -410,12 +413,19 @@ public struct AssociationEvent: Sendable, Equatable {
     public var calledAETitle: AETitle
     /// Why it was rejected (the A-ASSOCIATE-RJ result, source and reason); nil when accepted.
     public var rejection: String?
+    /// The username of the request's User Identity, if any (verified when the policy has ``AcceptorPolicy/users``).
+    public var userName: String?
+    /// The SHA-256 fingerprint of the verified TLS client certificate, if any.
+    public var peerCertificateSHA256: String?
 
-    public init(peer: String, callingAETitle: AETitle, calledAETitle: AETitle, rejection: String?) {
+    public init(peer: String, callingAETitle: AETitle, calledAETitle: AETitle, rejection: String?, userName: String? = nil,
+                peerCertificateSHA256: String? = nil) {
         self.peer = peer
         self.callingAETitle = callingAETitle
         self.calledAETitle = calledAETitle
         self.rejection = rejection
+        self.userName = userName
+        self.peerCertificateSHA256 = peerCertificateSHA256
     }
 
     public var accepted: Bool { rejection == nil }

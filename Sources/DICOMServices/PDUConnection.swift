@@ -1,8 +1,10 @@
+import Crypto
 import DICOMCore
 import DICOMNetwork
 import Foundation
 import Logging
 import NIOCore
+import NIOSSL
 
 /// Counts the PDUs delivered but not yet taken by the consumer, and stops reading from the socket while too many
 /// wait (back-pressure: a peer faster than the disk cannot fill memory; TCP flow control slows it down).
@@ -126,6 +128,15 @@ final class PDUConnection: @unchecked Sendable {
     }
 
     func send(_ pdu: PDU) async throws { try await send([pdu]) }
+
+    /// The SHA-256 fingerprint (lower-case hexadecimal of the DER encoding) of the certificate the TLS peer presented
+    /// and NIOSSL verified; nil on a plain connection or when the peer sent none.
+    func peerCertificateSHA256() async -> String? {
+        guard let certificate = try? await channel.nioSSL_peerCertificate().get(), let der = try? certificate.toDERBytes() else {
+            return nil
+        }
+        return SHA256.hash(data: der).map { String(format: "%02x", $0) }.joined()
+    }
 
     /// The slice of a file's data set handed to the fragmenter at a time.
     static let fileSliceLength = 4 * 1024 * 1024

@@ -13,20 +13,31 @@ public struct RequestContext: Sendable {
     /// The username of the association's User Identity (PS3.7 §D.3.3.7), if it sent one. It was checked against the
     /// acceptor policy's ``AcceptorPolicy/users`` when the policy has them; otherwise it is unverified.
     public var userName: String?
+    /// The SHA-256 fingerprint (lower-case hexadecimal) of the TLS client certificate the peer presented and the
+    /// server verified; nil without TLS or without a client certificate.
+    public var peerCertificateSHA256: String?
 
-    public init(callingAETitle: AETitle, calledAETitle: AETitle, sopClassUID: String, userName: String? = nil) {
+    public init(callingAETitle: AETitle, calledAETitle: AETitle, sopClassUID: String, userName: String? = nil,
+                peerCertificateSHA256: String? = nil) {
         self.callingAETitle = callingAETitle
         self.calledAETitle = calledAETitle
         self.sopClassUID = sopClassUID
         self.userName = userName
+        self.peerCertificateSHA256 = peerCertificateSHA256
     }
 
     /// The context of a request on presentation context `contextID` of an accepted association.
-    public init(negotiated: NegotiatedAssociation, contextID: UInt8) {
-        let identity = negotiated.request.userInformation.userIdentity
+    public init(negotiated: NegotiatedAssociation, contextID: UInt8, peerCertificateSHA256: String? = nil) {
         self.init(callingAETitle: negotiated.request.callingAETitle, calledAETitle: negotiated.request.calledAETitle,
                   sopClassUID: negotiated.acceptedContexts[contextID]?.abstractSyntax ?? "",
-                  userName: identity.flatMap { $0.kind == .username || $0.kind == .usernameAndPasscode ? $0.primaryText : nil })
+                  userName: negotiated.request.userInformation.userName, peerCertificateSHA256: peerCertificateSHA256)
+    }
+}
+
+extension UserInformation {
+    /// The username of a User Identity sub-item of type 1 or 2, if there is one.
+    public var userName: String? {
+        userIdentity.flatMap { $0.kind == .username || $0.kind == .usernameAndPasscode ? $0.primaryText : nil }
     }
 }
 

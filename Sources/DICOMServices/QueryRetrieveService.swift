@@ -86,9 +86,13 @@ struct QueryRetrieveService: Sendable {
     let fragmenter: PDataFragmenter
     let timeouts: DICOMServerTimeouts
     let logger: Logger
+    /// The verified TLS client certificate's SHA-256 fingerprint, for ``RequestContext``.
+    var peerCertificateSHA256: String? = nil
 
     var context: (UInt8) -> RequestContext {
-        { [negotiated] id in RequestContext(negotiated: negotiated, contextID: id) }
+        { [negotiated, peerCertificateSHA256] id in
+            RequestContext(negotiated: negotiated, contextID: id, peerCertificateSHA256: peerCertificateSHA256)
+        }
     }
 
     /// Decodes a request identifier in its presentation context's transfer syntax.

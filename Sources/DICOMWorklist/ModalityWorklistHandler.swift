@@ -56,7 +56,8 @@ public struct ModalityWorklistHandler: QueryHandler {
         }
         // Match before sorting: a worklist holds thousands of orders, a station's day a few dozen.
         let patients = Dictionary(database.patients.map { ($0.patientID, $0) }, uniquingKeysWith: { first, _ in first })
-        let callerOrganization = organizations?.organization(ofAETitle: context.callingAETitle.value, user: context.userName)
+        let callerOrganization = organizations?.organization(ofAETitle: context.callingAETitle.value, user: context.userName,
+                                                             certificate: context.peerCertificateSHA256)
         var matches: [OrderEntry] = []
         for order in database.orders where order.status == .scheduled || order.status == .inProgress {
             if let organizations, organizations.organization(ofAETitle: order.stationAETitle) != callerOrganization { continue }

@@ -174,6 +174,7 @@ struct Serve: AsyncParsableCommand {
     func organizationTable(_ configuration: StoreConfiguration) throws -> Organizations? {
         var members = configuration.organizations?.members ?? [:]
         let users = configuration.organizations?.users ?? [:]
+        let certificates = configuration.organizations?.certificates ?? [:]
         for text in organizationMembers {
             do {
                 let (name, titles) = try Organizations.parseMember(text)
@@ -185,7 +186,7 @@ struct Serve: AsyncParsableCommand {
         if members.isEmpty { return nil }
         for titles in members.values { for title in titles { _ = try StoreConfiguration.aeTitle(title, what: "organization AE title") } }
         do {
-            return try Organizations(members: members, users: users)
+            return try Organizations(members: members, users: users, certificates: certificates)
         } catch {
             throw ConfigurationError("organizations: \(error)")
         }
@@ -295,9 +296,11 @@ struct Serve: AsyncParsableCommand {
                                                  associationObserver: { event in
                                                      let caller = event.callingAETitle.value
                                                      audit.record(AuditEntry(time: Date(), action: event.accepted ? "associate" : "reject",
-                                                                             count: 0, user: "", host: AuditLog.hostName,
+                                                                             count: 0, user: event.userName ?? "", host: AuditLog.hostName,
                                                                              reason: event.rejection, aeTitle: caller,
-                                                                             organization: organizations?.organization(ofAETitle: caller),
+                                                                             organization: organizations?.organization(
+                                                                                 ofAETitle: caller, user: event.userName,
+                                                                                 certificate: event.peerCertificateSHA256),
                                                                              peer: event.peer))
                                                  },
                                                  aeTitle: aeTitle,

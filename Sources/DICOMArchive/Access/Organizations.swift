@@ -11,22 +11,47 @@ public struct Organizations: Sendable, Equatable, Codable {
     public private(set) var members: [String: [String]]
     /// Usernames (User Identity Negotiation) by organization name.
     public private(set) var users: [String: [String]]
+    /// SHA-256 fingerprints of TLS client certificates by organization name (lower-case hexadecimal, no colons).
+    public private(set) var certificates: [String: [String]]
     private var organizationByAETitle: [String: String]
     private var organizationByUser: [String: String]
+    private var organizationByCertificate: [String: String]
 
     /// - Parameters:
     ///   - members: AE titles by organization name.
     ///   - users: usernames by organization name; a caller that authenticated as one of them belongs to that
     ///     organization whatever its AE title.
-    /// - Throws: ``ArchiveError`` when an AE title or a username is listed under two organizations, or a name is empty.
-    public init(members: [String: [String]], users: [String: [String]] = [:]) throws {
+    ///   - certificates: SHA-256 fingerprints of TLS client certificates by organization name, as
+    ///     `openssl x509 -noout -fingerprint -sha256` prints them (colons and case do not matter); a caller that
+    ///     presented one belongs to that organization unless its user says otherwise.
+    /// - Throws: ``ArchiveError`` when an AE title, username or certificate is listed under two organizations, a
+    ///   fingerprint is not 64 hexadecimal digits, or a name is empty.
+    public init(members: [String: [String]], users: [String: [String]] = [:], certificates: [String: [String]] = [:]) throws {
+        var normalized: [String: [String]] = [:]
+        for (name, fingerprints) in certificates {
+            normalized[name] = try fingerprints.map { text in
+                guard let fingerprint = Self.normalizedFingerprint(text) else {
+                    throw ArchiveError(.invalidArgument, "certificate fingerprint \"\(text)\" of \"\(name)\" is not a SHA-256 fingerprint (64 hexadecimal digits)")
+                }
+                return fingerprint
+            }
+        }
         organizationByAETitle = try Self.reverse(members, what: "AE title")
         organizationByUser = try Self.reverse(users, what: "user")
-        for name in users.keys where members[name] == nil {
-            throw ArchiveError(.invalidArgument, "users are listed for \"\(name)\", which has no AE titles")
+        organizationByCertificate = try Self.reverse(normalized, what: "certificate")
+        for name in Set(users.keys).union(normalized.keys) where members[name] == nil {
+            throw ArchiveError(.invalidArgument, "users or certificates are listed for \"\(name)\", which has no AE titles")
         }
         self.members = members
         self.users = users
+        self.certificates = normalized
+    }
+
+    /// A SHA-256 fingerprint as lower-case hexadecimal without separators, or nil when it is not one.
+    public static func normalizedFingerprint(_ text: String) -> String? {
+        let digits = text.lowercased().filter { $0 != ":" && $0 != " " }
+        guard digits.count == 64, digits.allSatisfy(\.isHexDigit) else { return nil }
+        return digits
     }
 
     private static func reverse(_ lists: [String: [String]], what: String) throws -> [String: String] {
@@ -69,20 +94,24 @@ public struct Organizations: Sendable, Equatable, Codable {
         organizationByUser[name]
     }
 
-    /// The organization of a caller: its user's when it authenticated as a listed user, else its AE title's.
-    public func organization(ofAETitle title: String, user: String?) -> String? {
-        user.flatMap { organizationByUser[$0] } ?? organization(ofAETitle: title)
+    /// The organization of a caller: its user's when it authenticated as a listed user, else its TLS client
+    /// certificate's when it presented a listed one, else its AE title's.
+    public func organization(ofAETitle title: String, user: String?, certificate: String? = nil) -> String? {
+        user.flatMap { organizationByUser[$0] }
+            ?? certificate.flatMap { Self.normalizedFingerprint($0) }.flatMap { organizationByCertificate[$0] }
+            ?? organization(ofAETitle: title)
     }
 
     /// Every AE title of every organization.
     public var allAETitles: Set<String> { Set(organizationByAETitle.keys) }
 
-    /// One organization in a configuration file: a list of AE titles, or `{"aeTitles": [...], "users": [...]}`.
+    /// One organization in a configuration file: a list of AE titles, or
+    /// `{"aeTitles": [...], "users": [...], "certificates": [...]}`.
     private enum Entry: Codable {
         case aeTitles([String])
-        case full(aeTitles: [String], users: [String]?)
+        case full(aeTitles: [String], users: [String]?, certificates: [String]?)
 
-        private enum Keys: String, CodingKey { case aeTitles, users }
+        private enum Keys: String, CodingKey { case aeTitles, users, certificates }
 
         init(from decoder: Decoder) throws {
             if let titles = try? decoder.singleValueContainer().decode([String].self) {
@@ -91,7 +120,8 @@ public struct Organizations: Sendable, Equatable, Codable {
             }
             let container = try decoder.container(keyedBy: Keys.self)
             self = .full(aeTitles: try container.decode([String].self, forKey: .aeTitles),
-                         users: try container.decodeIfPresent([String].self, forKey: .users))
+                         users: try container.decodeIfPresent([String].self, forKey: .users),
+                         certificates: try container.decodeIfPresent([String].self, forKey: .certificates))
         }
 
         func encode(to encoder: Encoder) throws {
@@ -99,10 +129,11 @@ public struct Organizations: Sendable, Equatable, Codable {
             case .aeTitles(let titles):
                 var container = encoder.singleValueContainer()
                 try container.encode(titles)
-            case .full(let titles, let users):
+            case .full(let titles, let users, let certificates):
                 var container = encoder.container(keyedBy: Keys.self)
                 try container.encode(titles, forKey: .aeTitles)
                 try container.encodeIfPresent(users, forKey: .users)
+                try container.encodeIfPresent(certificates, forKey: .certificates)
             }
         }
     }
@@ -111,22 +142,25 @@ public struct Organizations: Sendable, Equatable, Codable {
         let entries = try decoder.singleValueContainer().decode([String: Entry].self)
         var members: [String: [String]] = [:]
         var users: [String: [String]] = [:]
+        var certificates: [String: [String]] = [:]
         for (name, entry) in entries {
             switch entry {
             case .aeTitles(let titles): members[name] = titles
-            case .full(let titles, let names):
+            case .full(let titles, let names, let fingerprints):
                 members[name] = titles
                 if let names { users[name] = names }
+                if let fingerprints { certificates[name] = fingerprints }
             }
         }
-        try self.init(members: members, users: users)
+        try self.init(members: members, users: users, certificates: certificates)
     }
 
     public func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()
         var entries: [String: Entry] = [:]
         for (name, titles) in members {
-            entries[name] = users[name].map { .full(aeTitles: titles, users: $0) } ?? .aeTitles(titles)
+            entries[name] = users[name] == nil && certificates[name] == nil ? .aeTitles(titles)
+                : .full(aeTitles: titles, users: users[name], certificates: certificates[name])
         }
         try container.encode(entries)
     }
