@@ -63,7 +63,10 @@ public enum DICOMClient {
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.clientHandler()) }
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(try tls.clientHandler())
+                        try channel.pipeline.syncOperations.addHandler(TLSHandshakeWaiter(promise: channel.eventLoop.makePromise()))
+                    }
                 }
             }
         let channel: Channel
@@ -71,6 +74,16 @@ public enum DICOMClient {
             channel = try await bootstrap.connect(host: host, port: port).get()
         } catch {
             throw DICOMServiceError(.connectionFailed, "cannot connect to \(host):\(port): \(error)")
+        }
+        if tls != nil {
+            // Send nothing before the handshake is done, so that its failure is reported as what it is.
+            do {
+                let waiter = try await channel.pipeline.handler(type: TLSHandshakeWaiter.self).get()
+                try await waiter.promise.futureResult.get()
+            } catch {
+                try? await channel.close()
+                throw DICOMServiceError(.connectionFailed, "TLS handshake with \(host):\(port) failed: \(error)")
+            }
         }
         let connection: PDUConnection
         do {

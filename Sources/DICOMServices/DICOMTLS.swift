@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOSSL
+import NIOTLS
 
 /// TLS for DICOM associations (PS3.15 Annex B.1, the Basic TLS Secure Transport Connection Profile; port 2762
 /// by convention): a prepared context for ``DICOMClient`` or ``DICOMServer``.
@@ -66,5 +67,40 @@ public struct DICOMTLS: Sendable {
 
     func serverHandler() -> NIOSSLServerHandler {
         NIOSSLServerHandler(context: context)
+    }
+}
+
+/// Completes its promise when the TLS handshake of a client channel ends: success on `handshakeCompleted`, failure on
+/// an error or when the peer closes first (which a plain DICOM port does on a TLS ClientHello).
+final class TLSHandshakeWaiter: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = NIOAny
+    let promise: EventLoopPromise<Void>
+    private var done = false
+
+    init(promise: EventLoopPromise<Void>) { self.promise = promise }
+
+    private func finish(_ result: Result<Void, Error>) {
+        guard !done else { return }
+        done = true
+        promise.completeWith(result)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? TLSUserEvent, case .handshakeCompleted = event { finish(.success(())) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        finish(.failure(error))
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish(.failure(DICOMServiceError(.connectionFailed, "the peer closed the connection during the TLS handshake (a port without TLS?)")))
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        finish(.failure(DICOMServiceError(.connectionFailed, "the connection ended before the TLS handshake")))
     }
 }

@@ -71,6 +71,11 @@ struct StoreConfiguration: Codable, Equatable {
             /// Ask the destination for Storage Commitment after each study's instances are sent; an instance leaves
             /// the queue only when committed (default false; `--forward-commit` sets it for every destination).
             var commit: Bool?
+            /// User Identity sent to this destination: a username, with `passcode` or `passcodeFile` (the file's first
+            /// line; keeps the passcode out of the configuration file).
+            var user: String?
+            var passcode: String?
+            var passcodeFile: String?
         }
 
         var destinations: [String: Destination]?

@@ -351,9 +351,24 @@ struct Serve: AsyncParsableCommand {
                 tls = try DICOMTLS.client(trustRootsPEM: section?.ca, serverHostname: destination.host,
                                           certificateChainPEM: section?.certificate, privateKeyPEM: section?.key)
             }
+            var identity: UserIdentity?
+            if let user = destination.user {
+                guard !user.isEmpty else { throw ConfigurationError("forward destination \(title): \"user\" is empty") }
+                var passcode = destination.passcode
+                if let file = destination.passcodeFile {
+                    guard passcode == nil else { throw ConfigurationError("forward destination \(title): give passcode or passcodeFile, not both") }
+                    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                        throw ConfigurationError("forward destination \(title): cannot read passcodeFile \(file)")
+                    }
+                    passcode = String(text.prefix { $0 != "\n" && $0 != "\r" })
+                }
+                identity = passcode.map { .usernameAndPasscode(user, passcode: $0) } ?? .username(user)
+            } else if destination.passcode != nil || destination.passcodeFile != nil {
+                throw ConfigurationError("forward destination \(title): a passcode needs \"user\"")
+            }
             destinations.append(ForwardDestination(aeTitle: ae, host: destination.host, port: destination.port, tls: tls,
                                                    callingAE: callingAE, associations: associations,
-                                                   commit: forwardCommit || destination.commit == true))
+                                                   commit: forwardCommit || destination.commit == true, userIdentity: identity))
             rules.append(ForwardRule(destination: ae.value, callingAETitles: destination.callingAETitles.map(Set.init),
                                      modalities: destination.modalities.map(Set.init), sopClassUIDs: destination.sopClasses.map(Set.init)))
         }

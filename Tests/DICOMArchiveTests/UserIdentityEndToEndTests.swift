@@ -102,6 +102,56 @@ struct UserIdentityEndToEndTests {
         #expect(queries.filter { $0["user"] as? String == "dr.bekova" && $0["organization"] as? String == "B" }.count == 2)
     }
 
+    /// A node forwards with a User Identity to a centre that requires one: the right passcode (from a passcode file)
+    /// delivers; a wrong one is rejected and the instances stay queued with the reason.
+    @Test(.timeLimit(.minutes(5)))
+    func forwardingAuthenticatesAtTheCentre() async throws {
+        let base = try EndToEnd.temporaryDirectory("users-forward")
+        let processes = ProcessGroup(logDirectory: base)
+        defer { processes.stopAll(); try? FileManager.default.removeItem(atPath: base) }
+        let digest = "1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0" // printf %s s3cret | sha256sum
+        let centreConfig = base + "/centre.json"
+        try Data(#"{"users": {"node1": {"passcodeSHA256": "\#(digest)"}}, "requireUser": true}"#.utf8).write(to: URL(fileURLWithPath: centreConfig))
+        let centre = try await processes.startServer(archive: base + "/centre", aeTitle: "CENTRE", arguments: ["--config", centreConfig])
+        try Data("s3cret\n".utf8).write(to: URL(fileURLWithPath: base + "/passcode"))
+        func nodeConfig(_ name: String, passcode: String) throws -> String {
+            let path = base + "/\(name).json"
+            try Data("""
+                {"forward": {"destinations": {"CENTRE": {"host": "127.0.0.1", "port": \(centre.port), "user": "node1", \(passcode)}}}}
+                """.utf8).write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        let good = try await processes.startServer(archive: base + "/good", aeTitle: "NODE", arguments: [
+            "--config", try nodeConfig("good", passcode: #""passcodeFile": "\#(base)/passcode""#), "--forward-backoff-max", "1"])
+        let bad = try await processes.startServer(archive: base + "/bad", aeTitle: "NODE", arguments: [
+            "--config", try nodeConfig("bad", passcode: #""passcode": "guess""#), "--forward-backoff-max", "1"])
+        let input = base + "/in"
+        try FileManager.default.createDirectory(atPath: input, withIntermediateDirectories: true)
+        let root = TestInstances.root()
+        let files = try (1...3).map { number in
+            try TestInstances.write(try TestInstances.make(study: root + ".1", series: root + ".1.1", sop: root + ".1.1.\(number)",
+                                                           patientID: "FWD-U", patientName: "Токтогулова^Нуриза", instanceNumber: number), in: input)
+        }
+        let storescu = try EndToEnd.dcmtk("storescu")
+        for node in [good, bad] {
+            let sent = try await processes.run(storescu, ["-aet", "CT1", "-aec", "NODE", "127.0.0.1", "\(node.port)"] + files)
+            #expect(sent.status == 0, "storescu: \(sent.errors)")
+        }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ForwardTLSTests.storedCount(base + "/centre") < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
+        try await Task.sleep(for: .seconds(3))
+        #expect(ForwardTLSTests.storedCount(base + "/centre") == 3, "only the node with the right passcode delivers")
+        #expect(await good.terminate() == 0)
+        #expect(await bad.terminate() == 0)
+        let status = try await processes.dcmstore(["queue", "status", "--archive", base + "/bad", "--json"])
+        let rows = try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [[String: Any]] ?? []
+        #expect(rows.first?["pending"] as? Int == 3)
+        #expect((rows.first?["lastError"] as? String ?? "").contains("rejected"), "\(rows)")
+        let audit = try String(contentsOfFile: base + "/centre/audit.jsonl", encoding: .utf8)
+        #expect(audit.split(separator: "\n").contains { $0.contains(#""action":"associate""#) && $0.contains(#""user":"node1""#) })
+        #expect(await centre.terminate() == 0)
+    }
+
     @Test func badUserConfigurationIsRefused() async throws {
         let base = try EndToEnd.temporaryDirectory("users-bad")
         let processes = ProcessGroup(logDirectory: base)

@@ -21,10 +21,13 @@ public struct ForwardDestination: Sendable {
     public var commit: Bool
     /// The longest wait for a storage commitment result (default 60 s).
     public var commitTimeout: Duration
+    /// Sent in every A-ASSOCIATE-RQ to the destination (User Identity Negotiation, PS3.7 D.3.3.7).
+    public var userIdentity: UserIdentity?
 
     public init(aeTitle: AETitle, host: String, port: Int, tls: DICOMTLS? = nil, callingAE: AETitle = "DCMSTORE",
                 associations: Int = 1, timeouts: DICOMTimeouts = DICOMTimeouts(), commit: Bool = false,
-                commitTimeout: Duration = .seconds(60)) {
+                commitTimeout: Duration = .seconds(60), userIdentity: UserIdentity? = nil) {
+        self.userIdentity = userIdentity
         self.commit = commit
         self.commitTimeout = commitTimeout
         self.aeTitle = aeTitle
@@ -187,7 +190,7 @@ public struct Forwarder: Sendable {
                     association = try await DICOMClient.connect(host: destination.host, port: destination.port,
                                                                 callingAE: destination.callingAE, calledAE: destination.aeTitle,
                                                                 presentationContexts: Self.contexts(for: batch, commit: destination.commit),
-                                                                timeouts: destination.timeouts, tls: destination.tls, logger: logger)
+                                                                userIdentity: destination.userIdentity, timeouts: destination.timeouts, tls: destination.tls, logger: logger)
                     proposed = keys
                     connectionFailures = 0
                     try? await queue.noteLink(destination: name, error: nil)
