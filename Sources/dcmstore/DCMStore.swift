@@ -172,21 +172,8 @@ struct Serve: AsyncParsableCommand {
 
     /// The organizations of the configuration plus those of `--org` (which replace one of the same name).
     func organizationTable(_ configuration: StoreConfiguration) throws -> Organizations? {
-        var members = configuration.organizations?.members ?? [:]
-        let users = configuration.organizations?.users ?? [:]
-        let certificates = configuration.organizations?.certificates ?? [:]
-        for text in organizationMembers {
-            do {
-                let (name, titles) = try Organizations.parseMember(text)
-                members[name] = titles
-            } catch {
-                throw ConfigurationError("--org \(text): \(error)")
-            }
-        }
-        if members.isEmpty { return nil }
-        for titles in members.values { for title in titles { _ = try StoreConfiguration.aeTitle(title, what: "organization AE title") } }
         do {
-            return try Organizations(members: members, users: users, certificates: certificates)
+            return try Organizations.merging(options: organizationMembers, into: configuration.organizations)
         } catch {
             throw ConfigurationError("organizations: \(error)")
         }

@@ -65,18 +65,9 @@ struct Serve: AsyncParsableCommand {
             printError("dcmworklist: \(error.message)")
             throw ExitCode(1)
         }
-        var members: [String: [String]] = [:]
-        for text in organizationMembers {
-            do {
-                let (name, titles) = try Organizations.parseMember(text)
-                members[name, default: []] += titles
-            } catch {
-                throw ValidationError("--org \(text): \(error)")
-            }
-        }
         let organizations: Organizations?
-        do { organizations = members.isEmpty ? nil : try Organizations(members: members) } catch {
-            throw ValidationError("--org: \(error)")
+        do { organizations = try Organizations.merging(options: organizationMembers, into: nil) } catch {
+            throw ValidationError("\(error)")
         }
         var policy = AcceptorPolicy(calledAETitles: .only([aeTitle]), maximumPDULength: 64 * 1024)
         if closed {

@@ -1,3 +1,4 @@
+import DICOMNetwork
 import Foundation
 
 /// The organizations (hospitals) of a regional archive and the AE titles of their nodes and modalities.
@@ -82,6 +83,24 @@ public struct Organizations: Sendable, Equatable, Codable {
             throw ArchiveError(.invalidArgument, "organization \"\(text)\" needs one or more AE titles of at most 16 characters")
         }
         return (parts[0], titles)
+    }
+
+    /// `base` (from a configuration file) with the organizations of `--org NAME=AE[,AE...]` options, each replacing one
+    /// of the same name (its users and certificates are kept); nil when there are none at all.
+    /// - Throws: ``ArchiveError`` naming the option or the entry that is wrong.
+    public static func merging(options: [String], into base: Organizations?) throws -> Organizations? {
+        var members = base?.members ?? [:]
+        for text in options {
+            do {
+                let (name, titles) = try parseMember(text)
+                for title in titles { _ = try AETitle(title) }
+                members[name] = titles
+            } catch {
+                throw ArchiveError(.invalidArgument, "--org \(text): \(error)")
+            }
+        }
+        if members.isEmpty { return nil }
+        return try Organizations(members: members, users: base?.users ?? [:], certificates: base?.certificates ?? [:])
     }
 
     /// The organization an AE title belongs to, or nil.
