@@ -16,9 +16,9 @@ struct DCMStore: AsyncParsableCommand {
         commandName: "dcmstore",
         abstract: "The archive: a durable Storage and Query/Retrieve SCP over an on-disk archive with a JSON index.",
         discussion: """
-            `serve` (the default) runs the SCP. delete, restore, purge, retention, share and unshare also work while a server \
-            runs on the archive (through its owner-only control socket ARCHIVE/control.sock, so the server sees the change at \
-            once); verify, stats, reindex and queue need the server stopped.
+            `serve` (the default) runs the SCP. delete, restore, purge, retention, verify, stats, share and unshare also work \
+            while a server runs on the archive (through its owner-only control socket ARCHIVE/control.sock, so the server sees \
+            the change at once); reindex and queue need the server stopped.
             Exit status: 0 on success, 1 when the action found problems (verify) or failed, 64 for bad options.
             """,
         subcommands: [Serve.self, Delete.self, Restore.self, Purge.self, Retention.self, Verify.self, Stats.self, Reindex.self, Queue.self, Share.self, Unshare.self, Shares.self, Audit.self],
@@ -469,8 +469,7 @@ struct Verify: AsyncParsableCommand {
     @OptionGroup var options: ArchiveOptions
 
     func run() async throws {
-        let (lifecycle, _) = try await options.openLifecycle()
-        let report = await lifecycle.verify()
+        let report = try await options.perform(.verify).verifyReport()
         try printReport(report, json: options.json) { "\(report)" }
         if !report.missing.isEmpty || !report.damaged.isEmpty { throw ExitCode(1) }
     }
@@ -481,8 +480,7 @@ struct Stats: AsyncParsableCommand {
     @OptionGroup var options: ArchiveOptions
 
     func run() async throws {
-        let (lifecycle, _) = try await options.openLifecycle()
-        let stats = await lifecycle.stats()
+        let stats = try await options.perform(.stats).archiveStats()
         try printReport(stats, json: options.json) { "\(stats)" }
     }
 }

@@ -59,6 +59,13 @@ struct LifecycleWhileRunningTests {
         #expect(restoration["count"] as? Int == 2)
         #expect(try await studiesFound() == [old, kept, deleted])
 
+        // Stats and verify while serving: answered by the server from its own index.
+        let stats = try await cli(["stats"])
+        #expect(stats["studies"] as? Int == 3 && stats["instances"] as? Int == 6, "stats: \(stats)")
+        let verification = try await cli(["verify"])
+        #expect(verification["checked"] as? Int == 6, "verify: \(verification)")
+        #expect((verification["damaged"] as? [Any])?.isEmpty == true && (verification["missing"] as? [Any])?.isEmpty == true)
+
         // Errors are those of a direct run: nothing to restore exits 1 with the message.
         let nothing = try await processes.dcmstore(["restore", "--study", deleted, "--archive", archive])
         #expect(nothing.status == 1, "restore of nothing: \(nothing.output) \(nothing.errors)")

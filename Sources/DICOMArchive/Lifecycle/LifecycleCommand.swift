@@ -14,12 +14,17 @@ public enum LifecycleCommand: Sendable, Codable, Equatable {
     case purge(olderThanDays: Int, reason: String?)
     /// List what is past retention; with `apply`, move it to the trash (``ArchiveLifecycle/retention(now:apply:reason:)``).
     case retention(apply: Bool, reason: String?)
+    /// Check every stored file against its SHA-256 (``ArchiveLifecycle/verify()``); changes nothing.
+    case verify
+    /// Counts and sizes (``ArchiveLifecycle/stats()``); changes nothing.
+    case stats
 
     /// Whether the command changes the archive (and so is followed by an index compaction).
     public var changesArchive: Bool {
         switch self {
         case .delete, .restore, .purge: true
         case let .retention(apply, _): apply
+        case .verify, .stats: false
         }
     }
 
@@ -30,6 +35,8 @@ public enum LifecycleCommand: Sendable, Codable, Equatable {
         case .restore: "restore"
         case .purge: "purge"
         case .retention: "retention"
+        case .verify: "verify"
+        case .stats: "stats"
         }
     }
 
@@ -47,6 +54,10 @@ public enum LifecycleCommand: Sendable, Codable, Equatable {
             outcome = .lifecycle(try await lifecycle.purge(olderThan: days, reason: reason))
         case let .retention(apply, reason):
             outcome = .retention(try await lifecycle.retention(apply: apply, reason: reason))
+        case .verify:
+            outcome = .verify(await lifecycle.verify())
+        case .stats:
+            outcome = .stats(await lifecycle.stats())
         }
         if changesArchive { try await lifecycle.index.compact() }
         return outcome
@@ -59,12 +70,26 @@ public enum LifecycleOutcome: Sendable, Codable, Equatable {
     case lifecycle(LifecycleReport)
     /// The report of `retention`.
     case retention(RetentionReport)
+    /// The report of `verify`.
+    case verify(VerifyReport)
+    /// The counts of `stats`.
+    case stats(ArchiveStats)
+
+    /// The kind of report, for error messages.
+    var kind: String {
+        switch self {
+        case .lifecycle(let report): report.action
+        case .retention: "retention"
+        case .verify: "verify"
+        case .stats: "stats"
+        }
+    }
 
     /// The report of `delete`, `restore` or `purge`.
     /// - Throws: ``ArchiveError`` `invalidArgument` when the outcome is a retention report.
     public func lifecycleReport() throws -> LifecycleReport {
         guard case let .lifecycle(report) = self else {
-            throw ArchiveError(.invalidArgument, "expected a delete, restore or purge report, got a retention report")
+            throw ArchiveError(.invalidArgument, "expected a delete, restore or purge report, got a \(kind) report")
         }
         return report
     }
@@ -73,8 +98,22 @@ public enum LifecycleOutcome: Sendable, Codable, Equatable {
     /// - Throws: ``ArchiveError`` `invalidArgument` when the outcome is a delete, restore or purge report.
     public func retentionReport() throws -> RetentionReport {
         guard case let .retention(report) = self else {
-            throw ArchiveError(.invalidArgument, "expected a retention report, got a \(try lifecycleReport().action) report")
+            throw ArchiveError(.invalidArgument, "expected a retention report, got a \(kind) report")
         }
         return report
+    }
+
+    /// The report of `verify`.
+    /// - Throws: ``ArchiveError`` `invalidArgument` for another kind of report.
+    public func verifyReport() throws -> VerifyReport {
+        guard case let .verify(report) = self else { throw ArchiveError(.invalidArgument, "expected a verify report, got a \(kind) report") }
+        return report
+    }
+
+    /// The counts of `stats`.
+    /// - Throws: ``ArchiveError`` `invalidArgument` for another kind of report.
+    public func archiveStats() throws -> ArchiveStats {
+        guard case let .stats(stats) = self else { throw ArchiveError(.invalidArgument, "expected stats, got a \(kind) report") }
+        return stats
     }
 }
