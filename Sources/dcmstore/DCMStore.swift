@@ -18,7 +18,7 @@ struct DCMStore: AsyncParsableCommand {
         discussion: """
             `serve` (the default) runs the SCP. delete, restore, purge, retention, verify, stats, share and unshare also work \
             while a server runs on the archive (through its owner-only control socket ARCHIVE/control.sock, so the server sees \
-            the change at once); reindex and queue need the server stopped.
+            the change at once), and so does queue; reindex needs the server stopped.
             Exit status: 0 on success, 1 when the action found problems (verify) or failed, 64 for bad options.
             """,
         subcommands: [Serve.self, Delete.self, Restore.self, Purge.self, Retention.self, Verify.self, Stats.self, Reindex.self, Queue.self, Share.self, Unshare.self, Shares.self, Audit.self],
@@ -292,7 +292,7 @@ struct Serve: AsyncParsableCommand {
                                                  },
                                                  aeTitle: aeTitle,
                                                  temporaryDirectory: layout.temporaryDirectory, tls: serverTLS, logger: logger)
-        let control = startLifecycleControl(layout: layout, index: index, logger: logger)
+        let control = startLifecycleControl(layout: layout, index: index, queue: forwardQueue, logger: logger)
         let loadTime = ContinuousClock.now - started
         logger.notice("dcmstore ready", metadata: ["ae": "\(aeTitle)", "port": "\(server.port)", "archive": "\(layout.root)",
                                                    "startup": "\(loadTime)"])

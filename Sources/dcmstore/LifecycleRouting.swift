@@ -15,6 +15,7 @@ extension ArchiveOptions {
         if let response = try await LifecycleControlClient.send(request, socketPath: LifecycleControl.socketPath(for: layout)) {
             return try response.result()
         }
+        if case let .queue(queueCommand) = command { return try await queueCommand.run(on: try openQueue()) }
         let (lifecycle, _) = try await openLifecycle()
         return try await command.run(on: lifecycle)
     }
@@ -22,9 +23,9 @@ extension ArchiveOptions {
 
 /// Serves lifecycle commands on the archive's control socket for `dcmstore serve`; nil (with a warning) when the
 /// socket cannot be made, in which case the server runs on and lifecycle commands wait until it stops.
-func startLifecycleControl(layout: ArchiveLayout, index: any ArchiveIndex, logger: Logger) -> LifecycleControlServer? {
+func startLifecycleControl(layout: ArchiveLayout, index: any ArchiveIndex, queue: ForwardQueue?, logger: Logger) -> LifecycleControlServer? {
     do {
-        let control = try LifecycleControlServer.start(layout: layout, index: index, logger: logger)
+        let control = try LifecycleControlServer.start(layout: layout, index: index, queue: queue, logger: logger)
         logger.info("lifecycle commands accepted", metadata: ["socket": "\(control.socketPath)"])
         return control
     } catch {

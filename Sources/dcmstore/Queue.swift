@@ -2,10 +2,11 @@ import ArgumentParser
 import DICOMArchive
 import Foundation
 
-/// `dcmstore queue`: shows and steers the forwarding queue of an archive (while no server runs on it).
+/// `dcmstore queue`: shows and steers the forwarding queue of an archive (through the running server's control socket,
+/// or on the folder when no server runs).
 struct Queue: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show and steer the forwarding queue (ARCHIVE/queue) while no server runs on the archive.",
+        abstract: "Show and steer the forwarding queue (ARCHIVE/queue), also while the server runs.",
         subcommands: [QueueStatus.self, QueueList.self, QueueRetry.self, QueueDrop.self],
         defaultSubcommand: QueueStatus.self)
 }
@@ -33,8 +34,7 @@ struct QueueStatus: AsyncParsableCommand {
     @OptionGroup var options: ArchiveOptions
 
     func run() async throws {
-        let queue = try options.openQueue()
-        let rows = await queue.status()
+        let rows = try await options.perform(.queue(.status)).queueStatus()
         try printReport(rows, json: options.json) {
             guard !rows.isEmpty else { return "the forwarding queue is empty" }
             return rows.map { row in
@@ -55,8 +55,8 @@ struct QueueList: AsyncParsableCommand {
 
     func run() async throws {
         guard !(failed && pending) else { throw ValidationError("give at most one of --failed and --pending") }
-        let queue = try options.openQueue()
-        let entries = await queue.entries(destination: destination, state: failed ? .failed : pending ? .pending : nil)
+        let entries = try await options.perform(.queue(.list(destination: destination, state: failed ? .failed : pending ? .pending : nil)))
+            .queueEntries()
         try printReport(entries, json: options.json) {
             guard !entries.isEmpty else { return "no entries" }
             return entries.map { entry in
@@ -76,9 +76,7 @@ struct QueueRetry: AsyncParsableCommand {
     struct Report: Codable { var retried: Int }
 
     func run() async throws {
-        let queue = try options.openQueue()
-        let count = try await queue.retry(sopInstanceUID: instance, destination: destination)
-        try await queue.compact()
+        let count = try await options.perform(.queue(.retry(sopInstanceUID: instance, destination: destination))).queueCount()
         try printReport(Report(retried: count), json: options.json) { "\(count) entr\(count == 1 ? "y" : "ies") moved back to pending" }
         if count == 0 { throw ExitCode(1) }
     }
@@ -95,9 +93,7 @@ struct QueueDrop: AsyncParsableCommand {
 
     func run() async throws {
         guard (instance != nil) != failed else { throw ValidationError("give exactly one of --instance UID and --failed") }
-        let queue = try options.openQueue()
-        let count = try await queue.drop(sopInstanceUID: instance, destination: destination)
-        try await queue.compact()
+        let count = try await options.perform(.queue(.drop(sopInstanceUID: instance, destination: destination))).queueCount()
         try printReport(Report(dropped: count), json: options.json) { "\(count) entr\(count == 1 ? "y" : "ies") removed" }
         if count == 0 { throw ExitCode(1) }
     }

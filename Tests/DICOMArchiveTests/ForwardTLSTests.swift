@@ -76,6 +76,16 @@ struct ForwardTLSTests {
         #expect(Self.storedCount(plainCentre) == 0)
         #expect(!plainAudit.contains(#""action":"associate""#), "the plain centre accepted an association: \(plainAudit)")
 
+        // While node 1 runs, `dcmstore queue` asks it through the control socket: six pending for PLAINCENTRE.
+        let running = try await group.dcmstore(["queue", "status", "--archive", node1Archive, "--json"])
+        #expect(running.status == 0, "dcmstore queue status while the node runs: \(running.errors)")
+        let runningRows = try JSONSerialization.jsonObject(with: Data(running.output.utf8)) as? [[String: Any]] ?? []
+        #expect(runningRows.first { $0["destination"] as? String == "PLAINCENTRE" }?["pending"] as? Int == 6, "\(runningRows)")
+        let listed = try await group.dcmstore(["queue", "list", "--archive", node1Archive, "--pending", "--json"])
+        #expect(listed.status == 0, "dcmstore queue list while the node runs: \(listed.errors)")
+        let listedEntries = try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [Any]
+        #expect(listedEntries?.count == 6, "\(listed.output.prefix(500))")
+
         #expect(await node1.terminate() == 0)
         #expect(await node2.terminate() == 0)
         func queue(_ command: String, _ archive: String) async throws -> [[String: Any]] {

@@ -18,13 +18,15 @@ public enum LifecycleCommand: Sendable, Codable, Equatable {
     case verify
     /// Counts and sizes (``ArchiveLifecycle/stats()``); changes nothing.
     case stats
+    /// A forwarding queue action (`dcmstore queue …`), run on the queue rather than the lifecycle (``QueueCommand``).
+    case queue(QueueCommand)
 
     /// Whether the command changes the archive (and so is followed by an index compaction).
     public var changesArchive: Bool {
         switch self {
         case .delete, .restore, .purge: true
         case let .retention(apply, _): apply
-        case .verify, .stats: false
+        case .verify, .stats, .queue: false
         }
     }
 
@@ -37,6 +39,7 @@ public enum LifecycleCommand: Sendable, Codable, Equatable {
         case .retention: "retention"
         case .verify: "verify"
         case .stats: "stats"
+        case .queue: "queue"
         }
     }
 
@@ -58,9 +61,42 @@ public enum LifecycleCommand: Sendable, Codable, Equatable {
             outcome = .verify(await lifecycle.verify())
         case .stats:
             outcome = .stats(await lifecycle.stats())
+        case .queue:
+            throw ArchiveError(.invalidArgument, "queue commands run on the forwarding queue (QueueCommand.run(on:)), not on the lifecycle")
         }
         if changesArchive { try await lifecycle.index.compact() }
         return outcome
+    }
+}
+
+/// `dcmstore queue status|list|retry|drop` as a value, so that it runs on the running server's own queue (through the
+/// control socket) as well as on the folder's.
+public enum QueueCommand: Sendable, Codable, Equatable {
+    /// Counts per destination (``ForwardQueue/status()``).
+    case status
+    /// The entries in order of arrival, optionally of one destination and state.
+    case list(destination: String?, state: ForwardEntry.State?)
+    /// Failed entries back to pending: one instance's, or all (``ForwardQueue/retry(sopInstanceUID:destination:)``).
+    case retry(sopInstanceUID: String?, destination: String?)
+    /// Entries removed: one instance's, or all failed ones (``ForwardQueue/drop(sopInstanceUID:destination:)``).
+    case drop(sopInstanceUID: String?, destination: String?)
+
+    /// Runs the command on `queue` (compacting it after a change).
+    public func run(on queue: ForwardQueue) async throws -> LifecycleOutcome {
+        switch self {
+        case .status:
+            return .queueStatus(await queue.status())
+        case let .list(destination, state):
+            return .queueEntries(await queue.entries(destination: destination, state: state))
+        case let .retry(sopInstanceUID, destination):
+            let count = try await queue.retry(sopInstanceUID: sopInstanceUID, destination: destination)
+            try await queue.compact()
+            return .queueCount(count)
+        case let .drop(sopInstanceUID, destination):
+            let count = try await queue.drop(sopInstanceUID: sopInstanceUID, destination: destination)
+            try await queue.compact()
+            return .queueCount(count)
+        }
     }
 }
 
@@ -74,6 +110,12 @@ public enum LifecycleOutcome: Sendable, Codable, Equatable {
     case verify(VerifyReport)
     /// The counts of `stats`.
     case stats(ArchiveStats)
+    /// `queue status`: counts per destination.
+    case queueStatus([ForwardQueueStatus])
+    /// `queue list`: the entries.
+    case queueEntries([ForwardEntry])
+    /// `queue retry` / `queue drop`: how many entries changed.
+    case queueCount(Int)
 
     /// The kind of report, for error messages.
     var kind: String {
@@ -82,6 +124,7 @@ public enum LifecycleOutcome: Sendable, Codable, Equatable {
         case .retention: "retention"
         case .verify: "verify"
         case .stats: "stats"
+        case .queueStatus, .queueEntries, .queueCount: "queue"
         }
     }
 
@@ -108,6 +151,27 @@ public enum LifecycleOutcome: Sendable, Codable, Equatable {
     public func verifyReport() throws -> VerifyReport {
         guard case let .verify(report) = self else { throw ArchiveError(.invalidArgument, "expected a verify report, got a \(kind) report") }
         return report
+    }
+
+    /// The per-destination counts of `queue status`.
+    /// - Throws: ``ArchiveError`` `invalidArgument` for another kind of report.
+    public func queueStatus() throws -> [ForwardQueueStatus] {
+        guard case let .queueStatus(rows) = self else { throw ArchiveError(.invalidArgument, "expected a queue status, got a \(kind) report") }
+        return rows
+    }
+
+    /// The entries of `queue list`.
+    /// - Throws: ``ArchiveError`` `invalidArgument` for another kind of report.
+    public func queueEntries() throws -> [ForwardEntry] {
+        guard case let .queueEntries(entries) = self else { throw ArchiveError(.invalidArgument, "expected queue entries, got a \(kind) report") }
+        return entries
+    }
+
+    /// How many entries `queue retry` or `queue drop` changed.
+    /// - Throws: ``ArchiveError`` `invalidArgument` for another kind of report.
+    public func queueCount() throws -> Int {
+        guard case let .queueCount(count) = self else { throw ArchiveError(.invalidArgument, "expected a queue count, got a \(kind) report") }
+        return count
     }
 
     /// The counts of `stats`.

@@ -34,15 +34,21 @@ public final class LifecycleControlServer: @unchecked Sendable {
     }
 
     /// Serves the lifecycle commands of the archive at `layout` on `index` (the server's open index): each request runs
-    /// ``LifecycleCommand/run(on:)`` with an ``ArchiveLifecycle`` carrying the requester's user, host and retention policy.
+    /// ``LifecycleCommand/run(on:)`` with an ``ArchiveLifecycle`` carrying the requester's user, host and retention policy;
+    /// queue commands run on `queue` (the server's forwarding queue), or on the archive's queue opened for the request
+    /// when the server forwards nothing.
     /// - Throws: ``ArchiveError`` when the socket cannot be created (path too long, file system without sockets, a
     ///   non-socket file in the way).
-    public static func start(layout: ArchiveLayout, index: any ArchiveIndex,
+    public static func start(layout: ArchiveLayout, index: any ArchiveIndex, queue: ForwardQueue? = nil,
                              logger: Logger = Logger(label: "dicom.archive.control")) throws -> LifecycleControlServer {
         try start(socketPath: LifecycleControl.socketPath(for: layout), logger: logger) { request in
             let lifecycle = ArchiveLifecycle(layout: layout, index: index, retentionPolicy: request.retentionPolicy,
                                              user: request.user, host: request.host)
             do {
+                if case let .queue(command) = request.command {
+                    let target = try queue ?? ForwardQueue(directory: ForwardQueue.directory(inArchive: layout.root))
+                    return LifecycleControlResponse(outcome: try await command.run(on: target))
+                }
                 return LifecycleControlResponse(outcome: try await request.command.run(on: lifecycle))
             } catch {
                 return LifecycleControlResponse(error: error)
