@@ -21,7 +21,8 @@ public struct Organizations: Sendable, Equatable, Codable {
     /// - Parameters:
     ///   - members: AE titles by organization name.
     ///   - users: usernames by organization name; a caller that authenticated as one of them belongs to that
-    ///     organization whatever its AE title.
+    ///     organization whatever its AE title. Only list users that the acceptor authenticates
+    ///     (``DICOMNetwork/AcceptorPolicy/users``): an identity the policy does not check reaches the handlers unverified.
     ///   - certificates: SHA-256 fingerprints of TLS client certificates by organization name, as
     ///     `openssl x509 -noout -fingerprint -sha256` prints them (colons and case do not matter); a caller that
     ///     presented one belongs to that organization unless its user says otherwise.
