@@ -124,6 +124,10 @@ public struct AcceptorPolicy: Sendable, Equatable {
             info.roleSelections.append(RoleSelection(sopClassUID: proposal.sopClassUID, scuRole: proposal.scuRole && allowed.scuRole,
                                                      scpRole: proposal.scpRole && allowed.scpRole))
         }
+        if request.userInformation.asynchronousOperationsWindow != nil {
+            // Operations are performed one at a time (PS3.7 D.3.3.3): a proposed window is answered with 1/1.
+            info.asynchronousOperationsWindow = AsynchronousOperationsWindow(maximumInvoked: 1, maximumPerformed: 1)
+        }
         if authenticated, request.userInformation.userIdentity?.positiveResponseRequested == true {
             // For username and username-with-passcode identities the server response is empty (§D.3.3.7.2).
             info.userIdentityServerResponse = []

@@ -19,6 +19,40 @@ import Testing
         AssociationRequest(calledAETitle: called, callingAETitle: calling, presentationContexts: contexts)
     }
 
+    @Test func asynchronousOperationsWindowIsAnsweredAsSynchronous() throws {
+        var request = Self.request([PresentationContext(id: 1, abstractSyntax: Self.ct, transferSyntaxes: [Self.explicit])])
+        #expect(try Self.policy.negotiate(request).get().userInformation.asynchronousOperationsWindow == nil)
+        request.userInformation.asynchronousOperationsWindow = AsynchronousOperationsWindow(maximumInvoked: 8, maximumPerformed: 0)
+        let window = try Self.policy.negotiate(request).get().userInformation.asynchronousOperationsWindow
+        #expect(window == AsynchronousOperationsWindow(maximumInvoked: 1, maximumPerformed: 1))
+    }
+
+    @Test func userIdentityIsCheckedAgainstTheDirectory() throws {
+        // SHA-256 of "s3cret" (printf %s s3cret | sha256sum).
+        let digest = try UserDirectory.passcodeDigest(hex: "1ec1c26b50d5d3c58d9583181af8076655fe00756bf7285940ba3670f99fcba0", user: "alice")
+        var policy = Self.policy
+        policy.users = UserDirectory(credentials: ["alice": digest, "porter": .usernameOnly])
+        var request = Self.request([PresentationContext(id: 1, abstractSyntax: Self.ct, transferSyntaxes: [Self.explicit])])
+        func outcome(_ identity: UserIdentity?) -> Result<AssociationAccept, AssociationReject> {
+            request.userInformation.userIdentity = identity
+            return policy.negotiate(request)
+        }
+        let accepted = try outcome(.usernameAndPasscode("alice", passcode: "s3cret", positiveResponseRequested: true)).get()
+        #expect(accepted.userInformation.userIdentityServerResponse == [])
+        #expect(try outcome(.usernameAndPasscode("alice", passcode: "s3cret")).get().userInformation.userIdentityServerResponse == nil)
+        #expect((try? outcome(.username("porter")).get()) != nil)
+        #expect((try? outcome(nil).get()) != nil, "no identity and none required")
+        let noReason = AssociationReject(result: .rejectedPermanent, reason: .noReasonGiven)
+        for refused: UserIdentity in [.usernameAndPasscode("alice", passcode: "guess"), .username("alice"), .username("mallory"),
+                                      UserIdentity(kind: .jwt, primaryField: Array("e30.e30.".utf8))] {
+            guard case .failure(let reject) = outcome(refused) else { Issue.record("\(refused.kind) \(refused.primaryText) was accepted"); continue }
+            #expect(reject == noReason)
+        }
+        policy.users?.isIdentityRequired = true
+        guard case .failure = outcome(nil) else { Issue.record("no identity was accepted although one is required"); return }
+        #expect(throws: DICOMNetworkError.self) { try UserDirectory.passcodeDigest(hex: "abc", user: "bob") }
+    }
+
     @Test func choosesAcceptorsPreferredTransferSyntax() throws {
         let request = Self.request([
             PresentationContext(id: 1, abstractSyntax: Self.ct, transferSyntaxes: [Self.implicit, Self.explicit, Self.jpeg]),
