@@ -88,13 +88,7 @@ extension Association {
             }
             switch pdu {
             case .dataTransfer(let values):
-                let events: [DIMSEMessageAssembler.Event]
-                do {
-                    events = try assembler.receive(values)
-                } catch {
-                    await connection.abort(AssociationAbort(source: .serviceProvider, reason: .invalidPDUParameterValue))
-                    throw error
-                }
+                let events = try await assemble(values, with: &assembler)
                 for event in events {
                     switch event {
                     case .command(.nActionResponse(let response), _):

@@ -320,6 +320,17 @@ public actor Association {
         return DICOMServiceError(.unexpectedMessage, message)
     }
 
+    /// Feeds P-DATA values to `assembler`; a value that breaks the message rules aborts the association (PS3.8 §9.3.8,
+    /// invalid PDU parameter value) and rethrows.
+    func assemble(_ values: [PresentationDataValue], with assembler: inout DIMSEMessageAssembler) async throws -> [DIMSEMessageAssembler.Event] {
+        do {
+            return try assembler.receive(values)
+        } catch {
+            await connection.abort(AssociationAbort(source: .serviceProvider, reason: .invalidPDUParameterValue))
+            throw error
+        }
+    }
+
     /// Receives one whole DIMSE response (command plus any data set, which is dropped).
     private func receiveResponse() async throws -> DIMSECommand {
         var response: DIMSECommand?
