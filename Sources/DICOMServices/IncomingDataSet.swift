@@ -1,3 +1,4 @@
+import Crypto
 import DICOMCore
 import DICOMNetwork
 import Foundation
@@ -23,6 +24,8 @@ final class IncomingDataSet {
     /// Why the data set could not be written.
     private(set) var writeError: Error?
     private var descriptor: Int32
+    /// The SHA-256 of every byte written so far (header included), so a handler need not read the file back.
+    private var hasher = SHA256()
 
     /// Creates the file and writes the Part 10 header for the request's SOP class and instance, `transferSyntaxUID`
     /// (the presentation context's) and `sourceAETitle` (the sender's); no header when `transferSyntaxUID` is nil.
@@ -57,6 +60,7 @@ final class IncomingDataSet {
 
     private func write(_ bytes: UnsafeRawBufferPointer) {
         guard writeError == nil, descriptor >= 0, let base = bytes.baseAddress else { return }
+        hasher.update(bufferPointer: bytes)
         var offset = 0
         while offset < bytes.count {
             let n = Glibc.write(descriptor, base + offset, bytes.count - offset)
@@ -75,6 +79,20 @@ final class IncomingDataSet {
         let result = Glibc.close(descriptor)
         descriptor = -1
         if result != 0 { throw DICOMError(.io, "cannot close temporary file \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    /// The SHA-256 of the file's content (lowercase hexadecimal), or nil when writing failed. Call once, after the last
+    /// fragment.
+    func sha256() -> String? {
+        guard writeError == nil else { return nil }
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(64)
+        for byte in hasher.finalize() {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Closes and deletes the file, unless a handler moved it away.

@@ -26,9 +26,13 @@ public struct ReceivedInstance: Sendable {
     public var callingAETitle: AETitle
     /// The AE title the requestor addressed (called AE).
     public var calledAETitle: AETitle
+    /// The SHA-256 of the whole file at ``filePath`` (lowercase hexadecimal), computed while it was written; nil when
+    /// not known.
+    public var sha256: String?
 
     public init(request: CStoreRequest, transferSyntaxUID: String, filePath: String, dataSetOffset: Int = 0, byteCount: Int,
-                callingAETitle: AETitle, calledAETitle: AETitle) {
+                callingAETitle: AETitle, calledAETitle: AETitle, sha256: String? = nil) {
+        self.sha256 = sha256
         self.request = request
         self.transferSyntaxUID = transferSyntaxUID
         self.filePath = filePath

@@ -73,7 +73,7 @@ public struct ReportService: Sendable {
     private func storeInArchive(_ bare: Data, part10: Data, sopInstanceUID: String) async throws {
         let layout = ArchiveLayout(root: archiveRoot)
         let index: JSONArchiveIndex
-        do { index = try await JSONArchiveIndex.open(directory: layout.indexDirectory) } catch {
+        do { index = try await JSONArchiveIndex.open(directory: layout.indexDirectory, checkingFilesIn: layout) } catch {
             guard let node = configuration.archiveNode else {
                 throw WorklistError(.io, "cannot open the archive index in \(layout.indexDirectory) (is `dcmstore serve` running on this archive? set \"archiveNode\": \"AE@host:port\" in the worklist configuration to store reports through it): \(error)")
             }

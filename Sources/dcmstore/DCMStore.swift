@@ -50,7 +50,7 @@ struct ArchiveOptions: ParsableArguments {
         let configuration = try load()
         let layout = ArchiveLayout(root: archivePath(configuration))
         try layout.createDirectories()
-        let index = try await JSONArchiveIndex.open(directory: layout.indexDirectory)
+        let index = try await JSONArchiveIndex.open(directory: layout.indexDirectory, checkingFilesIn: layout)
         return (layout, index, configuration)
     }
 
@@ -215,7 +215,7 @@ struct Serve: AsyncParsableCommand {
         let layout = ArchiveLayout(root: options.archivePath(configuration))
         try layout.createDirectories()
         let started = ContinuousClock.now
-        let index = try await JSONArchiveIndex.open(directory: layout.indexDirectory, logger: logger)
+        let index = try await JSONArchiveIndex.open(directory: layout.indexDirectory, checkingFilesIn: layout, logger: logger)
         var storeConfiguration = ArchiveStoreConfiguration(duplicatePolicy: duplicatePolicy, allowedCallingAETitles: allowedTitles.map(Set.init))
         if let name = storeAs ?? configuration.storeAs {
             guard let syntax = TransferSyntaxNames.resolve(name) else {

@@ -85,6 +85,20 @@ public protocol ArchiveIndex: Sendable {
     func allRecords() async -> [(record: InstanceRecord, trashedAt: Date?)]
     /// Writes a compact snapshot and truncates the journal.
     func compact() async throws
+    /// Adds new instances whose files `placement` is making durable at the records' paths at the same time: the
+    /// index may write its own change while the files are being placed, but the records become visible, and the call
+    /// returns, only when both are durable. When `placement` throws, nothing is added and its error is thrown; the
+    /// index may then still hold a durable note of the records, which it must ignore for any record whose file is
+    /// missing (``JSONArchiveIndex`` checks those files when it opens).
+    func add(_ records: [InstanceRecord], placing placement: @escaping @Sendable () async throws -> Void) async throws
+}
+
+extension ArchiveIndex {
+    /// One after the other: the files, then the index.
+    public func add(_ records: [InstanceRecord], placing placement: @escaping @Sendable () async throws -> Void) async throws {
+        try await placement()
+        try await add(records)
+    }
 }
 
 /// A C-FIND/C-MOVE/C-GET identifier and how to match it.

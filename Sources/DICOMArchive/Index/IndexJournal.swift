@@ -14,6 +14,10 @@ struct JournalEntry: Codable, Sendable {
     var records: [InstanceRecord]?
     var uids: [String]?
     var at: Date?
+    /// Set on an `add` written while the records' files were still being placed (``JSONArchiveIndex/add(_:placing:)``):
+    /// a record whose file is found neither in `data/` nor in `trash/` when the journal is replayed was never
+    /// acknowledged, and is skipped.
+    var checkFiles: Bool?
 
     static func add(_ records: [InstanceRecord]) -> JournalEntry { JournalEntry(op: .add, records: records) }
 }

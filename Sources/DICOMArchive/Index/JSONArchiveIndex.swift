@@ -31,9 +31,10 @@ public actor JSONArchiveIndex: ArchiveIndex {
     private let logger: Logger
     private let ioQueue = DispatchQueue(label: "dicom.archive.index.journal")
 
-    /// Work waiting for the writer in flight: journal entries, or a compaction.
+    /// Work waiting for the writer in flight: journal entries (applied to the state once written, unless the caller
+    /// applies it itself), or a compaction.
     private enum Work {
-        case entry(JournalEntry, Data)
+        case entry(JournalEntry, Data, applyWhenWritten: Bool)
         case compact
     }
     private var writing = false
@@ -53,9 +54,15 @@ public actor JSONArchiveIndex: ArchiveIndex {
     }
 
     /// Opens (creating if needed) the index in `directory`: loads the snapshot, replays the journal.
+    ///
+    /// `layout` is the archive whose files the records name: journal entries written by ``add(_:placing:)`` while
+    /// their files were being placed are checked against it, and a record whose file is in neither `data/` nor
+    /// `trash/` (a store cut short by a crash, never acknowledged) is skipped and reported in ``diagnostics``.
+    /// Without a layout such records are kept.
     /// Throws ``ArchiveIndexError`` when a file cannot be read, the snapshot is corrupt or from a newer schema,
     /// or another process holds the index.
-    public static func open(directory: String, logger: Logger = Logger(label: "dicom.archive.index")) async throws -> JSONArchiveIndex {
+    public static func open(directory: String, checkingFilesIn layout: ArchiveLayout? = nil,
+                            logger: Logger = Logger(label: "dicom.archive.index")) async throws -> JSONArchiveIndex {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
@@ -82,7 +89,19 @@ public actor JSONArchiveIndex: ArchiveIndex {
         let journalPath = directory + "/" + journalName
         let (entries, validLength) = try JournalFile.read(path: journalPath, diagnostics: &diagnostics)
         state.beginBulkLoad()
-        for entry in entries { apply(entry, to: state) }
+        for var entry in entries {
+            if entry.checkFiles == true, let layout {
+                let placed = (entry.records ?? []).filter { record in
+                    let trashed = (try? layout.relativePath(record.path, movedTo: .trash)).map(layout.absolute)
+                    return FileSystem.fileExists(layout.absolute(record.path)) || trashed.map(FileSystem.fileExists) == true
+                }
+                for record in entry.records ?? [] where !placed.contains(where: { $0.sopInstanceUID == record.sopInstanceUID }) {
+                    diagnostics.append("\(journalPath): skipped instance \(record.sopInstanceUID): its store was interrupted before \(record.path) was in place (never acknowledged)")
+                }
+                entry.records = placed
+            }
+            apply(entry, to: state)
+        }
         state.endBulkLoad()
         for message in diagnostics { logger.warning("\(message)") }
         let created = !FileManager.default.fileExists(atPath: journalPath)
@@ -126,6 +145,27 @@ public actor JSONArchiveIndex: ArchiveIndex {
     public func add(_ records: [InstanceRecord]) async throws {
         guard !records.isEmpty else { return }
         try await commit(.add(records))
+    }
+
+    /// Writes the journal entry while `placement` makes the files durable, so a store waits for one of the two
+    /// fsyncs instead of both; the records are applied once both are done. The entry is marked so that opening the
+    /// index checks its files (see ``open(directory:checkingFilesIn:logger:)``). Records of SOP Instance UIDs the
+    /// index already holds (visible or trashed) are added the plain way, after `placement`.
+    public func add(_ records: [InstanceRecord], placing placement: @escaping @Sendable () async throws -> Void) async throws {
+        guard journal != nil, !records.isEmpty, records.allSatisfy({ state.records[$0.sopInstanceUID] == nil }) else {
+            try await placement()
+            try await add(records)
+            return
+        }
+        var entry = JournalEntry.add(records)
+        entry.checkFiles = true
+        let line = try Self.encodedLine(entry)
+        async let placed: Void = placement()
+        var journalError: Error?
+        do { try await submit(.entry(entry, line, applyWhenWritten: false)) } catch { journalError = error }
+        try await placed
+        if let journalError { throw journalError }
+        JSONArchiveIndex.apply(entry, to: state)
     }
 
     public func instance(sopInstanceUID: String) async -> InstanceRecord? {
@@ -172,12 +212,17 @@ public actor JSONArchiveIndex: ArchiveIndex {
             JSONArchiveIndex.apply(entry, to: state)
             return
         }
+        try await submit(.entry(entry, try Self.encodedLine(entry), applyWhenWritten: true))
+    }
+
+    /// A journal entry as one JSON line.
+    private static func encodedLine(_ entry: JournalEntry) throws -> Data {
         var line: Data
         do { line = try IndexCoding.encoder().encode(entry) } catch {
             throw ArchiveIndexError(.io, "cannot encode a journal entry: \(error)")
         }
         line.append(0x0A)
-        try await submit(.entry(entry, line))
+        return line
     }
 
     /// Runs `work` after everything before it. The first caller to find no write in flight becomes the writer: it
@@ -215,7 +260,7 @@ public actor JSONArchiveIndex: ArchiveIndex {
                 }
                 var group: [(work: Work, continuation: CheckedContinuation<Void, Error>?)] = []
                 var bytes = Data()
-                while index < batch.count, case .entry(_, let line) = batch[index].work {
+                while index < batch.count, case .entry(_, let line, _) = batch[index].work {
                     group.append(batch[index])
                     bytes.append(line)
                     index += 1
@@ -225,7 +270,7 @@ public actor JSONArchiveIndex: ArchiveIndex {
                 journalWriteCount += 1
                 if case .success = result {
                     for item in group {
-                        if case .entry(let entry, _) = item.work { JSONArchiveIndex.apply(entry, to: state) }
+                        if case .entry(let entry, _, true) = item.work { JSONArchiveIndex.apply(entry, to: state) }
                     }
                 }
                 finish(group, result, &ownResult)

@@ -97,9 +97,11 @@ public struct StoreResult: Sendable {
 /// indexes them (PS3.4 Annex B storage SCP semantics).
 ///
 /// Each instance is written to `tmp/` (File Meta Information plus the data set bytes streamed from the received file,
-/// SHA-256 computed on the way), parsed (metadata only) to check its identifying attributes, fsynced, renamed into
-/// place with its directory fsynced, and only then added to the index; success is answered after the index has made
-/// the record durable. Many associations may store at once; the same SOP Instance UID is handled one at a time.
+/// SHA-256 computed on the way; a received Part 10 file is taken as it is, hashed while it arrived), parsed (metadata
+/// only) to check its identifying attributes, fsynced and renamed into place; then its directory is fsynced while the
+/// index writes its journal entry, and success is answered once both are durable. Many associations may store at
+/// once (their journal entries and fsyncs of a shared directory are grouped); the same SOP Instance UID is handled one
+/// at a time.
 ///
 /// Status codes (PS3.4 Table B.2-1, PS3.7 Annex C):
 /// - 0000H success (also for an identical duplicate);
@@ -118,6 +120,7 @@ public final class ArchiveStore: Sendable {
     public let configuration: ArchiveStoreConfiguration
     let logger: Logger
     let locks = KeyedLock()
+    let directorySync = DirectorySync()
 
     /// Opens the store, creating the archive's directories as needed.
     /// - Throws: ``ArchiveError`` when the directories cannot be created.
@@ -134,7 +137,7 @@ public final class ArchiveStore: Sendable {
     /// Stores an instance received by C-STORE. A received Part 10 file on the archive's file system is hashed, checked
     /// and renamed into place (the data is written once); otherwise it is copied into the archive first.
     public func store(_ instance: ReceivedInstance, receivedAt: Date = Date()) async -> StoreResult {
-        let source: Source = instance.dataSetOffset > 0 ? .part10File(instance.filePath) : .dataSet(instance.filePath)
+        let source: Source = instance.dataSetOffset > 0 ? .part10File(instance.filePath, sha256: instance.sha256) : .dataSet(instance.filePath)
         return await store(source, transferSyntaxUID: instance.transferSyntaxUID, sopClassUID: instance.sopClassUID,
                            sopInstanceUID: instance.sopInstanceUID, callingAETitle: instance.callingAETitle.value,
                            receivedAt: receivedAt)
@@ -152,9 +155,9 @@ public final class ArchiveStore: Sendable {
     private enum Source {
         /// A bare data set, to be written behind new File Meta Information (the file is only read).
         case dataSet(String)
-        /// A complete Part 10 file whose File Meta Information matches the request; moved into the archive when it is
-        /// on the archive's file system.
-        case part10File(String)
+        /// A complete Part 10 file whose File Meta Information matches the request, and its SHA-256 when known; moved
+        /// into the archive when it is on the archive's file system.
+        case part10File(String, sha256: String?)
     }
 
     private func store(_ source: Source, transferSyntaxUID: String, sopClassUID: String, sopInstanceUID: String,
@@ -180,6 +183,7 @@ public final class ArchiveStore: Sendable {
         var temporary = layout.temporaryDirectory + "/\(UUID().uuidString).part"
         var header = Data()
         var adopt = false
+        var knownSHA256: String?
         switch source {
         case .dataSet:
             // A non-deflated stand-in with the same UID, as the data set bytes that follow are already encoded.
@@ -193,10 +197,11 @@ public final class ArchiveStore: Sendable {
             } catch {
                 return StoreResult(status: .cannotUnderstand, outcome: .failed, comment: "cannot encode File Meta Information: \(error)")
             }
-        case .part10File(let path):
+        case .part10File(let path, let sha256):
             if FileSystem.sameFileSystem(path, layout.temporaryDirectory) {
                 temporary = path
                 adopt = true
+                knownSHA256 = sha256
             }
         }
         var temporaryExists = adopt
@@ -206,11 +211,15 @@ public final class ArchiveStore: Sendable {
         let written: (size: Int, sha256: String, dataSet: DataSet)
         do {
             let fault = configuration.writeFault
-            let input: String = switch source { case .dataSet(let path), .part10File(let path): path }
-            written = try await runBlocking { [temporary, header, adopt] in
-                let (size, sha256) = adopt
-                    ? try FileSystem.sha256(ofFileAt: temporary)
-                    : try FileSystem.writeConcatenation(header: header, contentsOf: input, to: temporary, fault: fault)
+            let input: String = switch source { case .dataSet(let path), .part10File(let path, _): path }
+            written = try await runBlocking { [temporary, header, adopt, knownSHA256] in
+                let (size, sha256) = if adopt, let knownSHA256, let size = FileSystem.fileSize(temporary) {
+                    (size, knownSHA256)
+                } else if adopt {
+                    try FileSystem.sha256(ofFileAt: temporary)
+                } else {
+                    try FileSystem.writeConcatenation(header: header, contentsOf: input, to: temporary, fault: fault)
+                }
                 do {
                     let file = try DICOMFile(contentsOf: temporary, options: .metadataOnly)
                     return (size, sha256, file.dataSet)
@@ -328,18 +337,22 @@ public final class ArchiveStore: Sendable {
         do {
             try await runBlocking {
                 try FileSystem.syncFile(temporary)
-                try FileSystem.move(temporary, to: destination)
+                try FileSystem.move(temporary, to: destination, syncingDirectories: false)
             }
             temporaryExists = false
         } catch {
             return failure(error, doing: "store")
         }
+        // The rename is made durable (fsync of the directory, shared with concurrent stores into it) while the index
+        // writes its journal: the answer waits for the longer of the two, not for both in a row.
+        let directory = (destination as NSString).deletingLastPathComponent
         do {
-            try await index.add([record])
+            try await index.add([record], placing: { [directorySync] in try await directorySync.sync(directory) })
         } catch {
-            // Not indexed: take a new file back out so that disk and index agree (a replaced file stays replaced;
+            // Not durable: take a new file back out so that disk and index agree (a replaced file stays replaced;
             // `reindex` picks it up).
             if existing == nil { unlink(destination) }
+            if let error = error as? ArchiveError { return failure(error, doing: "store") }
             return StoreResult(status: .processingFailure, outcome: .failed, comment: "cannot update the index: \(error)")
         }
         // A replaced instance that moved to another study or series leaves its old file behind; a copy in the trash

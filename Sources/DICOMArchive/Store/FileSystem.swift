@@ -138,7 +138,10 @@ enum FileSystem {
     }
 
     /// Renames `from` to `to` (same file system), creating `to`'s directories first, then fsyncs both directories.
-    static func move(_ from: String, to destination: String) throws {
+    /// With `syncingDirectories: false` the caller makes the destination directory durable itself (the store does it
+    /// alongside the index write); the source directory is then not synced either: an entry left behind in `tmp/`
+    /// by a crash is removed at start-up.
+    static func move(_ from: String, to destination: String, syncingDirectories: Bool = true) throws {
         let directory = (destination as NSString).deletingLastPathComponent
         try makeDirectories(directory)
         if rename(from, destination) != 0 {
@@ -151,9 +154,17 @@ enum FileSystem {
                 throw ArchiveError.system("cannot move \(from) to", path: destination, errno: errno)
             }
         }
+        guard syncingDirectories else { return }
         syncDirectory(directory)
         let sourceDirectory = (from as NSString).deletingLastPathComponent
         if sourceDirectory != directory { syncDirectory(sourceDirectory) }
+    }
+
+    /// The size of a regular file, or nil.
+    static func fileSize(_ path: String) -> Int? {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int(info.st_size)
     }
 
     static func fileExists(_ path: String) -> Bool {
