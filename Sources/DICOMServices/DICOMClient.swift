@@ -221,11 +221,15 @@ public actor Association {
     }
 
     /// Stores a Part 10 file: the data set bytes are streamed from disk as stored when the file's transfer syntax
-    /// was accepted; otherwise a native data set is re-encoded in an accepted native transfer syntax.
+    /// was accepted; otherwise the data set is re-encoded in an accepted native transfer syntax (a compressed one
+    /// decompressed), written frame by frame to a temporary file in `temporaryDirectory` (default
+    /// `NSTemporaryDirectory()`) that is sent from disk and removed afterwards, so that an instance of any size is
+    /// never held in memory (see `StreamingConversion`; a Deflated target is encoded in memory).
     ///
     /// - Throws: ``DICOMServiceError`` `noPresentationContext` when no accepted context fits (a compressed file
     ///   whose syntax the peer did not accept needs a codec), `invalidInput` for an unreadable file.
-    public func store(fileAt path: String, priority: DIMSEPriority = .medium) async throws -> (sopInstanceUID: String, status: DIMSEStatus) {
+    public func store(fileAt path: String, priority: DIMSEPriority = .medium,
+                      temporaryDirectory: String? = nil) async throws -> (sopInstanceUID: String, status: DIMSEStatus) {
         let header: DICOMFile
         do {
             header = try DICOMFile(contentsOf: path, options: .metadataOnly)
@@ -244,10 +248,14 @@ public actor Association {
                                     "the peer accepted no presentation context for \(sopClass) in \(header.transferSyntax.name)\(codec)")
         }
         let source: DataSetSource
+        var temporaryFile: String?
+        // The converted copy goes once sent, also when sending fails or the task is cancelled.
+        defer { if let temporaryFile { try? FileManager.default.removeItem(atPath: temporaryFile) } }
         if contextSyntax == header.transferSyntax, let offset = Part10Layout.dataSetOffset(ofFileAt: path) {
             source = .file(path: path, offset: offset)
         } else {
-            source = .buffer(ByteBuffer(bytes: try OutgoingDataSet.encoded(fileAt: path, in: contextSyntax)))
+            (source, temporaryFile) = try OutgoingDataSet.converted(fileAt: path, in: contextSyntax,
+                                                                    temporaryDirectory: temporaryDirectory ?? NSTemporaryDirectory())
         }
         let status = try await store(source, sopClassUID: sopClass, sopInstanceUID: sopInstance, transferSyntax: contextSyntax,
                                      priority: priority)

@@ -34,7 +34,8 @@ public struct SendResult: Sendable, Codable, Equatable {
 /// presentation context per (SOP class, transfer syntax) pair, at most 128 per association (PS3.8 §9.3.2.2:
 /// odd IDs 1–255); more pairs open further associations. A file whose syntax the peer did not accept is sent in
 /// an accepted native syntax; a compressed one is decompressed with the built-in codecs when the peer accepted only
-/// uncompressed syntaxes, and reported as not sent (with the reason) when no codec decodes it.
+/// uncompressed syntaxes, and reported as not sent (with the reason) when no codec decodes it. A converted file is
+/// written frame by frame to ``temporaryDirectory`` and sent from there, so memory does not grow with its size.
 public struct FileSender: Sendable {
     public var host: String
     public var port: Int
@@ -47,12 +48,17 @@ public struct FileSender: Sendable {
     public var tls: DICOMTLS?
     /// Sent in every A-ASSOCIATE-RQ (User Identity Negotiation, PS3.7 §D.3.3.7).
     public var userIdentity: UserIdentity?
+    /// Where a file converted for the peer (re-encoded or decompressed) is written before it is sent; it is removed
+    /// once sent. Default `NSTemporaryDirectory()`.
+    public var temporaryDirectory: String
     public var logger: Logger
 
     public init(host: String, port: Int, callingAE: AETitle, calledAE: AETitle, timeouts: DICOMTimeouts = DICOMTimeouts(),
                 maximumPDULength: UInt32 = DICOMClient.defaultMaximumPDULength, parallelAssociations: Int = 1,
-                tls: DICOMTLS? = nil, userIdentity: UserIdentity? = nil, logger: Logger = Logger(label: "dicom.send")) {
+                tls: DICOMTLS? = nil, userIdentity: UserIdentity? = nil, temporaryDirectory: String = NSTemporaryDirectory(),
+                logger: Logger = Logger(label: "dicom.send")) {
         self.tls = tls
+        self.temporaryDirectory = temporaryDirectory
         self.userIdentity = userIdentity
         self.host = host
         self.port = port
@@ -162,7 +168,7 @@ public struct FileSender: Sendable {
                     continue
                 }
                 do {
-                    let (uid, status) = try await current.store(fileAt: candidate.path)
+                    let (uid, status) = try await current.store(fileAt: candidate.path, temporaryDirectory: temporaryDirectory)
                     record(candidate, SendResult(path: candidate.path, sopInstanceUID: uid, status: status,
                                                  error: status.isSuccessOrWarning ? nil : status.meaning))
                 } catch let error as DICOMServiceError where error.code == .noPresentationContext || error.code == .invalidInput {

@@ -3,6 +3,7 @@ import DICOMCore
 import DICOMIO
 import DICOMNetwork
 import Foundation
+import NIOCore
 
 /// How a stored file goes through the presentation contexts a peer accepted: as stored when its transfer syntax was
 /// accepted, re-encoded in another native syntax, or — for a compressed file the peer takes only uncompressed —
@@ -21,6 +22,19 @@ enum OutgoingDataSet {
             if let context = negotiated.context(forAbstractSyntax: sopClassUID, transferSyntax: candidate.uid) { return context }
         }
         return nil
+    }
+
+    /// What to send for the Part 10 file at `path` in `target` when its own syntax was not accepted: a temporary file
+    /// written frame by frame by ``StreamingConversion`` (returned as `temporaryFile`, for the caller to remove once
+    /// sent), or — when the conversion does not stream, e.g. to Deflated Explicit VR Little Endian — the data set
+    /// encoded in memory by ``encoded(fileAt:in:)``.
+    /// - Throws: ``DICOMServiceError`` `invalidInput` naming the file and what failed.
+    static func converted(fileAt path: String, in target: TransferSyntax,
+                          temporaryDirectory: String) throws -> (source: Association.DataSetSource, temporaryFile: String?) {
+        if let file = try StreamingConversion.convert(fileAt: path, to: target, temporaryDirectory: temporaryDirectory) {
+            return (.file(path: file, offset: 0), file)
+        }
+        return (.buffer(ByteBuffer(bytes: try encoded(fileAt: path, in: target))), nil)
     }
 
     /// The data set of the Part 10 file at `path` encoded in `target`, its pixel data decompressed when the file is
