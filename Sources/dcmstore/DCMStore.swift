@@ -18,7 +18,7 @@ struct DCMStore: AsyncParsableCommand {
         discussion: """
             `serve` (the default) runs the SCP. delete, restore, purge, retention, verify, stats, share and unshare also work \
             while a server runs on the archive (through its owner-only control socket ARCHIVE/control.sock, so the server sees \
-            the change at once), and so does queue; reindex needs the server stopped.
+            the change at once), and so do queue and reindex.
             Exit status: 0 on success, 1 when the action found problems (verify) or failed, 64 for bad options.
             """,
         subcommands: [Serve.self, Delete.self, Restore.self, Purge.self, Retention.self, Verify.self, Stats.self, Reindex.self, Queue.self, Share.self, Unshare.self, Shares.self, Audit.self],
@@ -486,13 +486,12 @@ struct Stats: AsyncParsableCommand {
 }
 
 struct Reindex: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Rebuild the index from the archive's files alone.")
+    static let configuration = CommandConfiguration(
+        abstract: "Rebuild the index from the archive's files alone (inside the running server when one holds the archive).")
     @OptionGroup var options: ArchiveOptions
 
     func run() async throws {
-        let (lifecycle, index) = try await options.openLifecycle()
-        let report = try await lifecycle.reindex()
-        try await index.compact()
+        let report = try await options.perform(.reindex).reindexReport()
         try printReport(report, json: options.json) { "\(report)" }
     }
 }

@@ -66,6 +66,27 @@ struct LifecycleWhileRunningTests {
         #expect(verification["checked"] as? Int == 6, "verify: \(verification)")
         #expect((verification["damaged"] as? [Any])?.isEmpty == true && (verification["missing"] as? [Any])?.isEmpty == true)
 
+        // Reindex while serving: a file put into data/ by hand is indexed, one removed by hand is forgotten, and the
+        // running server answers from the rebuilt index at once.
+        let added = try TestInstances.make(study: kept, series: kept + ".9", sop: kept + ".9.1", patientID: "E2E-RUN",
+                                           patientName: "Running^Server", studyDate: "20250601", instanceNumber: 1)
+        let addedDirectory = archive + "/data/\(kept)/\(kept).9"
+        try FileManager.default.createDirectory(atPath: addedDirectory, withIntermediateDirectories: true)
+        try DICOMFile(dataSet: added.dataSet, transferSyntax: .explicitVRLittleEndian).write(to: addedDirectory + "/\(added.sop).dcm")
+        let removed = instances[3]
+        let removedPath = archive + "/" + (try #require(EndToEnd.files(under: archive).first { $0.hasSuffix("/\(removed.sop).dcm") }))
+        try FileManager.default.removeItem(atPath: removedPath)
+        let reindexed = try await cli(["reindex"])
+        #expect(reindexed["indexed"] as? Int == 6 && reindexed["removedFromIndex"] as? Int == 1, "reindex: \(reindexed)")
+        let afterReindex = try await ArchiveClient.allInstances(port: server.port)
+        #expect(afterReindex.contains(added.sop) && !afterReindex.contains(removed.sop), "found after reindex: \(afterReindex)")
+        // Put the removed instance back the same way, so the rest of the test sees its six instances.
+        try FileManager.default.removeItem(atPath: addedDirectory + "/\(added.sop).dcm")
+        try DICOMFile(dataSet: removed.dataSet, transferSyntax: .explicitVRLittleEndian).write(to: removedPath)
+        let restoredByReindex = try await cli(["reindex"])
+        #expect(restoredByReindex["indexed"] as? Int == 6, "reindex: \(restoredByReindex)")
+        #expect(try await studiesFound() == [old, kept, deleted])
+
         // Errors are those of a direct run: nothing to restore exits 1 with the message.
         let nothing = try await processes.dcmstore(["restore", "--study", deleted, "--archive", archive])
         #expect(nothing.status == 1, "restore of nothing: \(nothing.output) \(nothing.errors)")

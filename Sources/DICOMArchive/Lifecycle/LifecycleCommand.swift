@@ -18,13 +18,16 @@ public enum LifecycleCommand: Sendable, Codable, Equatable {
     case verify
     /// Counts and sizes (``ArchiveLifecycle/stats()``); changes nothing.
     case stats
+    /// Rebuild the index from the files alone (``ArchiveLifecycle/reindex(now:)``). Inside a running server, stores go on
+    /// meanwhile: an instance stored during the scan is indexed either way.
+    case reindex
     /// A forwarding queue action (`dcmstore queue …`), run on the queue rather than the lifecycle (``QueueCommand``).
     case queue(QueueCommand)
 
     /// Whether the command changes the archive (and so is followed by an index compaction).
     public var changesArchive: Bool {
         switch self {
-        case .delete, .restore, .purge: true
+        case .delete, .restore, .purge, .reindex: true
         case let .retention(apply, _): apply
         case .verify, .stats, .queue: false
         }
@@ -39,6 +42,7 @@ public enum LifecycleCommand: Sendable, Codable, Equatable {
         case .retention: "retention"
         case .verify: "verify"
         case .stats: "stats"
+        case .reindex: "reindex"
         case .queue: "queue"
         }
     }
@@ -61,6 +65,8 @@ public enum LifecycleCommand: Sendable, Codable, Equatable {
             outcome = .verify(await lifecycle.verify())
         case .stats:
             outcome = .stats(await lifecycle.stats())
+        case .reindex:
+            outcome = .reindex(try await lifecycle.reindex())
         case .queue:
             throw ArchiveError(.invalidArgument, "queue commands run on the forwarding queue (QueueCommand.run(on:)), not on the lifecycle")
         }
@@ -110,6 +116,8 @@ public enum LifecycleOutcome: Sendable, Codable, Equatable {
     case verify(VerifyReport)
     /// The counts of `stats`.
     case stats(ArchiveStats)
+    /// What `reindex` found and wrote.
+    case reindex(ReindexReport)
     /// `queue status`: counts per destination.
     case queueStatus([ForwardQueueStatus])
     /// `queue list`: the entries.
@@ -124,6 +132,7 @@ public enum LifecycleOutcome: Sendable, Codable, Equatable {
         case .retention: "retention"
         case .verify: "verify"
         case .stats: "stats"
+        case .reindex: "reindex"
         case .queueStatus, .queueEntries, .queueCount: "queue"
         }
     }
@@ -172,6 +181,13 @@ public enum LifecycleOutcome: Sendable, Codable, Equatable {
     public func queueCount() throws -> Int {
         guard case let .queueCount(count) = self else { throw ArchiveError(.invalidArgument, "expected a queue count, got a \(kind) report") }
         return count
+    }
+
+    /// The report of `reindex`.
+    /// - Throws: ``ArchiveError`` `invalidArgument` for another kind of report.
+    public func reindexReport() throws -> ReindexReport {
+        guard case let .reindex(report) = self else { throw ArchiveError(.invalidArgument, "expected a reindex report, got a \(kind) report") }
+        return report
     }
 
     /// The counts of `stats`.
