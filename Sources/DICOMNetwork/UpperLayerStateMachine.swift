@@ -38,6 +38,26 @@ public struct UpperLayerStateMachine: Sendable, Equatable {
         case sta13
 
         public var description: String { "Sta\(rawValue)" }
+
+        /// Where the association stands in this state, in words for error messages and logs
+        /// ("awaiting A-ASSOCIATE-AC", "association established").
+        public var summary: String {
+            switch self {
+            case .sta1: "idle"
+            case .sta2: "awaiting A-ASSOCIATE-RQ"
+            case .sta3: "awaiting the local answer to A-ASSOCIATE-RQ"
+            case .sta4: "awaiting the transport connection"
+            case .sta5: "awaiting A-ASSOCIATE-AC or A-ASSOCIATE-RJ"
+            case .sta6: "association established"
+            case .sta7: "awaiting A-RELEASE-RP"
+            case .sta8: "awaiting the local answer to A-RELEASE-RQ"
+            case .sta9: "release collision, awaiting the local A-RELEASE response (requestor)"
+            case .sta10: "release collision, awaiting A-RELEASE-RP (acceptor)"
+            case .sta11: "release collision, awaiting A-RELEASE-RP (requestor)"
+            case .sta12: "release collision, awaiting the local A-RELEASE response (acceptor)"
+            case .sta13: "awaiting the transport connection to close"
+            }
+        }
     }
 
     /// Events (PS3.8 Table 9-10, Evt1–Evt19).
@@ -259,38 +279,67 @@ public struct UpperLayerStateMachine: Sendable, Equatable {
         }
     }
 
-    /// Next state and effects of each action (PS3.8 Tables 9-6 to 9-9).
+    /// Next state and effects of each action (PS3.8 Tables 9-6 to 9-9). The effect lists are shared constants, so
+    /// handling an event allocates nothing: the receive path of every P-DATA-TF PDU goes through here.
     private func outcome(of action: ActionName) -> (State, [Effect]) {
         switch action {
-        case .ae1: (.sta4, [.connectTransport])
-        case .ae2: (.sta5, [.sendAssociateRequest])
-        case .ae3: (.sta6, [.confirmAssociateAccept])
-        case .ae4: (.sta1, [.confirmAssociateReject, .closeTransport])
-        case .ae5: (.sta2, [.acceptTransportConnection, .startARTIMTimer])
-        case .ae6: (.sta3, [.stopARTIMTimer, .indicateAssociateRequest])
-        case .ae7: (.sta6, [.sendAssociateAccept])
-        case .ae8: (.sta13, [.sendAssociateReject, .startARTIMTimer])
-        case .dt1: (.sta6, [.sendData])
-        case .dt2: (.sta6, [.indicateData])
-        case .ar1: (.sta7, [.sendReleaseRequest])
-        case .ar2: (.sta8, [.indicateReleaseRequest])
-        case .ar3: (.sta1, [.confirmRelease, .closeTransport])
-        case .ar4: (.sta13, [.sendReleaseResponse, .startARTIMTimer])
-        case .ar5: (.sta1, [.stopARTIMTimer])
-        case .ar6: (.sta7, [.indicateData])
-        case .ar7: (.sta8, [.sendData])
-        case .ar8: (role == .requestor ? .sta9 : .sta10, [.indicateReleaseRequest])
-        case .ar9: (.sta11, [.sendReleaseResponse])
-        case .ar10: (.sta12, [.confirmRelease])
-        case .aa1: (.sta13, [.sendAbort(.serviceUser), .startARTIMTimer])
-        case .aa2: (.sta1, [.stopARTIMTimer, .closeTransport])
-        case .aa3: (.sta1, [.indicateAbort, .closeTransport])
-        case .aa4: (.sta1, [.indicateProviderAbort])
-        case .aa5: (.sta1, [.stopARTIMTimer])
-        case .aa6: (.sta13, [])
-        case .aa7: (.sta13, [.sendAbort(.serviceProvider)])
-        case .aa8: (.sta13, [.sendAbort(.serviceProvider), .indicateProviderAbort, .startARTIMTimer])
-        case .invalid: (state, [])
+        case .ae1: (.sta4, Effects.ae1)
+        case .ae2: (.sta5, Effects.ae2)
+        case .ae3: (.sta6, Effects.ae3)
+        case .ae4: (.sta1, Effects.ae4)
+        case .ae5: (.sta2, Effects.ae5)
+        case .ae6: (.sta3, Effects.ae6)
+        case .ae7: (.sta6, Effects.ae7)
+        case .ae8: (.sta13, Effects.ae8)
+        case .dt1: (.sta6, Effects.sendData)
+        case .dt2: (.sta6, Effects.indicateData)
+        case .ar1: (.sta7, Effects.ar1)
+        case .ar2: (.sta8, Effects.indicateReleaseRequest)
+        case .ar3: (.sta1, Effects.ar3)
+        case .ar4: (.sta13, Effects.ar4)
+        case .ar5: (.sta1, Effects.stopARTIMTimer)
+        case .ar6: (.sta7, Effects.indicateData)
+        case .ar7: (.sta8, Effects.sendData)
+        case .ar8: (role == .requestor ? .sta9 : .sta10, Effects.indicateReleaseRequest)
+        case .ar9: (.sta11, Effects.ar9)
+        case .ar10: (.sta12, Effects.ar10)
+        case .aa1: (.sta13, Effects.aa1)
+        case .aa2: (.sta1, Effects.aa2)
+        case .aa3: (.sta1, Effects.aa3)
+        case .aa4: (.sta1, Effects.indicateProviderAbort)
+        case .aa5: (.sta1, Effects.stopARTIMTimer)
+        case .aa6: (.sta13, Effects.none)
+        case .aa7: (.sta13, Effects.aa7)
+        case .aa8: (.sta13, Effects.aa8)
+        case .invalid: (state, Effects.none)
         }
+    }
+
+    /// The effect lists of Tables 9-6 to 9-9, built once.
+    private enum Effects {
+        static let none: [Effect] = []
+        static let ae1: [Effect] = [.connectTransport]
+        static let ae2: [Effect] = [.sendAssociateRequest]
+        static let ae3: [Effect] = [.confirmAssociateAccept]
+        static let ae4: [Effect] = [.confirmAssociateReject, .closeTransport]
+        static let ae5: [Effect] = [.acceptTransportConnection, .startARTIMTimer]
+        static let ae6: [Effect] = [.stopARTIMTimer, .indicateAssociateRequest]
+        static let ae7: [Effect] = [.sendAssociateAccept]
+        static let ae8: [Effect] = [.sendAssociateReject, .startARTIMTimer]
+        static let sendData: [Effect] = [.sendData]
+        static let indicateData: [Effect] = [.indicateData]
+        static let ar1: [Effect] = [.sendReleaseRequest]
+        static let indicateReleaseRequest: [Effect] = [.indicateReleaseRequest]
+        static let ar3: [Effect] = [.confirmRelease, .closeTransport]
+        static let ar4: [Effect] = [.sendReleaseResponse, .startARTIMTimer]
+        static let stopARTIMTimer: [Effect] = [.stopARTIMTimer]
+        static let ar9: [Effect] = [.sendReleaseResponse]
+        static let ar10: [Effect] = [.confirmRelease]
+        static let aa1: [Effect] = [.sendAbort(.serviceUser), .startARTIMTimer]
+        static let aa2: [Effect] = [.stopARTIMTimer, .closeTransport]
+        static let aa3: [Effect] = [.indicateAbort, .closeTransport]
+        static let indicateProviderAbort: [Effect] = [.indicateProviderAbort]
+        static let aa7: [Effect] = [.sendAbort(.serviceProvider)]
+        static let aa8: [Effect] = [.sendAbort(.serviceProvider), .indicateProviderAbort, .startARTIMTimer]
     }
 }

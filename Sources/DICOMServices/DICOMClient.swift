@@ -90,7 +90,8 @@ public enum DICOMClient {
             // Accept PDUs up to our advertised maximum plus the association PDUs, which are not bounded by it.
             let inboundLimit = max(maximumPDULength == 0 ? PDUDecoder.defaultMaximumPDULength : maximumPDULength, 256 * 1024)
             connection = try await channel.eventLoop.submit {
-                try PDUConnection.install(on: channel, maximumPDULength: inboundLimit, logger: logger)
+                try PDUConnection.install(on: channel, maximumPDULength: inboundLimit, role: .requestor, artim: timeouts.artim,
+                                          logger: logger)
             }.get()
         } catch {
             try? await channel.close()
@@ -119,9 +120,14 @@ public enum DICOMClient {
             case nil:
                 throw DICOMServiceError(.connectionFailed, "\(host):\(port) closed the connection instead of answering A-ASSOCIATE-RQ")
             case let other?:
+                // The state machine aborts any other PDU in Sta5 (AA-8) before it gets here.
                 await connection.abort(AssociationAbort(source: .serviceProvider, reason: .unexpectedPDU))
                 throw DICOMServiceError(.unexpectedMessage, "\(other.type) received instead of A-ASSOCIATE-AC")
             }
+        } catch let error as DICOMServiceError where error.code == .unexpectedMessage {
+            // A PDU out of order (PS3.8 Table 9-10): the A-ABORT is sent; the connection closes when the peer closes it.
+            await connection.close()
+            throw DICOMServiceError(.unexpectedMessage, "\(host):\(port) answered A-ASSOCIATE-RQ out of order: \(error.message)")
         } catch {
             await connection.close()
             throw error
@@ -276,7 +282,12 @@ public actor Association {
                 case .abort(let abort)?:
                     throw abort
                 case .dataTransfer?:
-                    continue   // a late P-DATA may still arrive before the release response
+                    continue   // a late P-DATA may still arrive before the release response (AR-6)
+                case .releaseRequest?:
+                    // Release collision (PS3.8 §7.2, AR-8 → Sta9): as the requestor, answer first (AR-9 → Sta11), then
+                    // await the peer's A-RELEASE-RP.
+                    try await connection.send(.releaseResponse)
+                    continue
                 case let other?:
                     await connection.abort(AssociationAbort(source: .serviceProvider, reason: .unexpectedPDU))
                     throw DICOMServiceError(.unexpectedMessage, "\(other.type) received instead of A-RELEASE-RP")

@@ -98,7 +98,8 @@ public final class DICOMServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(tls.serverHandler()) }
-                    let connection = try PDUConnection.install(on: channel, maximumPDULength: inboundLimit, logger: logger)
+                    let connection = try PDUConnection.install(on: channel, maximumPDULength: inboundLimit, role: .acceptor,
+                                                               artim: timeouts.artim, logger: logger)
                     let id = connections.add(channel)
                     Task {
                         await service.serve(connection, peer: channel.remoteAddress?.description ?? "?")
@@ -217,9 +218,8 @@ struct AssociationService: Sendable {
                                                   rejection: "\(reject)", userName: request.userInformation.userName,
                                                   peerCertificateSHA256: certificate))
             try await connection.send(.associateReject(reject))
-            // The requestor closes the connection; ARTIM bounds the wait.
-            _ = try? await connection.receive(timeout: timeouts.artim, what: "close after A-ASSOCIATE-RJ")
-            await connection.close()
+            // AE-8, Sta13: the requestor closes the connection; ARTIM bounds the wait.
+            await connection.awaitClose(timeout: timeouts.artim)
             return
         case .success(let accept):
             associationObserver?(AssociationEvent(peer: peer, callingAETitle: request.callingAETitle, calledAETitle: request.calledAETitle,
@@ -360,8 +360,9 @@ struct AssociationService: Sendable {
             case .releaseRequest:
                 await awaitActive()
                 try await connection.send(.releaseResponse)
-                await connection.close()
                 logger.debug("association released")
+                // AR-4, Sta13: the requestor closes the connection (AR-3); ARTIM bounds the wait.
+                await connection.awaitClose(timeout: timeouts.artim)
                 return
             case .abort(let abort):
                 throw abort
@@ -397,7 +398,8 @@ struct AssociationService: Sendable {
         }
         let instance = ReceivedInstance(request: incoming.request, transferSyntaxUID: context.transferSyntax,
                                         filePath: incoming.path, dataSetOffset: incoming.dataSetOffset, byteCount: incoming.byteCount,
-                                        callingAETitle: negotiated.request.callingAETitle, calledAETitle: negotiated.request.calledAETitle)
+                                        callingAETitle: negotiated.request.callingAETitle, calledAETitle: negotiated.request.calledAETitle,
+                                        sha256: incoming.sha256())
         let (status, comment) = await handler.storeExplained(instance)
         logger.info("C-STORE", metadata: ["dicom.sopInstance": "\(instance.sopInstanceUID)", "dicom.bytes": "\(instance.byteCount)",
                                           "dicom.status": "\(status)"])

@@ -40,6 +40,9 @@ final class PDUStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     let continuation: AsyncThrowingStream<PDU, Error>.Continuation
     let backlog: InboundBacklog
     let failure: ConnectionFailure
+    /// Set (on the event loop) once an A-ABORT was sent: PDUs that still arrive are dropped (Sta13, AA-6), and reading
+    /// goes on only to notice the peer's close.
+    var discardsInbound = false
 
     init(continuation: AsyncThrowingStream<PDU, Error>.Continuation, backlog: InboundBacklog, failure: ConnectionFailure) {
         self.continuation = continuation
@@ -48,6 +51,7 @@ final class PDUStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if discardsInbound { return }
         continuation.yield(unwrapInboundIn(data))
         if backlog.delivered() {
             context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
@@ -60,6 +64,7 @@ final class PDUStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if discardsInbound { return }
         failure.record(error)
         continuation.finish(throwing: error)
     }
@@ -89,39 +94,130 @@ final class TimeoutFlag: @unchecked Sendable {
 }
 
 /// One TCP connection carrying PDUs: send with back-pressure, receive with a timer. Not for concurrent use:
-/// the owner (an ``Association`` or the server's per-connection task) serialises calls.
+/// the owner (an ``Association`` or the server's per-connection task) serialises calls, except that a task may
+/// send while the owner receives (the server's C-FIND/C-MOVE/C-GET responses).
+///
+/// Every PDU sent or received drives the connection's ``UpperLayerStateMachine`` (PS3.8 Table 9-10). A received
+/// PDU that the table answers with AA-1, AA-7 or AA-8 (out of order, or unrecognized) is answered here with an
+/// A-ABORT (source service-provider, reason unexpected-PDU, unrecognized-PDU or invalid-PDU-parameter-value,
+/// PS3.8 §9.3.8) and ``receive(timeout:what:)`` throws; the connection then waits in Sta13 for the peer to close, at most
+/// for the ARTIM time. A PDU the local user sends in a state where the table has no cell for it is refused with
+/// ``DICOMServiceError/Code/associationClosed`` (after an abort or release) or ``DICOMServiceError/Code/unexpectedMessage``.
 final class PDUConnection: @unchecked Sendable {
     let channel: Channel
     private var iterator: AsyncThrowingStream<PDU, Error>.AsyncIterator
     private let timedOut = TimeoutFlag()
     private let backlog: InboundBacklog
     private let failure: ConnectionFailure
+    private let streamHandler: PDUStreamHandler
+    private let logger: Logger
+    /// How long Sta13 waits for the peer to close after an A-ABORT (the ARTIM timer, PS3.8 §9.1.5).
+    private let artim: TimeAmount
+    /// Guards ``machine`` and ``lingers``: the owner receives while a task may send.
+    private let stateLock = NSLock()
+    private var machine: UpperLayerStateMachine
+    /// Set once an A-ABORT was sent: the channel closes when the peer closes or when ARTIM expires.
+    private var lingers = false
 
     /// Adds the PDU codecs and the stream handler to `channel`'s pipeline (on its event loop).
-    static func install(on channel: Channel, maximumPDULength: UInt32, logger: Logger?) throws -> PDUConnection {
+    ///
+    /// - Parameters:
+    ///   - role: the acceptor's machine starts at Evt5 (AE-5, Sta2); the requestor's at Evt1 (AE-1, Sta4), and sending
+    ///     its A-ASSOCIATE-RQ is AE-2 (the transport connection is already open).
+    ///   - artim: the ARTIM time (PS3.8 §9.1.5) Sta13 waits for the peer to close after an A-ABORT.
+    static func install(on channel: Channel, maximumPDULength: UInt32, role: UpperLayerStateMachine.Role, artim: TimeAmount,
+                        logger: Logger) throws -> PDUConnection {
         let (stream, continuation) = AsyncThrowingStream<PDU, Error>.makeStream()
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(ByteToMessageHandler(PDUDecoder(maximumPDULength: maximumPDULength, logger: logger)))
         try sync.addHandler(MessageToByteHandler(PDUEncoder()))
         let backlog = InboundBacklog()
         let failure = ConnectionFailure()
-        try sync.addHandler(PDUStreamHandler(continuation: continuation, backlog: backlog, failure: failure))
-        return PDUConnection(channel: channel, stream: stream, backlog: backlog, failure: failure)
+        let handler = PDUStreamHandler(continuation: continuation, backlog: backlog, failure: failure)
+        try sync.addHandler(handler)
+        return PDUConnection(channel: channel, stream: stream, backlog: backlog, failure: failure, handler: handler, role: role,
+                             artim: artim, logger: logger)
     }
 
-    private init(channel: Channel, stream: AsyncThrowingStream<PDU, Error>, backlog: InboundBacklog, failure: ConnectionFailure) {
+    private init(channel: Channel, stream: AsyncThrowingStream<PDU, Error>, backlog: InboundBacklog, failure: ConnectionFailure,
+                 handler: PDUStreamHandler, role: UpperLayerStateMachine.Role, artim: TimeAmount, logger: Logger) {
         self.channel = channel
         self.iterator = stream.makeAsyncIterator()
         self.backlog = backlog
         self.failure = failure
+        self.streamHandler = handler
+        self.artim = artim
+        self.logger = logger
+        machine = UpperLayerStateMachine()
+        let action = machine.handle(role == .acceptor ? .transportConnectionIndication : .associateRequestPrimitive)
+        log(action, event: role == .acceptor ? .transportConnectionIndication : .associateRequestPrimitive)
+    }
+
+    /// The upper-layer state (PS3.8 Table 9-10).
+    var state: UpperLayerStateMachine.State { stateLock.withLock { machine.state } }
+
+    /// Applies an event to the machine.
+    private func apply(_ event: UpperLayerStateMachine.Event) -> UpperLayerStateMachine.Action {
+        let action = stateLock.withLock { machine.handle(event) }
+        log(action, event: event)
+        return action
+    }
+
+    /// Logs a state transition at debug level; data transfer that leaves the state as it was (DT-1, DT-2, AR-6, AR-7
+    /// in the same state) is not logged, so the per-PDU path stays quiet and allocation-free.
+    private func log(_ action: UpperLayerStateMachine.Action, event: UpperLayerStateMachine.Event) {
+        if action.previousState == action.nextState {
+            switch action.name {
+            case .dt1, .dt2, .ar6, .ar7: return
+            default: break
+            }
+        }
+        logger.debug("upper layer \(action.name)", metadata: [
+            "dicom.event": "\(event)", "dicom.state": "\(action.previousState) → \(action.nextState)",
+        ])
+    }
+
+    /// The local primitive that sending a PDU carries out (PS3.8 Table 9-10). The transport connection is open before
+    /// the requestor's machine exists, so sending A-ASSOCIATE-RQ is AE-2, the action of Evt2.
+    private static func sendingEvent(_ pdu: PDU) -> UpperLayerStateMachine.Event {
+        switch pdu {
+        case .associateRequest: .transportConnectConfirmed
+        case .associateAccept: .associateAcceptPrimitive
+        case .associateReject: .associateRejectPrimitive
+        case .dataTransfer: .dataRequestPrimitive
+        case .releaseRequest: .releaseRequestPrimitive
+        case .releaseResponse: .releaseResponsePrimitive
+        case .abort: .abortRequestPrimitive
+        }
     }
 
     /// Writes PDUs and waits until the last is written (back-pressure for large data sets).
+    ///
+    /// - Throws: ``DICOMServiceError`` `associationClosed` when the association was aborted or released (nothing is
+    ///   sent), `unexpectedMessage` when the state machine does not allow the PDU now, `connectionFailed` when writing fails.
     func send(_ pdus: [PDU]) async throws {
         guard let last = pdus.last else { return }
-        for pdu in pdus.dropLast() { channel.write(pdu, promise: nil) }
+        // The machine and the order of writes change together, so a concurrent abort cannot be overtaken.
+        let written: EventLoopFuture<Void>? = try stateLock.withLock {
+            for (index, pdu) in pdus.enumerated() {
+                let event = Self.sendingEvent(pdu)
+                let previous = machine.state
+                let action = machine.handle(event)
+                guard !action.isInvalid else {
+                    if previous == .sta13 || previous == .sta1 {
+                        throw DICOMServiceError(.associationClosed, "cannot send \(pdu.type): the association is \(lingers ? "aborted" : "closed") (\(previous))")
+                    }
+                    throw DICOMServiceError(.unexpectedMessage, "cannot send \(pdu.type) in \(previous) (\(previous.summary)); PS3.8 Table 9-10 has no action for it")
+                }
+                log(action, event: event)
+                if action.name == .aa2 { return nil }   // Evt15 in Sta4: nothing to send, the transport closes
+                if index < pdus.count - 1 { channel.write(pdu, promise: nil) }
+            }
+            return channel.writeAndFlush(last)
+        }
+        guard let written else { await close(); return }
         do {
-            try await channel.writeAndFlush(last).get()
+            try await written.get()
         } catch {
             throw DICOMServiceError(.connectionFailed, "cannot send \(last.type): \(ConnectionFailure.describe(failure.error ?? error))")
         }
@@ -171,8 +267,22 @@ final class PDUConnection: @unchecked Sendable {
         } while position < end
     }
 
-    /// The next PDU, or nil when the peer closed the connection. When `timeout` expires the connection is closed
-    /// and ``DICOMServiceError/Code/timeout`` is thrown.
+    /// The next PDU the upper-layer state machine lets through, or nil when the peer closed the connection.
+    ///
+    /// Each received PDU is an event of PS3.8 Table 9-10. PDUs the table ignores (AA-6, in Sta13) are skipped; an
+    /// A-ASSOCIATE-RQ in Sta13 is answered with an A-ABORT and skipped (AA-7). A PDU out of order (AA-1, AA-8) or one
+    /// that cannot be decoded (Evt19) is answered with an A-ABORT from the service-provider (reason unexpected-PDU,
+    /// unrecognized-PDU or invalid-PDU-parameter-value), after which the connection waits in Sta13 for the peer to close
+    /// (at most ARTIM), and this throws. Every other PDU is returned, including A-ABORT (AA-2, AA-3), A-ASSOCIATE-RJ
+    /// (AE-4) and A-RELEASE-RP (AR-3) whose transport close is the caller's.
+    ///
+    /// AA-1 names the service-user as the source of its A-ABORT; when a received PDU causes it (in Sta2) the
+    /// service-provider is named instead, because it is the provider that found the error and only that source carries
+    /// a reason (PS3.8 §9.3.8).
+    ///
+    /// - Throws: ``DICOMServiceError`` `unexpectedMessage` for a PDU out of order, `timeout` when `timeout` expires (the
+    ///   connection is then closed); ``DICOMNetworkError`` (with its ``DICOMNetworkError/state``) for a PDU that cannot be
+    ///   decoded; transport errors as they come.
     func receive(timeout: TimeAmount, what: String) async throws -> PDU? {
         let flag = timedOut
         let channel = self.channel
@@ -181,29 +291,123 @@ final class PDUConnection: @unchecked Sendable {
             channel.close(promise: nil)
         }
         defer { timer.cancel() }
-        let pdu: PDU?
-        do {
-            pdu = try await iterator.next()
-        } catch {
-            if flag.isSet { throw DICOMServiceError(.timeout, "no \(what) within \(Double(timeout.nanoseconds) / 1e9) s; connection closed") }
-            throw error
+        func timeoutError() -> DICOMServiceError {
+            DICOMServiceError(.timeout, "no \(what) within \(Double(timeout.nanoseconds) / 1e9) s; connection closed")
         }
-        if pdu != nil, backlog.taken() {
-            channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        while true {
+            let pdu: PDU?
+            do {
+                pdu = try await iterator.next()
+            } catch {
+                if flag.isSet {
+                    transportClosed(byTimer: true)
+                    throw timeoutError()
+                }
+                guard var invalid = error as? DICOMNetworkError else {
+                    transportClosed(byTimer: false)
+                    throw error
+                }
+                // Evt19: an unrecognized or invalid PDU.
+                let action = apply(.invalidPDUReceived)
+                if invalid.state == nil { invalid.state = action.previousState }
+                if action.name == .aa1 || action.name == .aa7 || action.name == .aa8 {
+                    let reason: AssociationAbort.Reason = invalid.code == .unknownPDUType ? .unrecognizedPDU : .invalidPDUParameterValue
+                    await sendAbortAndLinger(AssociationAbort(source: .serviceProvider, reason: reason))
+                }
+                throw invalid
+            }
+            guard let pdu else {
+                transportClosed(byTimer: flag.isSet)
+                if flag.isSet { throw timeoutError() }
+                return nil
+            }
+            if backlog.taken() {
+                channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+            }
+            let action = apply(pdu.receivedEvent)
+            switch action.name {
+            case .aa6:
+                continue
+            case .aa7:
+                await sendAbort(AssociationAbort(source: .serviceProvider, reason: .unexpectedPDU))
+                continue
+            case .aa1, .aa8:
+                await sendAbortAndLinger(AssociationAbort(source: .serviceProvider, reason: .unexpectedPDU))
+                let state = action.previousState
+                throw DICOMServiceError(.unexpectedMessage, "\(pdu.type) received in \(state) (\(state.summary)); "
+                                        + "A-ABORT sent (PS3.8 Table 9-10 \(action.name), unexpected-PDU)")
+            default:
+                return pdu
+            }
         }
-        if pdu == nil, flag.isSet {
-            throw DICOMServiceError(.timeout, "no \(what) within \(Double(timeout.nanoseconds) / 1e9) s; connection closed")
-        }
-        return pdu
     }
 
-    /// Sends an A-ABORT (best effort) and closes the connection.
-    func abort(_ abort: AssociationAbort) async {
+    /// The transport connection closed (Evt17), or the receive timer closed it (Evt18 where ARTIM runs: Sta2, Sta13).
+    private func transportClosed(byTimer: Bool) {
+        let state = self.state
+        _ = apply(byTimer && (state == .sta2 || state == .sta13) ? .artimTimerExpired : .transportClosed)
+    }
+
+    /// Writes an A-ABORT, best effort.
+    private func sendAbort(_ abort: AssociationAbort) async {
+        logger.debug("sending A-ABORT", metadata: ["dicom.abort": "\(abort)"])
         try? await channel.writeAndFlush(PDU.abort(abort)).get()
-        try? await channel.close()
     }
 
+    /// Writes an A-ABORT and waits in Sta13 (PS3.8 Table 9-9, AA-1, AA-8): our side of the connection is shut after the
+    /// A-ABORT (so the peer reads it, then end of stream), PDUs that still arrive are dropped, and the connection closes
+    /// when the peer closes it or when ARTIM expires. Closing at once could reset the connection and lose the A-ABORT.
+    private func sendAbortAndLinger(_ abort: AssociationAbort) async {
+        let alreadyLingering = stateLock.withLock {
+            defer { lingers = true }
+            return lingers
+        }
+        await sendAbort(abort)
+        guard !alreadyLingering else { return }
+        let channel = self.channel
+        let handler = streamHandler
+        let artim = self.artim
+        channel.eventLoop.execute {
+            handler.discardsInbound = true
+            channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+            let expiry = channel.eventLoop.scheduleTask(in: artim) { channel.close(promise: nil) }
+            channel.closeFuture.whenComplete { _ in expiry.cancel() }
+        }
+    }
+
+    /// Waits in Sta13, after sending A-ASSOCIATE-RJ (AE-8) or A-RELEASE-RP (AR-4), for the peer to close the transport
+    /// (AR-5), at most `timeout` (the ARTIM timer; AA-2 on expiry), then closes. Our side's output is shut first, so a
+    /// peer reading to the end of the stream sees it; PDUs that arrive meanwhile are ignored (AA-6), or answered with an
+    /// A-ABORT when the table says so (AA-7). Waiting instead of closing at once keeps unread PDUs from resetting the
+    /// connection under the answer just sent.
+    func awaitClose(timeout: TimeAmount) async {
+        channel.close(mode: .output).whenFailure { _ in }
+        while true {
+            do {
+                guard let pdu = try await receive(timeout: timeout, what: "close in Sta13") else { break }
+                if case .abort = pdu { break }   // AA-2
+            } catch {
+                break
+            }
+        }
+        await close()
+    }
+
+    /// Aborts the association (A-ABORT request primitive, Evt15). In Sta3 to Sta12 this sends `abort` (AA-1) and waits
+    /// in Sta13 for the peer to close, at most ARTIM; in any other state (already aborted, released or closed, or no
+    /// A-ASSOCIATE-RQ yet) nothing is sent and the connection is closed unless it is already waiting to close.
+    func abort(_ abort: AssociationAbort) async {
+        if apply(.abortRequestPrimitive).name == .aa1 {
+            await sendAbortAndLinger(abort)
+        } else {
+            await close()
+        }
+    }
+
+    /// Closes the connection, unless it is waiting in Sta13 after an A-ABORT (it closes when the peer does, or at ARTIM).
     func close() async {
+        if stateLock.withLock({ lingers }) { return }
         try? await channel.close()
     }
 }

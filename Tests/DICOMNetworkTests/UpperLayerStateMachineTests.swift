@@ -118,6 +118,59 @@ import Testing
     }
 }
 
+extension UpperLayerStateMachineTests {
+    /// Handling an event allocates nothing: every P-DATA-TF PDU goes through the machine, so the effect lists are shared
+    /// constants, not arrays built per call.
+    @Test func effectListsAreSharedNotAllocatedPerEvent() {
+        var machine = UpperLayerStateMachine(state: .sta6, role: .acceptor)
+        let first = machine.handle(.dataTransferReceived)
+        let second = machine.handle(.dataTransferReceived)
+        #expect(first.name == .dt2 && second.name == .dt2)
+        let firstStorage = first.effects.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        let secondStorage = second.effects.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        #expect(firstStorage != 0 && firstStorage == secondStorage)
+        // AR-8 picks its next state by role but shares its effects too.
+        var requestor = UpperLayerStateMachine(state: .sta7, role: .requestor)
+        var acceptor = UpperLayerStateMachine(state: .sta7, role: .acceptor)
+        let collisionEffects = (requestor.handle(.releaseRequestReceived).effects, acceptor.handle(.releaseRequestReceived).effects)
+        #expect(collisionEffects.0 == [.indicateReleaseRequest] && collisionEffects.1 == [.indicateReleaseRequest])
+    }
+
+    /// Each state has words for error messages, and they differ.
+    @Test func stateSummaries() {
+        let summaries = UpperLayerStateMachine.State.allCases.map(\.summary)
+        #expect(Set(summaries).count == 13)
+        #expect(UpperLayerStateMachine.State.sta5.summary == "awaiting A-ASSOCIATE-AC or A-ASSOCIATE-RJ")
+        #expect(UpperLayerStateMachine.State.sta6.summary == "association established")
+    }
+
+    /// The glue's view of a connection's life: acceptor AE-5, AE-6, AE-7, data, AR-2, AR-4, AR-5; an out-of-order PDU
+    /// on the way is AA-8 and everything after it in Sta13 is ignored (AA-6) until the transport closes (AR-5).
+    @Test func acceptorLifeAndAbortAsTheGlueDrivesIt() {
+        var machine = UpperLayerStateMachine()
+        #expect(machine.handle(.transportConnectionIndication).name == .ae5)
+        #expect(machine.handle(PDU.associateRequest(AssociationRequest(calledAETitle: "B", callingAETitle: "A",
+                                                                        presentationContexts: [])).receivedEvent).name == .ae6)
+        #expect(machine.handle(.associateAcceptPrimitive).name == .ae7)
+        #expect(machine.handle(PDU.dataTransfer([]).receivedEvent).name == .dt2)
+        #expect(machine.handle(.dataRequestPrimitive).name == .dt1)
+        #expect(machine.handle(PDU.releaseRequest.receivedEvent).name == .ar2)
+        #expect(machine.handle(.dataRequestPrimitive).name == .ar7)
+        #expect(machine.handle(.releaseResponsePrimitive).name == .ar4)
+        #expect(machine.handle(PDU.dataTransfer([]).receivedEvent).name == .aa6)
+        #expect(machine.handle(.transportClosed).name == .ar5)
+        #expect(machine.state == .sta1)
+
+        var aborted = UpperLayerStateMachine(state: .sta6, role: .acceptor)
+        let action = aborted.handle(PDU.releaseResponse.receivedEvent)
+        #expect(action.name == .aa8 && action.effects.first == .sendAbort(.serviceProvider))
+        #expect(aborted.handle(PDU.releaseRequest.receivedEvent).name == .aa6)
+        #expect(aborted.handle(.abortRequestPrimitive).isInvalid, "no second A-ABORT from Sta13")
+        #expect(aborted.handle(.dataRequestPrimitive).isInvalid, "no P-DATA after the abort")
+        #expect(aborted.handle(.transportClosed).name == .ar5)
+    }
+}
+
 extension UpperLayerStateMachine.Role? {
     static var allCasesForTest: [UpperLayerStateMachine.Role?] { [.requestor, .acceptor] }
 }

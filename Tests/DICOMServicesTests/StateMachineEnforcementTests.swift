@@ -1,0 +1,374 @@
+import DICOMCore
+import DICOMNetwork
+import DICOMServices
+import Foundation
+import NIOCore
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The upper-layer state machine (PS3.8 Table 9-10) enforced end to end: PDUs out of order, sent over a raw TCP socket
+/// to our acceptor or by a fake acceptor to our requestor, are answered with the A-ABORT the table names (PS3.8 §9.3.8:
+/// source 2 service-provider, reason 1 unrecognized-PDU or 2 unexpected-PDU) and the connection is closed, while the
+/// server keeps serving other associations.
+@Suite struct StateMachineEnforcementTests {
+    // MARK: - PDU bytes (PS3.8 §9.3)
+
+    /// A-ABORT from the service-provider (Table 9-26): type 07H, reserved, length 4, two reserved bytes, source 2, reason.
+    static func providerAbort(reason: UInt8) -> [UInt8] { [0x07, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x02, reason] }
+    /// A-ABORT from the service-user (source 0, reason 0).
+    static let userAbort: [UInt8] = [0x07, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00]
+    /// P-DATA-TF with one presentation data value: item length 2, context 1, last command fragment, no bytes.
+    static let pData: [UInt8] = [0x04, 0x00, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, 0x02, 0x01, 0x03]
+    /// A-RELEASE-RQ and A-RELEASE-RP (Tables 9-24, 9-25): four reserved bytes.
+    static let releaseRequest: [UInt8] = [0x05, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00]
+    static let releaseResponse: [UInt8] = [0x06, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00]
+    /// A-ASSOCIATE-RJ (Table 9-21): reserved, result 1 (permanent), source 1 (service-user), reason 1 (no reason given).
+    static let associateReject: [UInt8] = [0x03, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x01, 0x01, 0x01]
+    /// A PDU type no DICOM edition defines, with a well-formed length.
+    static let unknownType: [UInt8] = [0x0A, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00]
+
+    static let request = AssociationRequest(calledAETitle: "ANY-SCP", callingAETitle: "RAW",
+                                            presentationContexts: DICOMClient.verificationContexts)
+
+    static func encoded(_ pdu: PDU) throws -> [UInt8] {
+        var buffer = try pdu.encoded()
+        return buffer.readBytes(length: buffer.readableBytes) ?? []
+    }
+
+    static var associateRequest: [UInt8] { get throws { try encoded(.associateRequest(request)) } }
+
+    /// A valid A-ASSOCIATE-AC answering ``request``.
+    static var associateAccept: [UInt8] {
+        get throws {
+            guard case .success(let accept) = DICOMServer.defaultStoragePolicy().negotiate(request) else {
+                throw DICOMServiceError(.invalidInput, "the default policy rejects the test request")
+            }
+            return try encoded(.associateAccept(accept))
+        }
+    }
+
+    // MARK: - Acceptor
+
+    /// A PDU sent to the acceptor and the exact bytes it must answer with before closing.
+    struct Case: Sendable, CustomTestStringConvertible {
+        var name: String
+        var sent: [UInt8]
+        var reply: [UInt8]
+        var testDescription: String { name }
+    }
+
+    /// Sta2 (awaiting A-ASSOCIATE-RQ): anything else is AA-1 (A-ABORT; an A-ABORT received is AA-2: close, send nothing).
+    static var beforeAssociateRequest: [Case] {
+        get throws {
+            [
+                Case(name: "P-DATA-TF", sent: pData, reply: providerAbort(reason: 2)),
+                Case(name: "A-ASSOCIATE-AC", sent: try associateAccept, reply: providerAbort(reason: 2)),
+                Case(name: "A-ASSOCIATE-RJ", sent: associateReject, reply: providerAbort(reason: 2)),
+                Case(name: "A-RELEASE-RQ", sent: releaseRequest, reply: providerAbort(reason: 2)),
+                Case(name: "A-RELEASE-RP", sent: releaseResponse, reply: providerAbort(reason: 2)),
+                Case(name: "unknown PDU type", sent: unknownType, reply: providerAbort(reason: 1)),
+                Case(name: "A-ABORT", sent: userAbort, reply: []),
+            ]
+        }
+    }
+
+    /// Sta6 (established): association PDUs are AA-8; an A-ABORT is AA-3 (close, send nothing); A-RELEASE-RQ followed at
+    /// once by P-DATA-TF is AR-2 then AR-4 (A-RELEASE-RP), and the P-DATA-TF that arrives in Sta13 is ignored (AA-6).
+    static var afterAssociateAccept: [Case] {
+        get throws {
+            [
+                Case(name: "second A-ASSOCIATE-RQ", sent: try associateRequest, reply: providerAbort(reason: 2)),
+                Case(name: "A-ASSOCIATE-AC", sent: try associateAccept, reply: providerAbort(reason: 2)),
+                Case(name: "A-ASSOCIATE-RJ", sent: associateReject, reply: providerAbort(reason: 2)),
+                Case(name: "A-RELEASE-RP", sent: releaseResponse, reply: providerAbort(reason: 2)),
+                Case(name: "unknown PDU type", sent: unknownType, reply: providerAbort(reason: 1)),
+                Case(name: "A-ABORT", sent: userAbort, reply: []),
+                Case(name: "A-RELEASE-RQ then P-DATA-TF", sent: releaseRequest + pData, reply: releaseResponse),
+            ]
+        }
+    }
+
+    @Test(arguments: try beforeAssociateRequest)
+    func acceptorBeforeAssociateRequest(_ testCase: Case) async throws {
+        try await Self.exchange(testCase, associateFirst: false)
+    }
+
+    @Test(arguments: try afterAssociateAccept)
+    func acceptorOnEstablishedAssociation(_ testCase: Case) async throws {
+        try await Self.exchange(testCase, associateFirst: true)
+    }
+
+    /// Sends `testCase` to a fresh server (after an accepted A-ASSOCIATE-RQ when `associateFirst`), expects exactly its
+    /// reply and the connection closed, then checks that the server still serves a normal association.
+    static func exchange(_ testCase: Case, associateFirst: Bool) async throws {
+        let server = try await DICOMServer.start(port: 0, storageHandler: RefusingStorageHandler(),
+                                                 timeouts: DICOMServerTimeouts(artim: .seconds(5), idle: .seconds(10)))
+        do {
+            let peer = try RawPeer(port: server.port)
+            defer { peer.close() }
+            if associateFirst {
+                try peer.write(try associateRequest)
+                let answer = await peer.readPDU()
+                #expect(answer?.type == 0x02, "A-ASSOCIATE-AC first")
+            }
+            try peer.write(testCase.sent)
+            let (reply, eof) = await TestSupport.readToEnd(peer.fd)
+            #expect(reply == testCase.reply, "\(testCase.name): reply \(reply)")
+            #expect(eof, "\(testCase.name): the server must close the connection")
+            let association = try await DICOMClient.connect(host: "127.0.0.1", port: server.port, callingAE: "GOOD", calledAE: "ANY-SCP",
+                                                            presentationContexts: DICOMClient.verificationContexts)
+            #expect(try await association.echo() == .success)
+            try await association.release()
+        } catch {
+            await server.shutdown(gracePeriod: .milliseconds(100))
+            throw error
+        }
+        await server.shutdown(gracePeriod: .milliseconds(500))
+    }
+
+    /// Two PDUs out of order in one write get one A-ABORT: the second arrives in Sta13 and is dropped (AA-6), and the
+    /// server's own error handling does not abort a second time.
+    @Test func acceptorSendsOneAbortForOneProtocolError() async throws {
+        let server = try await DICOMServer.start(port: 0, storageHandler: RefusingStorageHandler())
+        defer { Task { await server.shutdown(gracePeriod: .milliseconds(100)) } }
+        let peer = try RawPeer(port: server.port)
+        defer { peer.close() }
+        try peer.write(try Self.associateRequest)
+        #expect(await peer.readPDU()?.type == 0x02)
+        // Two association PDUs in one write: the first is AA-8, the second arrives in Sta13 and is ignored (AA-6).
+        try peer.write(try Self.associateAccept + Self.releaseRequest)
+        let (reply, eof) = await TestSupport.readToEnd(peer.fd)
+        #expect(reply == Self.providerAbort(reason: 2))
+        #expect(eof)
+    }
+
+    // MARK: - Requestor
+
+    /// What a misbehaving acceptor answers to our A-ASSOCIATE-RQ, and the A-ABORT our requestor must send back.
+    struct RequestorCase: Sendable, CustomTestStringConvertible {
+        var name: String
+        var answer: [UInt8]
+        var abortReason: UInt8
+        var testDescription: String { name }
+    }
+
+    static var requestorCases: [RequestorCase] {
+        get throws {
+            [
+                RequestorCase(name: "P-DATA-TF", answer: pData, abortReason: 2),
+                RequestorCase(name: "A-ASSOCIATE-RQ", answer: try associateRequest, abortReason: 2),
+                RequestorCase(name: "A-RELEASE-RQ", answer: releaseRequest, abortReason: 2),
+                RequestorCase(name: "A-RELEASE-RP", answer: releaseResponse, abortReason: 2),
+                RequestorCase(name: "unknown PDU type", answer: unknownType, abortReason: 1),
+            ]
+        }
+    }
+
+    /// Sta5 (awaiting A-ASSOCIATE-AC): any other PDU is AA-8; `DICOMClient.connect` fails and the acceptor reads an A-ABORT.
+    @Test(arguments: try requestorCases)
+    func requestorRejectsOutOfOrderAnswer(_ testCase: RequestorCase) async throws {
+        let acceptor = try FakeAcceptor()
+        defer { acceptor.close() }
+        async let connecting: Void = {
+            do {
+                _ = try await DICOMClient.connect(host: "127.0.0.1", port: acceptor.port, callingAE: "SCU", calledAE: "FAKE",
+                                                  presentationContexts: DICOMClient.verificationContexts,
+                                                  timeouts: DICOMTimeouts(connect: .seconds(5), artim: .seconds(5)))
+                Issue.record("\(testCase.name): connect must fail")
+            } catch let error as DICOMServiceError {
+                #expect(error.code == .unexpectedMessage, "\(error)")
+                #expect(error.message.contains(testCase.name) && error.message.contains("Sta5"), "\(error)")
+                #expect(error.message.contains("A-ABORT sent"), "\(error)")
+            } catch let error as DICOMNetworkError {
+                #expect(testCase.abortReason == 1, "\(error)")
+                #expect(error.code == .unknownPDUType && error.state == .sta5, "\(error)")
+            } catch {
+                Issue.record("\(testCase.name): unexpected error \(error)")
+            }
+        }()
+        let peer = try await acceptor.accept()
+        defer { peer.close() }
+        #expect(await peer.readPDU()?.type == 0x01, "A-ASSOCIATE-RQ first")
+        try peer.write(testCase.answer)
+        let (reply, eof) = await TestSupport.readToEnd(peer.fd)
+        #expect(reply == Self.providerAbort(reason: testCase.abortReason), "\(testCase.name): reply \(reply)")
+        #expect(eof, "the requestor closes its side after the A-ABORT")
+        await connecting
+    }
+
+    /// An A-ABORT instead of A-ASSOCIATE-AC is AA-3: `connect` throws the abort and sends nothing back.
+    @Test func requestorReportsAbortInsteadOfAccept() async throws {
+        let acceptor = try FakeAcceptor()
+        defer { acceptor.close() }
+        async let connecting: (any Error)? = {
+            do {
+                _ = try await DICOMClient.connect(host: "127.0.0.1", port: acceptor.port, callingAE: "SCU", calledAE: "FAKE",
+                                                  presentationContexts: DICOMClient.verificationContexts,
+                                                  timeouts: DICOMTimeouts(connect: .seconds(5), artim: .seconds(5)))
+                return nil
+            } catch {
+                return error
+            }
+        }()
+        let peer = try await acceptor.accept()
+        defer { peer.close() }
+        #expect(await peer.readPDU()?.type == 0x01)
+        try peer.write(Self.providerAbort(reason: 0))
+        let (reply, eof) = await TestSupport.readToEnd(peer.fd)
+        #expect(reply.isEmpty)
+        #expect(eof)
+        let error = await connecting
+        #expect(error as? AssociationAbort == AssociationAbort(source: .serviceProvider, reason: .notSpecified), "\(String(describing: error))")
+    }
+
+    /// On an established association, an A-ASSOCIATE-AC while a C-ECHO response is awaited is AA-8.
+    @Test func requestorAbortsAssociationPDUDuringOperation() async throws {
+        let acceptor = try FakeAcceptor()
+        defer { acceptor.close() }
+        async let association = DICOMClient.connect(host: "127.0.0.1", port: acceptor.port, callingAE: "SCU", calledAE: "ANY-SCP",
+                                                    presentationContexts: DICOMClient.verificationContexts,
+                                                    timeouts: DICOMTimeouts(connect: .seconds(5), artim: .seconds(5), dimse: .seconds(5)))
+        let peer = try await acceptor.accept()
+        defer { peer.close() }
+        #expect(await peer.readPDU()?.type == 0x01)
+        try peer.write(try Self.associateAccept)
+        let established = try await association
+        async let echo = established.echo()
+        #expect(await peer.readPDU()?.type == 0x04, "C-ECHO-RQ")
+        try peer.write(try Self.associateAccept)
+        let (reply, eof) = await TestSupport.readToEnd(peer.fd)
+        #expect(reply == Self.providerAbort(reason: 2))
+        #expect(eof)
+        do {
+            _ = try await echo
+            Issue.record("C-ECHO must fail")
+        } catch {
+            #expect((error as? DICOMServiceError)?.code == .unexpectedMessage, "\(error)")
+        }
+    }
+
+    /// Release collision (PS3.8 §7.2, Sta7 → AR-8 → Sta9 → AR-9 → Sta11 → AR-3): both sides send A-RELEASE-RQ; the
+    /// requestor answers first and its release completes when the acceptor's A-RELEASE-RP arrives.
+    @Test func requestorReleaseCollision() async throws {
+        let acceptor = try FakeAcceptor()
+        defer { acceptor.close() }
+        async let association = DICOMClient.connect(host: "127.0.0.1", port: acceptor.port, callingAE: "SCU", calledAE: "ANY-SCP",
+                                                    presentationContexts: DICOMClient.verificationContexts,
+                                                    timeouts: DICOMTimeouts(connect: .seconds(5), artim: .seconds(5)))
+        let peer = try await acceptor.accept()
+        defer { peer.close() }
+        #expect(await peer.readPDU()?.type == 0x01)
+        try peer.write(try Self.associateAccept)
+        let established = try await association
+        async let releasing: Void = established.release()
+        #expect(await peer.readPDU()?.type == 0x05, "the requestor's A-RELEASE-RQ")
+        try peer.write(Self.releaseRequest)
+        let answer = await peer.readPDU()
+        #expect(answer?.type == 0x06, "the requestor answers the collision with A-RELEASE-RP (AR-9)")
+        try peer.write(Self.releaseResponse)
+        try await releasing
+        let (rest, eof) = await TestSupport.readToEnd(peer.fd)
+        #expect(rest.isEmpty)
+        #expect(eof)
+    }
+}
+
+/// A storage handler for servers that only answer C-ECHO in these tests.
+private struct RefusingStorageHandler: StorageHandler {
+    func store(_ instance: ReceivedInstance) async -> DIMSEStatus { .outOfResources }
+}
+
+/// A connected plain TCP socket with a receive timeout; reads run on a dispatch thread, never on the cooperative pool.
+private final class RawPeer: @unchecked Sendable {
+    let fd: Int32
+
+    init(fd: Int32) { self.fd = fd }
+
+    convenience init(port: Int) throws {
+        let fd = TestSupport.rawConnect(port: port)
+        guard fd >= 0 else { throw DICOMServiceError(.connectionFailed, "cannot connect to 127.0.0.1:\(port)") }
+        self.init(fd: fd)
+    }
+
+    func write(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { throw DICOMServiceError(.connectionFailed, "write failed: errno \(errno)") }
+            offset += n
+        }
+    }
+
+    /// One whole PDU (type and body), or nil at the end of the stream, on a timeout or a malformed length.
+    func readPDU() async -> (type: UInt8, body: [UInt8])? {
+        let fd = self.fd
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                guard let header = Self.readExactly(fd, 6) else { return continuation.resume(returning: nil) }
+                let length = header[2...5].reduce(0) { $0 << 8 | Int($1) }
+                guard length <= 1 << 20, let body = Self.readExactly(fd, length) else { return continuation.resume(returning: nil) }
+                continuation.resume(returning: (header[0], body))
+            }
+        }
+    }
+
+    private static func readExactly(_ fd: Int32, _ count: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var offset = 0
+        while offset < count {
+            let n = bytes[offset...].withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { return nil }
+            offset += n
+        }
+        return bytes
+    }
+
+    func close() { _ = Glibc.close(fd) }
+}
+
+/// A listening socket on 127.0.0.1 (port chosen by the system) that plays a misbehaving acceptor.
+private final class FakeAcceptor: @unchecked Sendable {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard fd >= 0, bound == 0, named == 0, listen(fd, 4) == 0 else {
+            _ = Glibc.close(fd)
+            throw DICOMServiceError(.connectionFailed, "cannot listen on 127.0.0.1: errno \(errno)")
+        }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// The next connection, waiting at most 10 s.
+    func accept() async throws -> RawPeer {
+        let fd = self.fd
+        let accepted: Int32 = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&poller, 1, 10_000) == 1 else { return continuation.resume(returning: -1) }
+                continuation.resume(returning: Glibc.accept(fd, nil, nil))
+            }
+        }
+        guard accepted >= 0 else { throw DICOMServiceError(.timeout, "no connection to the fake acceptor within 10 s") }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(accepted, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        return RawPeer(fd: accepted)
+    }
+
+    func close() { _ = Glibc.close(fd) }
+}
