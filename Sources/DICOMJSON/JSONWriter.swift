@@ -1,29 +1,32 @@
 /// A small streaming JSON writer into a byte buffer (RFC 8259), compact or indented.
 ///
 /// Callers emit tokens in document order; the writer inserts commas, colons and, when pretty-printing,
-/// newlines and two-space indentation. Strings are escaped per RFC 8259 §7.
-struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
-    let prettyPrinted: Bool
+/// newlines and two-space indentation. Strings are escaped per RFC 8259 §7. Used by the DICOM JSON encoder and by
+/// the archive index, whose records it writes much faster than `JSONEncoder`.
+public struct JSONWriter {
+    /// The document so far (UTF-8).
+    public private(set) var bytes: [UInt8] = []
+    public let prettyPrinted: Bool
     /// One entry per open container: whether it already holds a member or element.
     private var hasContent: [Bool] = []
     /// Set after a key so the following value is not preceded by a comma or newline.
     private var afterKey = false
 
-    init(prettyPrinted: Bool, capacity: Int = 4096) {
+    /// A writer with room for `capacity` bytes before it grows.
+    public init(prettyPrinted: Bool, capacity: Int = 4096) {
         self.prettyPrinted = prettyPrinted
         bytes.reserveCapacity(capacity)
     }
 
     // MARK: Structure
 
-    mutating func beginObject() { beginValue(); bytes.append(UInt8(ascii: "{")); hasContent.append(false) }
-    mutating func endObject() { endContainer(UInt8(ascii: "}")) }
-    mutating func beginArray() { beginValue(); bytes.append(UInt8(ascii: "[")); hasContent.append(false) }
-    mutating func endArray() { endContainer(UInt8(ascii: "]")) }
+    public mutating func beginObject() { beginValue(); bytes.append(UInt8(ascii: "{")); hasContent.append(false) }
+    public mutating func endObject() { endContainer(UInt8(ascii: "}")) }
+    public mutating func beginArray() { beginValue(); bytes.append(UInt8(ascii: "[")); hasContent.append(false) }
+    public mutating func endArray() { endContainer(UInt8(ascii: "]")) }
 
     /// Writes an object member name; the next call writes its value.
-    mutating func key(_ name: String) {
+    public mutating func key(_ name: String) {
         separate()
         appendQuoted(name)
         bytes.append(UInt8(ascii: ":"))
@@ -33,14 +36,20 @@ struct JSONWriter {
 
     // MARK: Values
 
-    mutating func string(_ value: String) { beginValue(); appendQuoted(value) }
+    /// Writes a string value, quoted and escaped.
+    public mutating func string(_ value: String) { beginValue(); appendQuoted(value) }
 
     /// Writes text that the caller guarantees is a valid JSON number.
-    mutating func number(_ text: String) { beginValue(); bytes.append(contentsOf: text.utf8) }
+    public mutating func number(_ text: String) { beginValue(); bytes.append(contentsOf: text.utf8) }
 
-    mutating func number<I: BinaryInteger>(_ value: I) { number(String(value)) }
+    /// Writes an integer value.
+    public mutating func number<I: BinaryInteger>(_ value: I) { number(String(value)) }
 
-    mutating func null() { beginValue(); bytes.append(contentsOf: "null".utf8) }
+    /// Writes `true` or `false`.
+    public mutating func bool(_ value: Bool) { beginValue(); bytes.append(contentsOf: (value ? "true" : "false").utf8) }
+
+    /// Writes `null`.
+    public mutating func null() { beginValue(); bytes.append(contentsOf: "null".utf8) }
 
     // MARK: Internals
 

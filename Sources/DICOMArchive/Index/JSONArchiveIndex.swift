@@ -159,7 +159,7 @@ public actor JSONArchiveIndex: ArchiveIndex {
         }
         var entry = JournalEntry.add(records)
         entry.checkFiles = true
-        let line = try Self.encodedLine(entry)
+        let line = Self.encodedLine(entry)
         async let placed: Void = placement()
         var journalError: Error?
         do { try await submit(.entry(entry, line, applyWhenWritten: false)) } catch { journalError = error }
@@ -212,18 +212,11 @@ public actor JSONArchiveIndex: ArchiveIndex {
             JSONArchiveIndex.apply(entry, to: state)
             return
         }
-        try await submit(.entry(entry, try Self.encodedLine(entry), applyWhenWritten: true))
+        try await submit(.entry(entry, Self.encodedLine(entry), applyWhenWritten: true))
     }
 
     /// A journal entry as one JSON line.
-    private static func encodedLine(_ entry: JournalEntry) throws -> Data {
-        var line: Data
-        do { line = try IndexCoding.encoder().encode(entry) } catch {
-            throw ArchiveIndexError(.io, "cannot encode a journal entry: \(error)")
-        }
-        line.append(0x0A)
-        return line
-    }
+    private static func encodedLine(_ entry: JournalEntry) -> Data { IndexEncoding.line(entry) }
 
     /// Runs `work` after everything before it. The first caller to find no write in flight becomes the writer: it
     /// writes its own work, then everything that queued meanwhile, each batch of journal entries in one write and
@@ -243,16 +236,11 @@ public actor JSONArchiveIndex: ArchiveIndex {
             var index = 0
             while index < batch.count {
                 if case .compact = batch[index].work {
-                    let result: Result<Void, Error>
-                    switch Result(catching: { try snapshotData() }) {
-                    case .success(let data):
-                        let journal = self.journal, path = (directory ?? ".") + "/" + JSONArchiveIndex.snapshotName
-                        result = await perform {
-                            try JSONArchiveIndex.writeAtomically(data, to: path)
-                            try journal?.truncate()
-                        }
-                    case .failure(let error):
-                        result = .failure(error)
+                    let data = snapshotData()
+                    let journal = self.journal, path = (directory ?? ".") + "/" + JSONArchiveIndex.snapshotName
+                    let result = await perform {
+                        try JSONArchiveIndex.writeAtomically(data, to: path)
+                        try journal?.truncate()
                     }
                     finish([batch[index]], result, &ownResult)
                     index += 1
@@ -297,13 +285,9 @@ public actor JSONArchiveIndex: ArchiveIndex {
     }
 
     /// The snapshot of every record, encoded.
-    private func snapshotData() throws -> Data {
+    private func snapshotData() -> Data {
         let records = state.records.values.sorted { $0.record.sopInstanceUID < $1.record.sopInstanceUID }
-        do {
-            return try IndexCoding.encoder().encode(IndexSnapshot(schemaVersion: IndexSnapshot.currentSchemaVersion, records: records))
-        } catch {
-            throw ArchiveIndexError(.io, "cannot encode the snapshot: \(error)")
-        }
+        return IndexEncoding.snapshot(records, schemaVersion: IndexSnapshot.currentSchemaVersion)
     }
 
     /// Temporary file, fsync, rename, fsync of the directory (``DICOMIO/AtomicFile``).
