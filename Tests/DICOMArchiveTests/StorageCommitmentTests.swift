@@ -303,7 +303,9 @@ struct StorageCommitmentTests {
         let server = try await group.startServer(archive: base + "/archive")
         let run = try await group.run("/usr/bin/env", ["python3", script, "\(server.port)"], timeout: .seconds(90))
         #expect(await server.terminate() == 0)
-        try #require(run.status == 0, "the pynetdicom script failed: \(run.output) \(run.errors)")
+        // The server's log is in the message: this test once failed in CI (the C-ECHO after the refused N-ACTIONs went
+        // unanswered) and the log was gone with the test's directory.
+        try #require(run.status == 0, "the pynetdicom script failed: \(run.output) \(run.errors)\nserver log:\n\(server.process.errors.suffix(8000))")
         let line = try #require(run.output.split(separator: "\n").last.map(String.init), "no output: \(run.errors)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
         #expect(json["action_type"] as? Int == 0x0123)
