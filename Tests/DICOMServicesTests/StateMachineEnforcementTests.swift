@@ -12,7 +12,7 @@ import Glibc
 /// to our acceptor or by a fake acceptor to our requestor, are answered with the A-ABORT the table names (PS3.8 §9.3.8:
 /// source 2 service-provider, reason 1 unrecognized-PDU or 2 unexpected-PDU) and the connection is closed, while the
 /// server keeps serving other associations.
-@Suite struct StateMachineEnforcementTests {
+@Suite(.serialized) struct StateMachineEnforcementTests {
     // MARK: - PDU bytes (PS3.8 §9.3)
 
     /// A-ABORT from the service-provider (Table 9-26): type 07H, reserved, length 4, two reserved bytes, source 2, reason.
@@ -104,7 +104,7 @@ import Glibc
     /// reply and the connection closed, then checks that the server still serves a normal association.
     static func exchange(_ testCase: Case, associateFirst: Bool) async throws {
         let server = try await DICOMServer.start(port: 0, storageHandler: RefusingStorageHandler(),
-                                                 timeouts: DICOMServerTimeouts(artim: .seconds(5), idle: .seconds(10)))
+                                                 timeouts: DICOMServerTimeouts(artim: .seconds(30), idle: .seconds(30)))
         do {
             let peer = try RawPeer(port: server.port)
             defer { peer.close() }
@@ -114,7 +114,7 @@ import Glibc
                 #expect(answer?.type == 0x02, "A-ASSOCIATE-AC first")
             }
             try peer.write(testCase.sent)
-            let (reply, eof) = await TestSupport.readToEnd(peer.fd)
+            let (reply, eof) = await peer.readToEnd()
             #expect(reply == testCase.reply, "\(testCase.name): reply \(reply)")
             #expect(eof, "\(testCase.name): the server must close the connection")
             let association = try await DICOMClient.connect(host: "127.0.0.1", port: server.port, callingAE: "GOOD", calledAE: "ANY-SCP",
@@ -139,7 +139,7 @@ import Glibc
         #expect(await peer.readPDU()?.type == 0x02)
         // Two association PDUs in one write: the first is AA-8, the second arrives in Sta13 and is ignored (AA-6).
         try peer.write(try Self.associateAccept + Self.releaseRequest)
-        let (reply, eof) = await TestSupport.readToEnd(peer.fd)
+        let (reply, eof) = await peer.readToEnd()
         #expect(reply == Self.providerAbort(reason: 2))
         #expect(eof)
     }
@@ -175,7 +175,7 @@ import Glibc
             do {
                 _ = try await DICOMClient.connect(host: "127.0.0.1", port: acceptor.port, callingAE: "SCU", calledAE: "FAKE",
                                                   presentationContexts: DICOMClient.verificationContexts,
-                                                  timeouts: DICOMTimeouts(connect: .seconds(5), artim: .seconds(5)))
+                                                  timeouts: DICOMTimeouts(connect: .seconds(30), artim: .seconds(30)))
                 Issue.record("\(testCase.name): connect must fail")
             } catch let error as DICOMServiceError {
                 #expect(error.code == .unexpectedMessage, "\(error)")
@@ -192,7 +192,7 @@ import Glibc
         defer { peer.close() }
         #expect(await peer.readPDU()?.type == 0x01, "A-ASSOCIATE-RQ first")
         try peer.write(testCase.answer)
-        let (reply, eof) = await TestSupport.readToEnd(peer.fd)
+        let (reply, eof) = await peer.readToEnd()
         #expect(reply == Self.providerAbort(reason: testCase.abortReason), "\(testCase.name): reply \(reply)")
         #expect(eof, "the requestor closes its side after the A-ABORT")
         await connecting
@@ -206,7 +206,7 @@ import Glibc
             do {
                 _ = try await DICOMClient.connect(host: "127.0.0.1", port: acceptor.port, callingAE: "SCU", calledAE: "FAKE",
                                                   presentationContexts: DICOMClient.verificationContexts,
-                                                  timeouts: DICOMTimeouts(connect: .seconds(5), artim: .seconds(5)))
+                                                  timeouts: DICOMTimeouts(connect: .seconds(30), artim: .seconds(30)))
                 return nil
             } catch {
                 return error
@@ -216,7 +216,7 @@ import Glibc
         defer { peer.close() }
         #expect(await peer.readPDU()?.type == 0x01)
         try peer.write(Self.providerAbort(reason: 0))
-        let (reply, eof) = await TestSupport.readToEnd(peer.fd)
+        let (reply, eof) = await peer.readToEnd()
         #expect(reply.isEmpty)
         #expect(eof)
         let error = await connecting
@@ -229,7 +229,7 @@ import Glibc
         defer { acceptor.close() }
         async let association = DICOMClient.connect(host: "127.0.0.1", port: acceptor.port, callingAE: "SCU", calledAE: "ANY-SCP",
                                                     presentationContexts: DICOMClient.verificationContexts,
-                                                    timeouts: DICOMTimeouts(connect: .seconds(5), artim: .seconds(5), dimse: .seconds(5)))
+                                                    timeouts: DICOMTimeouts(connect: .seconds(30), artim: .seconds(30), dimse: .seconds(30)))
         let peer = try await acceptor.accept()
         defer { peer.close() }
         #expect(await peer.readPDU()?.type == 0x01)
@@ -238,7 +238,7 @@ import Glibc
         async let echo = established.echo()
         #expect(await peer.readPDU()?.type == 0x04, "C-ECHO-RQ")
         try peer.write(try Self.associateAccept)
-        let (reply, eof) = await TestSupport.readToEnd(peer.fd)
+        let (reply, eof) = await peer.readToEnd()
         #expect(reply == Self.providerAbort(reason: 2))
         #expect(eof)
         do {
@@ -256,7 +256,7 @@ import Glibc
         defer { acceptor.close() }
         async let association = DICOMClient.connect(host: "127.0.0.1", port: acceptor.port, callingAE: "SCU", calledAE: "ANY-SCP",
                                                     presentationContexts: DICOMClient.verificationContexts,
-                                                    timeouts: DICOMTimeouts(connect: .seconds(5), artim: .seconds(5)))
+                                                    timeouts: DICOMTimeouts(connect: .seconds(30), artim: .seconds(30)))
         let peer = try await acceptor.accept()
         defer { peer.close() }
         #expect(await peer.readPDU()?.type == 0x01)
@@ -269,7 +269,7 @@ import Glibc
         #expect(answer?.type == 0x06, "the requestor answers the collision with A-RELEASE-RP (AR-9)")
         try peer.write(Self.releaseResponse)
         try await releasing
-        let (rest, eof) = await TestSupport.readToEnd(peer.fd)
+        let (rest, eof) = await peer.readToEnd()
         #expect(rest.isEmpty)
         #expect(eof)
     }
@@ -280,14 +280,22 @@ private struct RefusingStorageHandler: StorageHandler {
     func store(_ instance: ReceivedInstance) async -> DIMSEStatus { .outOfResources }
 }
 
-/// A connected plain TCP socket with a receive timeout; reads run on a dispatch thread, never on the cooperative pool.
+/// Runs a blocking call on a thread of its own: never on the cooperative pool the servers run on, and never queued
+/// behind other suites' blocking reads on the shared dispatch threads.
+private func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: body()) }.start()
+    }
+}
+
+/// A connected plain TCP socket with a 30 s receive timeout; reads run on threads of their own.
 private final class RawPeer: @unchecked Sendable {
     let fd: Int32
 
     init(fd: Int32) { self.fd = fd }
 
     convenience init(port: Int) throws {
-        let fd = TestSupport.rawConnect(port: port)
+        let fd = TestSupport.rawConnect(port: port, receiveTimeoutSeconds: 30)
         guard fd >= 0 else { throw DICOMServiceError(.connectionFailed, "cannot connect to 127.0.0.1:\(port)") }
         self.init(fd: fd)
     }
@@ -304,14 +312,18 @@ private final class RawPeer: @unchecked Sendable {
     /// One whole PDU (type and body), or nil at the end of the stream, on a timeout or a malformed length.
     func readPDU() async -> (type: UInt8, body: [UInt8])? {
         let fd = self.fd
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                guard let header = Self.readExactly(fd, 6) else { return continuation.resume(returning: nil) }
-                let length = header[2...5].reduce(0) { $0 << 8 | Int($1) }
-                guard length <= 1 << 20, let body = Self.readExactly(fd, length) else { return continuation.resume(returning: nil) }
-                continuation.resume(returning: (header[0], body))
-            }
+        return await onOwnThread {
+            guard let header = Self.readExactly(fd, 6) else { return nil }
+            let length = header[2...5].reduce(0) { $0 << 8 | Int($1) }
+            guard length <= 1 << 20, let body = Self.readExactly(fd, length) else { return nil }
+            return (header[0], body)
         }
+    }
+
+    /// Everything until the end of the stream (or the receive timeout), and whether the end was seen.
+    func readToEnd() async -> (bytes: [UInt8], eof: Bool) {
+        let fd = self.fd
+        return await onOwnThread { TestSupport.blockingReadToEnd(fd) }
     }
 
     private static func readExactly(_ fd: Int32, _ count: Int) -> [UInt8]? {
@@ -354,18 +366,16 @@ private final class FakeAcceptor: @unchecked Sendable {
         port = Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// The next connection, waiting at most 10 s.
+    /// The next connection, waiting at most 30 s.
     func accept() async throws -> RawPeer {
         let fd = self.fd
-        let accepted: Int32 = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                guard poll(&poller, 1, 10_000) == 1 else { return continuation.resume(returning: -1) }
-                continuation.resume(returning: Glibc.accept(fd, nil, nil))
-            }
+        let accepted: Int32 = await onOwnThread {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 30_000) == 1 else { return -1 }
+            return Glibc.accept(fd, nil, nil)
         }
-        guard accepted >= 0 else { throw DICOMServiceError(.timeout, "no connection to the fake acceptor within 10 s") }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        guard accepted >= 0 else { throw DICOMServiceError(.timeout, "no connection to the fake acceptor within 30 s") }
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(accepted, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         return RawPeer(fd: accepted)
     }
