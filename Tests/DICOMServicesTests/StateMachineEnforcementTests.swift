@@ -2,6 +2,7 @@ import DICOMCore
 import DICOMNetwork
 import DICOMServices
 import Foundation
+import Logging
 import NIOCore
 import Testing
 #if canImport(Glibc)
@@ -144,6 +145,39 @@ import Glibc
         #expect(eof)
     }
 
+    // MARK: - Logging
+
+    /// State transitions are logged at debug level on both sides (requestor and acceptor), data transfer that leaves the
+    /// state unchanged is not, and an abort names the action and the states.
+    @Test func transitionsAreLoggedAtDebug() async throws {
+        let lines = CapturedLog()
+        var logger = Logger(label: "test.statemachine") { _ in CapturingLogHandler(lines: lines) }
+        logger.logLevel = .debug
+        let server = try await DICOMServer.start(port: 0, storageHandler: RefusingStorageHandler(), logger: logger)
+        do {
+            let association = try await DICOMClient.connect(host: "127.0.0.1", port: server.port, callingAE: "LOG", calledAE: "ANY-SCP",
+                                                            presentationContexts: DICOMClient.verificationContexts, logger: logger)
+            #expect(try await association.echo() == .success)
+            try await association.release()
+            let peer = try RawPeer(port: server.port)
+            defer { peer.close() }
+            try peer.write(Self.pData)
+            _ = await peer.readToEnd()
+        } catch {
+            await server.shutdown(gracePeriod: .milliseconds(100))
+            throw error
+        }
+        await server.shutdown(gracePeriod: .milliseconds(500))
+        let transitions = lines.all.filter { $0.hasPrefix("upper layer ") }
+        for expected in ["upper layer AE-1 Evt1 Sta1 → Sta4", "upper layer AE-2 Evt2 Sta4 → Sta5", "upper layer AE-3 Evt3 Sta5 → Sta6",
+                         "upper layer AE-5 Evt5 Sta1 → Sta2", "upper layer AE-6 Evt6 Sta2 → Sta3", "upper layer AE-7 Evt7 Sta3 → Sta6",
+                         "upper layer AR-1 Evt11 Sta6 → Sta7", "upper layer AR-2 Evt12 Sta6 → Sta8", "upper layer AR-4 Evt14 Sta8 → Sta13",
+                         "upper layer AR-3 Evt13 Sta7 → Sta1", "upper layer AA-1 Evt10 Sta2 → Sta13"] {
+            #expect(transitions.contains(expected), "\(expected) in \(transitions)")
+        }
+        #expect(!transitions.contains { $0.hasPrefix("upper layer DT-") }, "no line per P-DATA-TF: \(transitions)")
+    }
+
     // MARK: - Requestor
 
     /// What a misbehaving acceptor answers to our A-ASSOCIATE-RQ, and the A-ABORT our requestor must send back.
@@ -272,6 +306,32 @@ import Glibc
         let (rest, eof) = await peer.readToEnd()
         #expect(rest.isEmpty)
         #expect(eof)
+    }
+}
+
+/// Log lines ("message event state") collected from every logger of a test.
+private final class CapturedLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+    var all: [String] { lock.withLock { lines } }
+}
+
+private struct CapturingLogHandler: LogHandler {
+    let lines: CapturedLog
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .debug
+    var metadataProvider: Logger.MetadataProvider?
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let fields = event.metadata ?? [:]
+        lines.append([event.message.description, fields["dicom.event"].map { "\($0)" }, fields["dicom.state"].map { "\($0)" }]
+            .compactMap { $0 }.joined(separator: " "))
     }
 }
 
