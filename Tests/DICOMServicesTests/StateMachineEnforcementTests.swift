@@ -102,11 +102,13 @@ import Glibc
     }
 
     /// Sends `testCase` to a fresh server (after an accepted A-ASSOCIATE-RQ when `associateFirst`), expects exactly its
-    /// reply and the connection closed, then checks that the server still serves a normal association.
+    /// reply and the connection closed, then checks that an association opened before it and a new one both still work.
     static func exchange(_ testCase: Case, associateFirst: Bool) async throws {
         let server = try await DICOMServer.start(port: 0, storageHandler: RefusingStorageHandler(),
                                                  timeouts: DICOMServerTimeouts(artim: .seconds(30), idle: .seconds(30)))
         do {
+            let bystander = try await DICOMClient.connect(host: "127.0.0.1", port: server.port, callingAE: "BYSTANDER",
+                                                          calledAE: "ANY-SCP", presentationContexts: DICOMClient.verificationContexts)
             let peer = try RawPeer(port: server.port)
             defer { peer.close() }
             if associateFirst {
@@ -122,6 +124,8 @@ import Glibc
                                                             presentationContexts: DICOMClient.verificationContexts)
             #expect(try await association.echo() == .success)
             try await association.release()
+            #expect(try await bystander.echo() == .success, "the association open meanwhile is undisturbed")
+            try await bystander.release()
         } catch {
             await server.shutdown(gracePeriod: .milliseconds(100))
             throw error
