@@ -234,8 +234,13 @@ package struct JSONParser {
         return value
     }
 
+    /// The string of `slice`, which must be valid UTF-8. Decoding replaces invalid sequences with U+FFFD, so the input
+    /// was valid exactly when the decoded string's UTF-8 is the input itself (checked only when a byte is not ASCII).
+    /// This is several times faster than `String(validating:as:)` on a raw buffer, which is not specialized.
     private func validUTF8(_ slice: UnsafeRawBufferPointer, at start: Int) throws -> String {
-        guard let string = String(validating: slice, as: UTF8.self) else {
+        let bytes = slice.assumingMemoryBound(to: UInt8.self)
+        let string = String(decoding: bytes, as: UTF8.self)
+        guard bytes.allSatisfy({ $0 < 0x80 }) || string.utf8.elementsEqual(bytes) else {
             throw DICOMError(.malformed, "invalid JSON: a string is not valid UTF-8", offset: start)
         }
         return string

@@ -49,6 +49,23 @@ import DICOMCore
         } throws: { ($0 as? DICOMError)?.offset == 2 }
     }
 
+    /// Overlong forms, encoded surrogates, truncated and stray continuation bytes, code points past U+10FFFF.
+    @Test(arguments: [[0xC0, 0x80], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0xE2, 0x82], [0x80], [0xF4, 0x90, 0x80, 0x80],
+                      [0xFF], [0x41, 0xF0, 0x9F, 0x98]] as [[UInt8]])
+    func everyKindOfInvalidUTF8IsRejected(_ invalid: [UInt8]) {
+        #expect(throws: DICOMError.self) { try JSONParser.parse(Data([0x5B, 0x22] + invalid + [0x22, 0x5D]), maximumDepth: 2) }
+    }
+
+    @Test func validUTF8IncludingAReplacementCharacterIsKept() throws {
+        let text = "Ңөү پچژگکی \u{FFFD} \u{1F600}"
+        guard case .array(let items) = try JSONParser.parse(Data("[\"\(text)\"]".utf8), maximumDepth: 2),
+              case .string(let value) = items.first else {
+            Issue.record("not an array with one string")
+            return
+        }
+        #expect(value == text)
+    }
+
     @Test func errorsCarryTheByteOffset() {
         #expect {
             try parse(#"{"a": [1, 2 3]}"#)

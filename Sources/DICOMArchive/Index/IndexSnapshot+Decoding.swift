@@ -54,33 +54,49 @@ extension IndexSnapshot {
 
     private static func instanceRecord(_ value: JSONValue) throws -> InstanceRecord {
         guard case .object(let members) = value else { throw SnapshotFormatError("\"record\" is not an object") }
-        var strings: [String: String] = [:]
-        var levels: [String: [Tag: String]] = [:]
+        // One local per member (no dictionaries per record: this runs a million times at start-up).
+        var patientID, studyUID, seriesUID, sopUID, sopClassUID, path, syntax, sha256, caller, charset: String?
+        var patient: [Tag: String] = [:], study: [Tag: String] = [:], series: [Tag: String] = [:], instance: [Tag: String] = [:]
         var size: Int?
         var receivedAt: Double?
         for (key, value) in members {
             switch key {
-            case "patient", "study", "series", "instance": levels[key] = try attributes(value, key)
+            case "patient": patient = try attributes(value, key)
+            case "study": study = try attributes(value, key)
+            case "series": series = try attributes(value, key)
+            case "instance": instance = try attributes(value, key)
             case "size": size = try integer(value, key)
             case "receivedAt": receivedAt = try number(value, key)
             default:
-                if case .string(let text) = value { strings[key] = text }
+                guard case .string(let text) = value else { continue }
+                switch key {
+                case "patientID": patientID = text
+                case "studyInstanceUID": studyUID = text
+                case "seriesInstanceUID": seriesUID = text
+                case "sopInstanceUID": sopUID = text
+                case "sopClassUID": sopClassUID = text
+                case "path": path = text
+                case "transferSyntaxUID": syntax = text
+                case "sha256": sha256 = text
+                case "callingAETitle": caller = text
+                case "specificCharacterSet": charset = text
+                default: continue
+                }
             }
         }
-        func required(_ key: String) throws -> String {
-            guard let value = strings[key] else { throw SnapshotFormatError("\"\(key)\" is missing or not a string") }
+        func required(_ value: String?, _ key: String) throws -> String {
+            guard let value else { throw SnapshotFormatError("\"\(key)\" is missing or not a string") }
             return value
         }
         guard let size else { throw SnapshotFormatError("\"size\" is missing") }
         guard let receivedAt else { throw SnapshotFormatError("\"receivedAt\" is missing") }
         return InstanceRecord(
-            patientID: try required("patientID"), studyInstanceUID: try required("studyInstanceUID"),
-            seriesInstanceUID: try required("seriesInstanceUID"), sopInstanceUID: try required("sopInstanceUID"),
-            sopClassUID: try required("sopClassUID"), patient: levels["patient"] ?? [:], study: levels["study"] ?? [:],
-            series: levels["series"] ?? [:], instance: levels["instance"] ?? [:], path: try required("path"), size: size,
-            transferSyntaxUID: try required("transferSyntaxUID"), sha256: try required("sha256"),
-            receivedAt: Date(timeIntervalSince1970: receivedAt), callingAETitle: try required("callingAETitle"),
-            specificCharacterSet: try required("specificCharacterSet"))
+            patientID: try required(patientID, "patientID"), studyInstanceUID: try required(studyUID, "studyInstanceUID"),
+            seriesInstanceUID: try required(seriesUID, "seriesInstanceUID"), sopInstanceUID: try required(sopUID, "sopInstanceUID"),
+            sopClassUID: try required(sopClassUID, "sopClassUID"), patient: patient, study: study, series: series, instance: instance,
+            path: try required(path, "path"), size: size, transferSyntaxUID: try required(syntax, "transferSyntaxUID"),
+            sha256: try required(sha256, "sha256"), receivedAt: Date(timeIntervalSince1970: receivedAt),
+            callingAETitle: try required(caller, "callingAETitle"), specificCharacterSet: try required(charset, "specificCharacterSet"))
     }
 
     /// `{"00100010": "value", …}`: tags as eight hexadecimal digits.
