@@ -149,6 +149,33 @@ import Glibc
         #expect(eof)
     }
 
+    /// After its A-ABORT the server waits in Sta13 for the peer to close, dropping what still arrives (AA-6), and
+    /// closes by itself when ARTIM expires (AA-2) if the peer never does.
+    @Test func sta13LastsUntilARTIMWhenThePeerKeepsTheConnection() async throws {
+        let server = try await DICOMServer.start(port: 0, storageHandler: RefusingStorageHandler(),
+                                                 timeouts: DICOMServerTimeouts(artim: .seconds(3), idle: .seconds(30)))
+        defer { Task { await server.shutdown(gracePeriod: .milliseconds(100)) } }
+        let peer = try RawPeer(port: server.port)
+        defer { peer.close() }
+        let start = ContinuousClock.now
+        try peer.write(Self.pData)
+        let abort = await peer.readPDU()
+        #expect(abort.map { [$0.type] + [0, 0, 0, 0, 4] + $0.body } == Self.providerAbort(reason: 2))
+        // Still open (a closed socket would answer the first write with a reset, failing the second).
+        #expect(peer.sendWithoutSignal(Self.pData) == Self.pData.count)
+        try await Task.sleep(for: .milliseconds(100))
+        let secondAccepted = peer.sendWithoutSignal(Self.pData) == Self.pData.count
+        if ContinuousClock.now - start < .seconds(2) { #expect(secondAccepted, "the connection is held in Sta13, not closed at once") }
+        // Then closed by the server when ARTIM expires: a write is reset.
+        var reset = false
+        while !reset, ContinuousClock.now - start < .seconds(30) {
+            try await Task.sleep(for: .milliseconds(200))
+            reset = peer.sendWithoutSignal(Self.pData) < 0
+        }
+        #expect(reset, "ARTIM (3 s) closes the connection")
+        #expect(ContinuousClock.now - start >= .seconds(2.5), "not before ARTIM")
+    }
+
     // MARK: - Logging
 
     /// State transitions are logged at debug level on both sides (requestor and acceptor), data transfer that leaves the
@@ -371,6 +398,11 @@ private final class RawPeer: @unchecked Sendable {
             guard n > 0 else { throw DICOMServiceError(.connectionFailed, "write failed: errno \(errno)") }
             offset += n
         }
+    }
+
+    /// `send` with MSG_NOSIGNAL: the byte count, or -1 when the connection was reset (no SIGPIPE).
+    func sendWithoutSignal(_ bytes: [UInt8]) -> Int {
+        bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
     /// One whole PDU (type and body), or nil at the end of the stream, on a timeout or a malformed length.
