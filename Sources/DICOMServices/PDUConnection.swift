@@ -383,14 +383,8 @@ final class PDUConnection: @unchecked Sendable {
     /// connection under the answer just sent.
     func awaitClose(timeout: TimeAmount) async {
         channel.close(mode: .output).whenFailure { _ in }
-        while true {
-            do {
-                guard let pdu = try await receive(timeout: timeout, what: "close in Sta13") else { break }
-                if case .abort = pdu { break }   // AA-2
-            } catch {
-                break
-            }
-        }
+        // In Sta13 receive returns only at the close (AR-5), at an A-ABORT (AA-2) or when the timer closes the connection.
+        _ = try? await receive(timeout: timeout, what: "the peer to close the connection")
         await close()
     }
 
