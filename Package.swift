@@ -129,6 +129,7 @@ let package = Package(
             "DICOMCore", "DICOMIO", "DICOMNetwork", "DICOMServices", "DICOMCodecs", "dcmquery", "dcmsend",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "DICOMArchiveTests", dependencies: [
             "DICOMCore", "DICOMIO", "DICOMJSON", "DICOMNetwork", "DICOMServices", "DICOMArchive", "dcmstore",
