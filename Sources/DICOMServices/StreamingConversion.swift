@@ -38,8 +38,9 @@ enum StreamingConversion {
     /// Writes the data set of the Part 10 file at `path`, encoded in `target`, to a new file in `temporaryDirectory`
     /// and returns that file's path; the caller removes it. Returns nil when this file does not stream (see the type's
     /// documentation); nothing is left behind then.
-    /// - Throws: ``DICOMServiceError`` `invalidInput` naming the file and what failed ("frame 7 of 20: …"); the
-    ///   partial temporary file is removed.
+    /// - Throws: ``DICOMServiceError`` `invalidInput` naming the file and what failed ("frame 7 of 20: …"), or
+    ///   `CancellationError` when the task is cancelled (checked between frames and slices); the partial temporary
+    ///   file is removed either way.
     static func convert(fileAt path: String, to target: TransferSyntax, temporaryDirectory: String) throws -> String? {
         let mapped: MappedFile
         do {
@@ -60,6 +61,9 @@ enum StreamingConversion {
         } catch is StreamDeclined {
             try? FileManager.default.removeItem(atPath: output)
             return nil
+        } catch let cancelled as CancellationError {
+            try? FileManager.default.removeItem(atPath: output)
+            throw cancelled
         } catch {
             try? FileManager.default.removeItem(atPath: output)
             if let error = error as? DICOMServiceError { throw error }
@@ -142,6 +146,7 @@ enum StreamingConversion {
         var position = location.valueOffset
         let end = location.valueOffset + length
         while position < end {
+            try Task.checkCancellation()
             let next = min(end, position + sliceLength)
             var slice = Data(mapped.data[position..<next])
             if swapWords > 1 { slice = reversingGroups(slice, of: swapWords) }
@@ -231,6 +236,8 @@ enum StreamingConversion {
         }
         try emit(first, 0)
         for index in 1..<count {
+            // A cancelled send stops between frames; the partial file is removed.
+            try Task.checkCancellation()
             try emit(try decode(index), index)
         }
         if total & 1 == 1 { try handle.write(contentsOf: Data([0])) }

@@ -169,6 +169,21 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: temporary).isEmpty)
     }
 
+    @Test func aCancelledConversionStopsAndRemovesItsFile() async throws {
+        let directory = try TestSupport.temporaryDirectory("stream-cancel")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let temporary = directory + "/tmp"
+        try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+        let path = try Self.compressedFile(.rleLossless, in: directory, name: "rle.dcm", frames: 3)
+        let task = Task {
+            while !Task.isCancelled { await Task.yield() }
+            return try StreamingConversion.convert(fileAt: path, to: .explicitVRLittleEndian, temporaryDirectory: temporary)
+        }
+        task.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await task.value }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: temporary).isEmpty)
+    }
+
     @Test func unreadableTemporaryDirectoryIsAClearError() throws {
         let directory = try TestSupport.temporaryDirectory("stream-nodir")
         defer { try? FileManager.default.removeItem(atPath: directory) }
