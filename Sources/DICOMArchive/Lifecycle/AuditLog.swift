@@ -1,3 +1,4 @@
+import DICOMJSON
 import Foundation
 import Logging
 #if canImport(Glibc)
@@ -80,8 +81,7 @@ public final class AuditTrail: @unchecked Sendable {
 
     /// Appends one entry; a write failure is logged once (the action itself is not refused).
     public func record(_ entry: AuditEntry) {
-        guard var line = try? AuditLog.encoder().encode(entry) else { return }
-        line.append(0x0A)
+        let line = entry.jsonLine()
         lock.lock()
         defer { lock.unlock() }
         if descriptor < 0 { descriptor = open(log.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644) }
@@ -142,8 +142,7 @@ public struct AuditLog: Sendable {
     /// Appends one line and makes it durable.
     /// - Throws: ``ArchiveError`` when the log cannot be written.
     public func append(_ entry: AuditEntry) throws {
-        var line = try Self.encoder().encode(entry)
-        line.append(0x0A)
+        let line = entry.jsonLine()
         Self.lock.lock()
         defer { Self.lock.unlock() }
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
@@ -174,5 +173,53 @@ public struct AuditLog: Sendable {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         return data.split(separator: 0x0A).compactMap { try? decoder.decode(AuditEntry.self, from: Data($0)) }
+    }
+}
+
+extension AuditEntry {
+    /// The entry as one line of `audit.jsonl` (ending with a newline), as ``AuditLog/encoder()`` would write it: sorted
+    /// member names, the time in ISO 8601 UTC to the second, absent optionals left out. Written directly, as the server
+    /// writes one for every C-STORE.
+    func jsonLine() -> Data {
+        var writer = JSONWriter(prettyPrinted: false, capacity: 512)
+        func optional(_ key: String, _ value: String?) {
+            if let value { writer.key(key); writer.string(value) }
+        }
+        writer.beginObject()
+        writer.key("action"); writer.string(action)
+        optional("aeTitle", aeTitle)
+        writer.key("bytes"); writer.number(bytes)
+        writer.key("count"); writer.number(count)
+        writer.key("host"); writer.string(host)
+        optional("keys", keys)
+        optional("level", level)
+        optional("organization", organization)
+        optional("peer", peer)
+        optional("reason", reason)
+        optional("status", status)
+        if let studies {
+            writer.key("studies")
+            writer.beginArray()
+            for study in studies { writer.string(study) }
+            writer.endArray()
+        }
+        writer.key("time"); writer.string(Self.iso8601(time))
+        optional("uid", uid)
+        writer.key("user"); writer.string(user)
+        writer.endObject()
+        var line = Data(writer.bytes)
+        line.append(0x0A)
+        return line
+    }
+
+    /// `2026-11-24T03:55:07Z`: what `JSONEncoder`'s `.iso8601` strategy writes (UTC, whole seconds).
+    static func iso8601(_ date: Date) -> String {
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let year = Int(parts.tm_year) + 1900
+        let yearText = year < 1000 ? String(repeating: "0", count: 4 - String(year).count) + String(year) : String(year)
+        return "\(yearText)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 }
