@@ -184,6 +184,40 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: temporary).isEmpty)
     }
 
+    /// The element walker skips an undefined-length UN (a sequence in implicit VR little endian, PS3.5 §6.2.2) and
+    /// nested undefined-length items to reach Pixel Data, and throws (never traps) on every truncation of the input.
+    @Test func walkerSkipsUndefinedLengthUNAndRejectsTruncatedInput() throws {
+        var bytes: [UInt8] = []
+        func u16(_ v: UInt16) { bytes += [UInt8(v & 0xFF), UInt8(v >> 8)] }
+        func u32(_ v: UInt32) { for k in 0..<4 { bytes.append(UInt8((v >> (8 * UInt32(k))) & 0xFF)) } }
+        // (0009,0010) LO "PRIV"
+        u16(0x0009); u16(0x0010); bytes += Array("LO".utf8); u16(4); bytes += Array("PRIV".utf8)
+        // (0009,1001) UN, undefined length: one undefined-length item holding (0008,0100) "ABCD" in implicit VR.
+        u16(0x0009); u16(0x1001); bytes += Array("UN".utf8); u16(0); u32(0xFFFF_FFFF)
+        u16(0xFFFE); u16(0xE000); u32(0xFFFF_FFFF)
+        u16(0x0008); u16(0x0100); u32(4); bytes += Array("ABCD".utf8)
+        u16(0xFFFE); u16(0xE00D); u32(0)
+        u16(0xFFFE); u16(0xE0DD); u32(0)
+        // (0028,0010) US 2
+        u16(0x0028); u16(0x0010); bytes += Array("US".utf8); u16(2); u16(2)
+        let pixelAt = bytes.count
+        // (7FE0,0010) OW, 4 bytes; then (FFFC,FFFC) OB, 2 bytes.
+        u16(0x7FE0); u16(0x0010); bytes += Array("OW".utf8); u16(0); u32(4); bytes += [1, 2, 3, 4]
+        u16(0xFFFC); u16(0xFFFC); bytes += Array("OB".utf8); u16(0); u32(2); bytes += [0, 0]
+        let location = try bytes.withUnsafeBytes { raw in
+            try ElementWalker(raw: raw, bigEndian: false).locatePixelData(from: 0, explicitVR: true, pixelRepresentation: nil)
+        }
+        #expect(location == PixelDataLocation(headerOffset: pixelAt, vr: .OW, valueOffset: pixelAt + 12, length: 4, items: [],
+                                              end: pixelAt + 16))
+        for cut in 1..<(pixelAt + 16) {
+            let prefix = Array(bytes.prefix(cut))
+            let found = try? prefix.withUnsafeBytes { raw in
+                try ElementWalker(raw: raw, bigEndian: false).locatePixelData(from: 0, explicitVR: true, pixelRepresentation: nil)
+            }
+            #expect(found == nil, "cut at \(cut) found Pixel Data")
+        }
+    }
+
     @Test func unreadableTemporaryDirectoryIsAClearError() throws {
         let directory = try TestSupport.temporaryDirectory("stream-nodir")
         defer { try? FileManager.default.removeItem(atPath: directory) }
