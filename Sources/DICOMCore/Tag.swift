@@ -71,3 +71,15 @@ public func hexString(_ value: some BinaryInteger & FixedWidthInteger, digits: I
     let s = String(value, radix: 16, uppercase: true)
     return s.count >= digits ? s : String(repeating: "0", count: digits - s.count) + s
 }
+
+/// Bytes as lower-case hexadecimal, two digits each (how SHA-256 digests and certificate fingerprints are written).
+public func lowercaseHex(_ bytes: some Sequence<UInt8>) -> String {
+    let digits: [UInt8] = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.underestimatedCount * 2)
+    for byte in bytes {
+        out.append(digits[Int(byte >> 4)])
+        out.append(digits[Int(byte & 0xF)])
+    }
+    return String(decoding: out, as: UTF8.self)
+}

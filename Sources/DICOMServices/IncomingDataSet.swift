@@ -85,14 +85,7 @@ final class IncomingDataSet {
     /// fragment.
     func sha256() -> String? {
         guard writeError == nil else { return nil }
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(64)
-        for byte in hasher.finalize() {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: text, as: UTF8.self)
+        return lowercaseHex(hasher.finalize())
     }
 
     /// Closes and deletes the file, unless a handler moved it away.

@@ -231,7 +231,7 @@ final class PDUConnection: @unchecked Sendable {
         guard let certificate = try? await channel.nioSSL_peerCertificate().get(), let der = try? certificate.toDERBytes() else {
             return nil
         }
-        return SHA256.hash(data: der).map { String(format: "%02x", $0) }.joined()
+        return lowercaseHex(SHA256.hash(data: der))
     }
 
     /// The slice of a file's data set handed to the fragmenter at a time.

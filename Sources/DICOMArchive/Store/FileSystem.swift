@@ -1,4 +1,5 @@
 import Crypto
+import DICOMCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -101,7 +102,7 @@ enum FileSystem {
             try put(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
         }
         done = true
-        return (written, hex(hasher.finalize()))
+        return (written, lowercaseHex(hasher.finalize()))
     }
 
     /// The SHA-256 of a file, read in 1 MB chunks (lowercase hexadecimal), and its size.
@@ -123,18 +124,7 @@ enum FileSystem {
             hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             size += n
         }
-        return (size, hex(hasher.finalize()))
-    }
-
-    static func hex(_ digest: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for byte in digest {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        return (size, lowercaseHex(hasher.finalize()))
     }
 
     /// Renames `from` to `to` (same file system), creating `to`'s directories first, then fsyncs both directories.
