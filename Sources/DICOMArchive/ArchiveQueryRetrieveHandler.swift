@@ -51,8 +51,10 @@ public struct ArchiveQueryRetrieveHandler: QueryHandler, RetrieveHandler {
     public func find(_ identifier: DataSet, context: RequestContext) async throws -> [DataSet] {
         do {
             let matches = try await index.find(try query(identifier, context))
-            record("query", identifier, context, count: matches.count,
-                   studies: matches.compactMap { $0.string(IndexedAttribute.studyInstanceUID) }, status: .success)
+            if audit != nil {
+                record("query", identifier, context, count: matches.count,
+                       studies: matches.compactMap { $0.string(IndexedAttribute.studyInstanceUID) }, status: .success)
+            }
             return matches
         } catch let failure as DIMSEFailure {
             record("query", identifier, context, count: 0, studies: [], status: failure.status, reason: failure.comment)

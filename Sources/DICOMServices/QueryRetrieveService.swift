@@ -142,8 +142,15 @@ struct QueryRetrieveService: Sendable {
             return
         }
         // Pending responses go out in batches with one flush each (one system call and one hand-off per batch rather
-        // than per match); a C-CANCEL is honoured between batches.
+        // than per match); a C-CANCEL is honoured between batches. The pending command set is the same for every
+        // match, so it is encoded once; a batch's identifiers are encoded into one buffer and sent as slices of it.
+        let syntax = negotiated.acceptedContexts[contextID]?.knownTransferSyntax ?? .implicitVRLittleEndian
+        let pending = CFindResponse(messageIDBeingRespondedTo: request.messageID, affectedSOPClassUID: request.affectedSOPClassUID,
+                                    status: .pending, hasDataSet: true)
+        let pendingCommand = try CommandSet.encode(pending.commandSet)
         var sent = 0
+        var encoded: [UInt8] = []
+        var ends: [Int] = []
         while sent < matches.count {
             if mailbox.isCancelled {
                 try await respond(.cancel)
@@ -151,17 +158,44 @@ struct QueryRetrieveService: Sendable {
                 return
             }
             let batch = matches[sent..<min(matches.count, sent + Self.findBatchSize)]
-            var pdus: [PDU] = []
+            encoded.removeAll(keepingCapacity: true)
+            ends.removeAll(keepingCapacity: true)
             for match in batch {
-                let response = CFindResponse(messageIDBeingRespondedTo: request.messageID, affectedSOPClassUID: request.affectedSOPClassUID,
-                                             status: .pending, hasDataSet: true)
-                pdus += try fragmenter.pdus(for: response, dataSet: try encode(match, contextID: contextID), presentationContextID: contextID)
+                try DataSetWriter.encode(match, transferSyntax: syntax, into: &encoded)
+                ends.append(encoded.count)
+            }
+            let identifiers = ByteBuffer(bytes: encoded)
+            var pdus: [PDU] = []
+            pdus.reserveCapacity(batch.count)
+            var start = 0
+            for end in ends {
+                let identifier = identifiers.getSlice(at: start, length: end - start) ?? ByteBuffer()
+                start = end
+                pdus += Self.messagePDUs(command: pendingCommand, dataSet: identifier, contextID: contextID, fragmenter: fragmenter)
             }
             try await connection.send(pdus)
             sent += batch.count
         }
         try await respond(mailbox.isCancelled ? .cancel : .success)
         logger.info("C-FIND", metadata: ["dicom.matches": "\(matches.count)"])
+    }
+
+    /// The P-DATA-TF PDUs of one DIMSE message whose command set and data set are already encoded: a single PDU
+    /// holding the command PDV and the data set PDV when both fit the peer's Maximum Length (a P-DATA-TF carries one
+    /// or more PDVs, PS3.8 §9.3.5; each PDV holds either command or data set bytes, PS3.8 Annex E.2), else the
+    /// command set and data set fragmented separately as ``PDataFragmenter`` does.
+    static func messagePDUs(command: ByteBuffer, dataSet: ByteBuffer, contextID: UInt8, fragmenter: PDataFragmenter) -> [PDU] {
+        let body = 12 + command.readableBytes + dataSet.readableBytes
+        let fits = fragmenter.maximumPDULength == 0 ? body - 6 <= fragmenter.maximumFragmentLength
+                                                    : body <= Int(fragmenter.maximumPDULength)
+        guard fits else {
+            return fragmenter.pdus(for: command, presentationContextID: contextID, isCommand: true)
+                + fragmenter.pdus(for: dataSet, presentationContextID: contextID, isCommand: false)
+        }
+        return [.dataTransfer([
+            PresentationDataValue(presentationContextID: contextID, isCommand: true, isLastFragment: true, fragment: command),
+            PresentationDataValue(presentationContextID: contextID, isCommand: false, isLastFragment: true, fragment: dataSet),
+        ])]
     }
 
     // MARK: C-MOVE and C-GET

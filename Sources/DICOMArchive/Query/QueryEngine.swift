@@ -333,12 +333,14 @@ struct QueryEngine {
     private func sortedPatients(_ patients: [PatientNode]) -> [PatientNode] { patients.sorted { $0.patientID < $1.patientID } }
 
     private func sortedStudies(_ studies: [StudyNode]) -> [StudyNode] {
-        studies.sorted {
-            if $0.dateKey != $1.dateKey { return $0.dateKey < $1.dateKey }
-            let t0 = $0.attributes[IndexedAttribute.studyTime] ?? "", t1 = $1.attributes[IndexedAttribute.studyTime] ?? ""
-            if t0 != t1 { return t0 < t1 }
-            return $0.studyInstanceUID < $1.studyInstanceUID
+        // Study Time is looked up once per study, not once per comparison.
+        let keyed: [(time: String, node: StudyNode)] = studies.map { ($0.attributes[IndexedAttribute.studyTime] ?? "", $0) }
+        let sorted = keyed.sorted { (a, b) -> Bool in
+            if a.node.dateKey != b.node.dateKey { return a.node.dateKey < b.node.dateKey }
+            if a.time != b.time { return a.time < b.time }
+            return a.node.studyInstanceUID < b.node.studyInstanceUID
         }
+        return sorted.map { $0.node }
     }
 
     private func sortedSeries(_ series: [SeriesNode]) -> [SeriesNode] {
@@ -379,22 +381,67 @@ struct QueryEngine {
             if let text, !needsUnicode, text.utf8.contains(where: { $0 >= 0x80 }) { needsUnicode = true }
             values.append((key.tag, key.vr, text))
         }
+        if needsUnicode { return Self.encodedResponse(values, level: query.level, unicode: true) }
+        // Every value is ASCII: in the default repertoire (and in any VR) its bytes are its UTF-8 bytes, so the
+        // elements are built directly, already in tag order (the identifier's keys come in tag order).
+        var elements: [DataElement] = []
+        elements.reserveCapacity(values.count + 1)
+        var levelPending = true
+        for (tag, vr, text) in values {
+            if levelPending && tag.rawValue > Tag.queryRetrieveLevel.rawValue {
+                elements.append(Self.levelElement(query.level))
+                levelPending = false
+            }
+            guard let text, !text.isEmpty else {
+                elements.append(vr == .SQ ? DataElement(tag: tag, items: []) : DataElement(tag: tag, vr: vr, bytes: Data()))
+                continue
+            }
+            switch vr {
+            case .US, .SS, .UL, .SL, .SV, .UV, .SQ:
+                elements.append(Self.encodedElement(tag, vr, text, in: DataSet()))
+            default:
+                var bytes = Data(text.utf8)
+                if bytes.count & 1 == 1 { bytes.append(vr.paddingByte) }
+                elements.append(DataElement(tag: tag, vr: vr, bytes: bytes))
+            }
+        }
+        if levelPending { elements.append(Self.levelElement(query.level)) }
+        return DataSet(sortedElements: elements)
+    }
+
+    private static func levelElement(_ level: QueryLevel) -> DataElement {
+        var bytes = Data(level.rawValue.utf8)
+        if bytes.count & 1 == 1 { bytes.append(0x20) }
+        return DataElement(tag: .queryRetrieveLevel, vr: .CS, bytes: bytes)
+    }
+
+    /// A response built element by element through ``DataSet``'s encoders (`unicode`: declaring ISO_IR 192).
+    static func encodedResponse(_ values: [(tag: Tag, vr: VR, value: String?)], level: QueryLevel, unicode: Bool) -> DataSet {
         var response = DataSet()
-        if needsUnicode { response.setASCII(.specificCharacterSet, vr: .CS, "ISO_IR 192") }
-        response.setASCII(.queryRetrieveLevel, vr: .CS, query.level.rawValue)
+        if unicode { response.setASCII(.specificCharacterSet, vr: .CS, "ISO_IR 192") }
+        response.setASCII(.queryRetrieveLevel, vr: .CS, level.rawValue)
         for (tag, vr, text) in values {
             guard let text, !text.isEmpty else {
                 response[tag] = vr == .SQ ? DataElement(tag: tag, items: []) : DataElement(tag: tag, vr: vr, bytes: Data())
                 continue
             }
-            switch vr {
-            case .US, .SS, .UL, .SL, .SV, .UV:
-                let numbers = text.split(separator: "\\").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-                if (try? response.set(tag, vr: vr, integers: numbers)) == nil { response[tag] = DataElement(tag: tag, vr: vr, bytes: Data()) }
-            default:
-                if (try? response.set(tag, vr: vr, string: text)) == nil { response.setASCII(tag, vr: vr, text) }
-            }
+            response[tag] = encodedElement(tag, vr, text, in: response)
         }
         return response
+    }
+
+    /// One non-empty response value encoded in the character set of `context`: binary integers for US, SS, UL, SL,
+    /// SV and UV (empty when a value is not a number), else text.
+    private static func encodedElement(_ tag: Tag, _ vr: VR, _ text: String, in context: DataSet) -> DataElement {
+        var scratch = DataSet()
+        if let declared = context[.specificCharacterSet] { scratch[.specificCharacterSet] = declared }
+        switch vr {
+        case .US, .SS, .UL, .SL, .SV, .UV:
+            let numbers = text.split(separator: "\\").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            if (try? scratch.set(tag, vr: vr, integers: numbers)) == nil { return DataElement(tag: tag, vr: vr, bytes: Data()) }
+        default:
+            if (try? scratch.set(tag, vr: vr, string: text)) == nil { scratch.setASCII(tag, vr: vr, text) }
+        }
+        return scratch[tag] ?? DataElement(tag: tag, vr: vr, bytes: Data())
     }
 }
