@@ -283,7 +283,8 @@ struct AssociationService: Sendable {
                         case .cStoreRequest(let store):
                             incoming = IncomingDataSet(request: store, contextID: id, directory: temporaryDirectory,
                                                        transferSyntaxUID: negotiated.acceptedContexts[id]?.transferSyntax,
-                                                       sourceAETitle: negotiated.request.callingAETitle.value)
+                                                       sourceAETitle: negotiated.request.callingAETitle.value,
+                                                       hashing: handler.usesSHA256)
                         case .cFindRequest, .cMoveRequest, .cGetRequest, .nSetRequest:
                             pendingIdentifier = (command, ByteBuffer())
                         case .nCreateRequest(let create) where create.hasDataSet:

@@ -24,13 +24,16 @@ final class IncomingDataSet {
     /// Why the data set could not be written.
     private(set) var writeError: Error?
     private var descriptor: Int32
-    /// The SHA-256 of every byte written so far (header included), so a handler need not read the file back.
-    private var hasher = SHA256()
+    /// The SHA-256 of every byte written so far (header included), so a handler need not read the file back; nil when
+    /// the handler does not use it.
+    private var hasher: SHA256?
 
     /// Creates the file and writes the Part 10 header for the request's SOP class and instance, `transferSyntaxUID`
     /// (the presentation context's) and `sourceAETitle` (the sender's); no header when `transferSyntaxUID` is nil.
-    init(request: CStoreRequest, contextID: UInt8, directory: String, transferSyntaxUID: String?, sourceAETitle: String) {
+    init(request: CStoreRequest, contextID: UInt8, directory: String, transferSyntaxUID: String?, sourceAETitle: String,
+         hashing: Bool = false) {
         self.request = request
+        hasher = hashing ? SHA256() : nil
         self.contextID = contextID
         path = (directory as NSString).appendingPathComponent("dicom-incoming-\(UUID().uuidString).part")
         var header = Data()
@@ -60,7 +63,7 @@ final class IncomingDataSet {
 
     private func write(_ bytes: UnsafeRawBufferPointer) {
         guard writeError == nil, descriptor >= 0, let base = bytes.baseAddress else { return }
-        hasher.update(bufferPointer: bytes)
+        hasher?.update(bufferPointer: bytes)
         var offset = 0
         while offset < bytes.count {
             let n = Glibc.write(descriptor, base + offset, bytes.count - offset)
@@ -81,10 +84,10 @@ final class IncomingDataSet {
         if result != 0 { throw DICOMError(.io, "cannot close temporary file \(path): \(String(cString: strerror(errno)))") }
     }
 
-    /// The SHA-256 of the file's content (lowercase hexadecimal), or nil when writing failed. Call once, after the last
-    /// fragment.
+    /// The SHA-256 of the file's content (lowercase hexadecimal), or nil when not hashing or when writing failed. Call
+    /// once, after the last fragment.
     func sha256() -> String? {
-        guard writeError == nil else { return nil }
+        guard writeError == nil, let hasher else { return nil }
         return lowercaseHex(hasher.finalize())
     }
 

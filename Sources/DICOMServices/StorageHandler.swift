@@ -26,8 +26,8 @@ public struct ReceivedInstance: Sendable {
     public var callingAETitle: AETitle
     /// The AE title the requestor addressed (called AE).
     public var calledAETitle: AETitle
-    /// The SHA-256 of the whole file at ``filePath`` (lowercase hexadecimal), computed while it was written; nil when
-    /// not known.
+    /// The SHA-256 of the whole file at ``filePath`` (lowercase hexadecimal), computed while it was written when the
+    /// handler asked for it (``StorageHandler/usesSHA256``); nil otherwise.
     public var sha256: String?
 
     public init(request: CStoreRequest, transferSyntaxUID: String, filePath: String, dataSetOffset: Int = 0, byteCount: Int,
@@ -53,9 +53,14 @@ public protocol StorageHandler: Sendable {
     /// Like ``store(_:)``, with an explanation for the peer, sent as the Error Comment (0000,0902) of the C-STORE-RSP
     /// (at most 64 characters are sent). The default calls ``store(_:)`` and gives no comment.
     func storeExplained(_ instance: ReceivedInstance) async -> (status: DIMSEStatus, comment: String?)
+    /// Whether the handler uses ``ReceivedInstance/sha256``: the server then hashes each data set while it arrives
+    /// (about a quarter of a millisecond per 0.5 MB). The default is false, and ``ReceivedInstance/sha256`` is nil.
+    var usesSHA256: Bool { get }
 }
 
 extension StorageHandler {
+    public var usesSHA256: Bool { false }
+
     public func storeExplained(_ instance: ReceivedInstance) async -> (status: DIMSEStatus, comment: String?) {
         (await store(instance), nil)
     }

@@ -29,6 +29,8 @@ public struct OrderLinkingStorageHandler: StorageHandler {
         await storeExplained(instance).status
     }
 
+    public var usesSHA256: Bool { inner.usesSHA256 }
+
     public func storeExplained(_ instance: ReceivedInstance) async -> (status: DIMSEStatus, comment: String?) {
         let result = await inner.storeExplained(instance)
         if result.status.category != .failure {

@@ -52,6 +52,8 @@ public struct ForwardingStorageHandler: StorageHandler {
         self.logger = logger
     }
 
+    public var usesSHA256: Bool { inner.usesSHA256 }
+
     public func store(_ instance: ReceivedInstance) async -> DIMSEStatus {
         let result = await inner.store.store(instance)
         guard let record = result.record, [.stored, .identicalDuplicate, .replaced].contains(result.outcome) else {

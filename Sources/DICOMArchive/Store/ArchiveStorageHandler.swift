@@ -21,6 +21,9 @@ public struct ArchiveStorageHandler: StorageHandler {
         await storeExplained(instance).status
     }
 
+    /// The archive records each file's SHA-256: hashed while it arrives, it is not read back.
+    public var usesSHA256: Bool { true }
+
     public func storeExplained(_ instance: ReceivedInstance) async -> (status: DIMSEStatus, comment: String?) {
         let result = await store.store(instance)
         if let audit {

@@ -1,0 +1,64 @@
+import Crypto
+import DICOMCore
+import DICOMIO
+import DICOMNetwork
+@testable import DICOMServices
+import Foundation
+import Testing
+
+/// The server hashes a received instance only for a handler that uses the hash (``StorageHandler/usesSHA256``), and
+/// the hash is that of the file the handler gets.
+@Suite struct ReceivedHashTests {
+    /// Records the hash it was given and the SHA-256 of the file it was given.
+    final class Recorder: StorageHandler, @unchecked Sendable {
+        let usesSHA256: Bool
+        private let lock = NSLock()
+        private var seen: [(given: String?, actual: String)] = []
+
+        init(usesSHA256: Bool) { self.usesSHA256 = usesSHA256 }
+
+        func store(_ instance: ReceivedInstance) async -> DIMSEStatus {
+            guard let bytes = FileManager.default.contents(atPath: instance.filePath) else { return .outOfResources }
+            let actual = lowercaseHex(SHA256.hash(data: bytes))
+            lock.withLock { seen.append((instance.sha256, actual)) }
+            return .success
+        }
+
+        var records: [(given: String?, actual: String)] { lock.withLock { seen } }
+    }
+
+    func send(to handler: Recorder, name: String) async throws {
+        let directory = try TestSupport.temporaryDirectory(name)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try await DICOMServer.start(port: 0, storageHandler: handler, temporaryDirectory: directory)
+        let contexts = PresentationContext.numbered([TestSupport.ctImageStorage], transferSyntaxes: [TransferSyntax.explicitVRLittleEndian.uid])
+        do {
+            let association = try await DICOMClient.connect(host: "127.0.0.1", port: server.port, callingAE: "SCU", calledAE: "ANY-SCP",
+                                                            presentationContexts: contexts)
+            for n in 1...3 {
+                let path = try TestSupport.writeInstance(try TestSupport.makeInstance(sopInstanceUID: "1.2.3.77.\(n)", rows: 64, columns: 64),
+                                                         to: directory, name: "hash-\(n).dcm")
+                #expect(try await association.store(fileAt: path).status == .success)
+            }
+            try await association.release()
+        } catch {
+            await server.shutdown()
+            throw error
+        }
+        await server.shutdown()
+    }
+
+    @Test func aHandlerThatUsesTheHashGetsTheFilesSHA256() async throws {
+        let handler = Recorder(usesSHA256: true)
+        try await send(to: handler, name: "hash-on")
+        #expect(handler.records.count == 3)
+        for record in handler.records { #expect(record.given == record.actual) }
+    }
+
+    @Test func otherHandlersGetNoHash() async throws {
+        let handler = Recorder(usesSHA256: false)
+        try await send(to: handler, name: "hash-off")
+        #expect(handler.records.count == 3)
+        #expect(handler.records.allSatisfy { $0.given == nil })
+    }
+}
