@@ -199,7 +199,7 @@ final class PDUConnection: @unchecked Sendable {
         guard let last = pdus.last else { return }
         // The machine and the order of writes change together, so a concurrent abort cannot be overtaken.
         let written: EventLoopFuture<Void>? = try stateLock.withLock {
-            for (index, pdu) in pdus.enumerated() {
+            for pdu in pdus {
                 let event = Self.sendingEvent(pdu)
                 let previous = machine.state
                 let action = machine.handle(event)
@@ -211,9 +211,16 @@ final class PDUConnection: @unchecked Sendable {
                 }
                 log(action, event: event)
                 if action.name == .aa2 { return nil }   // Evt15 in Sta4: nothing to send, the transport closes
-                if index < pdus.count - 1 { channel.write(pdu, promise: nil) }
             }
-            return channel.writeAndFlush(last)
+            // One hand-off to the event loop for the whole batch (a write from outside the loop is a task and a
+            // wake-up each); tasks run in order, so the writes keep the machine's order.
+            let channel = self.channel
+            let promise = channel.eventLoop.makePromise(of: Void.self)
+            channel.eventLoop.execute {
+                for pdu in pdus.dropLast() { channel.write(pdu, promise: nil) }
+                channel.writeAndFlush(last, promise: promise)
+            }
+            return promise.futureResult
         }
         guard let written else { await close(); return }
         do {
