@@ -93,6 +93,67 @@ final class TimeoutFlag: @unchecked Sendable {
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
 }
 
+/// The receive timer of a connection. A receive sets a deadline; one event-loop task at a time watches it and, when it
+/// fires before the deadline (a later receive moved it), re-arms itself for the new one. Receiving a PDU then costs a
+/// locked store instead of scheduling and cancelling a task, each a wake-up of the event loop from outside it.
+final class ReceiveTimer: @unchecked Sendable {
+    private let lock = NSLock()
+    /// The running receive's deadline; nil between receives.
+    private var deadline: NIODeadline?
+    /// When the watching task fires; nil when none is pending.
+    private var watchedUntil: NIODeadline?
+    private let eventLoop: EventLoop
+    private let expire: @Sendable () -> Void
+
+    /// `expire` runs on the event loop when a deadline passes during a receive.
+    init(eventLoop: EventLoop, expire: @escaping @Sendable () -> Void) {
+        self.eventLoop = eventLoop
+        self.expire = expire
+    }
+
+    /// A receive starts: it times out `timeout` from now.
+    func arm(_ timeout: TimeAmount) {
+        let due = NIODeadline.now() + timeout
+        let schedule: Bool = lock.withLock {
+            deadline = due
+            if let watched = watchedUntil, watched <= due { return false }
+            watchedUntil = due
+            return true
+        }
+        if schedule { watch(until: due) }
+    }
+
+    /// The receive ended.
+    func disarm() { lock.withLock { deadline = nil } }
+
+    private func watch(until time: NIODeadline) {
+        eventLoop.scheduleTask(deadline: time) { [self] in fire(scheduledFor: time) }
+    }
+
+    private func fire(scheduledFor time: NIODeadline) {
+        enum Next { case expire, watch(NIODeadline), stop }
+        let now = NIODeadline.now()
+        let next: Next = lock.withLock {
+            let current = watchedUntil == time
+            if current { watchedUntil = nil }
+            guard let due = deadline else { return .stop }
+            if due <= now {
+                deadline = nil
+                return .expire
+            }
+            // Another pending task already watches this deadline.
+            if !current, let watched = watchedUntil, watched <= due { return .stop }
+            watchedUntil = due
+            return .watch(due)
+        }
+        switch next {
+        case .expire: expire()
+        case .watch(let due): watch(until: due)
+        case .stop: break
+        }
+    }
+}
+
 /// One TCP connection carrying PDUs: send with back-pressure, receive with a timer. Not for concurrent use:
 /// the owner (an ``Association`` or the server's per-connection task) serialises calls, except that a task may
 /// send while the owner receives (the server's C-FIND/C-MOVE/C-GET responses).
@@ -106,7 +167,8 @@ final class TimeoutFlag: @unchecked Sendable {
 final class PDUConnection: @unchecked Sendable {
     let channel: Channel
     private var iterator: AsyncThrowingStream<PDU, Error>.AsyncIterator
-    private let timedOut = TimeoutFlag()
+    private let timedOut: TimeoutFlag
+    private let receiveTimer: ReceiveTimer
     private let backlog: InboundBacklog
     private let failure: ConnectionFailure
     private let streamHandler: PDUStreamHandler
@@ -142,6 +204,12 @@ final class PDUConnection: @unchecked Sendable {
     private init(channel: Channel, stream: AsyncThrowingStream<PDU, Error>, backlog: InboundBacklog, failure: ConnectionFailure,
                  handler: PDUStreamHandler, role: UpperLayerStateMachine.Role, artim: TimeAmount, logger: Logger) {
         self.channel = channel
+        let flag = TimeoutFlag()
+        timedOut = flag
+        receiveTimer = ReceiveTimer(eventLoop: channel.eventLoop) {
+            flag.set()
+            channel.close(promise: nil)
+        }
         self.iterator = stream.makeAsyncIterator()
         self.backlog = backlog
         self.failure = failure
@@ -292,12 +360,8 @@ final class PDUConnection: @unchecked Sendable {
     ///   decoded; transport errors as they come.
     func receive(timeout: TimeAmount, what: String) async throws -> PDU? {
         let flag = timedOut
-        let channel = self.channel
-        let timer = channel.eventLoop.scheduleTask(in: timeout) {
-            flag.set()
-            channel.close(promise: nil)
-        }
-        defer { timer.cancel() }
+        receiveTimer.arm(timeout)
+        defer { receiveTimer.disarm() }
         func timeoutError() -> DICOMServiceError {
             DICOMServiceError(.timeout, "no \(what) within \(Double(timeout.nanoseconds) / 1e9) s; connection closed")
         }
