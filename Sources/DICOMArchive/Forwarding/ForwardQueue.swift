@@ -128,7 +128,7 @@ public actor ForwardQueue {
         let lockPath = directory + "/lock"
         let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard lock >= 0 else { throw ArchiveError.system("cannot open", path: lockPath, errno: errno) }
-        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+        guard FileSystem.lockExclusively(lock) else {
             Glibc.close(lock)
             throw ArchiveError(.io, "the forwarding queue \(directory) is in use by another process (a running dcmstore serve?); stop it first",
                                path: directory)

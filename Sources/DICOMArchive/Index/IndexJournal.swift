@@ -60,7 +60,7 @@ final class JournalFile: @unchecked Sendable {
         self.path = path
         fd = Glibc.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ArchiveIndexError(.io, "cannot open the journal: \(String(cString: strerror(errno)))", path: path) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        guard FileSystem.lockExclusively(fd) else {
             Glibc.close(fd)
             throw ArchiveIndexError(.io, "the index is in use by another process or index object (the journal is locked)", path: path)
         }

@@ -150,6 +150,19 @@ enum FileSystem {
         if sourceDirectory != directory { syncDirectory(sourceDirectory) }
     }
 
+    /// Takes an exclusive `flock` on `descriptor` without blocking, trying again for up to `patience` seconds before
+    /// giving up. Another process holding the lock for good is reported after that time; the wait covers a process
+    /// being started by this one (or by a library) that holds a copy of the descriptor between its fork and its exec,
+    /// which keeps a just-released lock taken for a moment even though the descriptor is close-on-exec.
+    static func lockExclusively(_ descriptor: Int32, patience: Double = 1.0) -> Bool {
+        let giveUp = Date().addingTimeInterval(patience)
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR, Date() < giveUp else { return false }
+            usleep(10_000)
+        }
+        return true
+    }
+
     /// The size of a regular file, or nil.
     static func fileSize(_ path: String) -> Int? {
         var info = stat()
