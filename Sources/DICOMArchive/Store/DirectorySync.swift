@@ -55,7 +55,7 @@ final class DirectorySync: @unchecked Sendable {
             syncCount += 1
             lock.unlock()
 
-            let result = Result { try Self.fsyncDirectory(directory) }
+            let result = Result { try FileSystem.syncDirectoryReportingErrors(directory) }
 
             lock.lock()
             progress = directories[directory] ?? progress
@@ -74,15 +74,6 @@ final class DirectorySync: @unchecked Sendable {
             directories[directory] = progress
             lock.unlock()
             for continuation in resumed { continuation.resume(with: result) }
-        }
-    }
-
-    static func fsyncDirectory(_ directory: String) throws {
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw ArchiveError.system("cannot open directory", path: directory, errno: errno) }
-        defer { close(fd) }
-        if fsync(fd) != 0 && errno != EINVAL {
-            throw ArchiveError.system("cannot fsync directory", path: directory, errno: errno)
         }
     }
 }

@@ -36,8 +36,18 @@ enum FileSystem {
     /// fsync of a directory (so a rename or a new entry in it is durable). Errors are ignored: some file systems
     /// do not support fsync on directories.
     static func syncDirectory(_ path: String) {
+        try? syncDirectoryReportingErrors(path)
+    }
+
+    /// fsync of a directory, throwing ``ArchiveError`` when it cannot be opened or the fsync fails (EINVAL, meaning the
+    /// file system does not sync directories, is not an error).
+    static func syncDirectoryReportingErrors(_ path: String) throws {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 { _ = fsync(fd); close(fd) }
+        guard fd >= 0 else { throw ArchiveError.system("cannot open directory", path: path, errno: errno) }
+        defer { close(fd) }
+        if fsync(fd) != 0 && errno != EINVAL {
+            throw ArchiveError.system("cannot fsync directory", path: path, errno: errno)
+        }
     }
 
     /// Whether two existing paths are on the same file system (so a rename between them works).
