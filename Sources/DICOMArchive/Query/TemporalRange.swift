@@ -22,8 +22,22 @@ public struct TemporalRange: Sendable, Equatable {
 
     /// Whether a stored value (any accepted form) lies in the range; false when it does not parse.
     public func contains(stored value: String) -> Bool {
+        // The usual stored date, `yyyymmdd` and valid, is its own normalised form: no parsing into new strings (a date
+        // range query at a million instances checks this for every candidate study).
+        if kind == .date, TemporalRange.isValidCompactDate(value) { return contains(normalized: value) }
         guard let normalized = TemporalRange.bounds(of: value, kind: kind)?.lower else { return false }
         return contains(normalized: normalized)
+    }
+
+    /// Whether `text` is exactly eight digits forming a valid date (what ``dateBounds(_:)`` accepts unchanged).
+    static func isValidCompactDate(_ text: String) -> Bool {
+        // A string without contiguous UTF-8 takes the general path (false here).
+        text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard bytes.count == 8, bytes.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return false }
+            func value(_ range: Range<Int>) -> Int { range.reduce(0) { $0 * 10 + Int(bytes[$1] - 0x30) } }
+            let year = value(0..<4), month = value(4..<6), day = value(6..<8)
+            return year >= 1 && (1...12).contains(month) && day >= 1 && day <= daysIn(month, year)
+        } ?? false
     }
 
     /// Parses a query value: `a`, `a-b`, `-b` or `a-`. Returns nil when the value is malformed.
