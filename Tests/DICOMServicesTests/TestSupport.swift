@@ -1,5 +1,6 @@
 import DICOMCore
 import DICOMIO
+import DICOMServices
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -70,6 +71,27 @@ enum TestSupport {
             if bound == 0 { return port }
         }
         return 0
+    }
+
+    /// A listening TCP socket on 127.0.0.1 at a port the system chose: its descriptor and port.
+    static func listenOnLoopback() throws -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard fd >= 0, bound == 0, named == 0, listen(fd, 4) == 0 else {
+            if fd >= 0 { close(fd) }
+            throw DICOMServiceError(.connectionFailed, "cannot listen on 127.0.0.1: errno \(errno)")
+        }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
     /// Connects a plain TCP socket to 127.0.0.1:port with a receive timeout; returns the descriptor.

@@ -91,16 +91,8 @@ import Testing
 
     @Test func connectTimeoutAndARTIMOnASilentPeer() async throws {
         // A listener that accepts but never answers A-ASSOCIATE-RQ: the client's ARTIM gives up.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port) = try TestSupport.listenOnLoopback()
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        listen(fd, 4)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        let port = Int(UInt16(bigEndian: address.sin_port))
         let start = ContinuousClock.now
         do {
             _ = try await DICOMClient.connect(host: "127.0.0.1", port: port, callingAE: "SCU", calledAE: "SILENT",

@@ -91,12 +91,13 @@ public actor JSONArchiveIndex: ArchiveIndex {
         state.beginBulkLoad()
         for var entry in entries {
             if entry.checkFiles == true, let layout {
-                let placed = (entry.records ?? []).filter { record in
-                    let trashed = (try? layout.relativePath(record.path, movedTo: .trash)).map(layout.absolute)
-                    return FileSystem.fileExists(layout.absolute(record.path)) || trashed.map(FileSystem.fileExists) == true
-                }
-                for record in entry.records ?? [] where !placed.contains(where: { $0.sopInstanceUID == record.sopInstanceUID }) {
-                    diagnostics.append("\(journalPath): skipped instance \(record.sopInstanceUID): its store was interrupted before \(record.path) was in place (never acknowledged)")
+                var placed: [InstanceRecord] = []
+                for record in entry.records ?? [] {
+                    if isPlaced(record, in: layout) {
+                        placed.append(record)
+                    } else {
+                        diagnostics.append("\(journalPath): skipped instance \(record.sopInstanceUID): its store was interrupted before \(record.path) was in place (never acknowledged)")
+                    }
                 }
                 entry.records = placed
             }
@@ -106,12 +107,16 @@ public actor JSONArchiveIndex: ArchiveIndex {
         for message in diagnostics { logger.warning("\(message)") }
         let created = !FileManager.default.fileExists(atPath: journalPath)
         let journal = try JournalFile(path: journalPath, length: validLength)
-        if created {
-            // Make the new journal's directory entry durable too.
-            let directoryDescriptor = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            if directoryDescriptor >= 0 { _ = fsync(directoryDescriptor); _ = Glibc.close(directoryDescriptor) }
-        }
+        // Make the new journal's directory entry durable too.
+        if created { FileSystem.syncDirectory(directory) }
         return JSONArchiveIndex(directory: directory, state: state, journal: journal, diagnostics: diagnostics, logger: logger)
+    }
+
+    /// Whether a record's file is in the archive, in `data/` or (trashed since) in `trash/`.
+    private static func isPlaced(_ record: InstanceRecord, in layout: ArchiveLayout) -> Bool {
+        if FileSystem.fileExists(layout.absolute(record.path)) { return true }
+        guard let trashed = try? layout.relativePath(record.path, movedTo: .trash) else { return false }
+        return FileSystem.fileExists(layout.absolute(trashed))
     }
 
     /// An index kept only in memory, loaded with `records` (tests, benchmarks, tools that do not persist).
