@@ -24,9 +24,15 @@ public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
         self.logger = logger
     }
 
-    public mutating func decode(buffer: inout ByteBuffer) throws -> PDU? {
+    /// The length of a PDU header: type, reserved byte, 4-byte PDU-length.
+    public static let headerLength = 6
+
+    /// The whole size (header included) of the PDU starting at `buffer`'s reader index, once its header has arrived
+    /// (nil before), after checking the header: a known PDU type, a length within ``maximumPDULength``, not TLS.
+    /// - Throws: ``DICOMNetworkError`` `tlsOnPlainPort`, `unknownPDUType` or `pduTooLarge`.
+    public func pduSize(in buffer: ByteBuffer) throws -> Int? {
         if let tls = ProtocolSniffing.tlsError(buffer) { throw tls }
-        guard buffer.readableBytes >= 6 else { return nil }
+        guard buffer.readableBytes >= Self.headerLength else { return nil }
         let start = buffer.readerIndex
         let typeByte = buffer.getInteger(at: start, as: UInt8.self)!
         guard let type = PDUType(rawValue: typeByte) else {
@@ -38,9 +44,15 @@ public struct PDUDecoder: NIOSingleStepByteToMessageDecoder {
             throw DICOMNetworkError(.pduTooLarge, "\(type) declares \(length) bytes, more than the maximum of \(maximumPDULength)",
                                     pduType: typeByte, offset: 2)
         }
-        guard buffer.readableBytes - 6 >= Int(length) else { return nil }
-        buffer.moveReaderIndex(forwardBy: 6)
-        let body = buffer.readSlice(length: Int(length))!
+        return Self.headerLength + Int(length)
+    }
+
+    public mutating func decode(buffer: inout ByteBuffer) throws -> PDU? {
+        guard let size = try pduSize(in: buffer), buffer.readableBytes >= size else { return nil }
+        let type = PDUType(rawValue: buffer.getInteger(at: buffer.readerIndex, as: UInt8.self)!)!
+        let length = size - Self.headerLength
+        buffer.moveReaderIndex(forwardBy: Self.headerLength)
+        let body = buffer.readSlice(length: length)!
         let pdu = try PDU.decode(type: type, body: body)
         logger?.trace("received PDU", metadata: ["dicom.pdu": "\(type)", "dicom.pdu.length": "\(length)"])
         return pdu

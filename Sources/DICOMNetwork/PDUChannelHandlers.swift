@@ -1,0 +1,203 @@
+import DICOMCore
+import Logging
+import NIOCore
+
+/// Frames received bytes into ``PDU``s without moving them: a PDU that lies whole in one read is decoded from that
+/// read's buffer (its P-DATA fragments are slices of it), and only a PDU that spans reads is gathered, once, into a
+/// buffer of its own. Validation is ``PDUDecoder``'s: a PDU longer than the maximum is refused from its header, before
+/// any of its body is buffered, and the first bytes of a TLS ClientHello give a `tlsOnPlainPort` error.
+///
+/// NIO's `ByteToMessageHandler` keeps one cumulation buffer that it appends to and compacts; the fragments handed on
+/// (still referenced while they are written to disk) make every append and compaction copy the whole buffer. This
+/// handler never writes into a buffer that a fragment handed on may share.
+///
+/// After an error (an invalid header, a PDU that cannot be decoded) the handler reports it with `fireErrorCaught` and
+/// drops whatever arrives afterwards. When the connection closes inside a PDU, a `truncated` error is reported before
+/// `channelInactive`.
+public final class PDUFrameHandler: ChannelInboundHandler, RemovableChannelHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = PDU
+
+    /// The largest buffer reserved up front for a PDU spanning reads; a longer PDU's buffer grows as its bytes arrive.
+    static let initialGatherCapacity = 1 << 20
+
+    private var decoder: PDUDecoder
+    /// The bytes received so far of a PDU that spans reads.
+    private var partial: ByteBuffer?
+    /// The whole size (header included) of ``partial``'s PDU once its header is complete; 0 before.
+    private var partialSize = 0
+    private var failed = false
+
+    public init(maximumPDULength: UInt32 = PDUDecoder.defaultMaximumPDULength, logger: Logger? = nil) {
+        decoder = PDUDecoder(maximumPDULength: maximumPDULength, logger: logger)
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !failed else { return }
+        var input = unwrapInboundIn(data)
+        do {
+            if partial != nil {
+                guard let pdu = try gather(from: &input, allocator: context.channel.allocator) else { return }
+                context.fireChannelRead(wrapInboundOut(pdu))
+            }
+            while !failed, let pdu = try decoder.decode(buffer: &input) {
+                context.fireChannelRead(wrapInboundOut(pdu))
+            }
+            if !failed && input.readableBytes > 0 {
+                try startGathering(&input, allocator: context.channel.allocator)
+            }
+        } catch {
+            failed = true
+            partial = nil
+            context.fireErrorCaught(error)
+        }
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        if !failed, let partial, partial.readableBytes > 0 {
+            failed = true
+            let type = partial.getInteger(at: partial.readerIndex, as: UInt8.self)
+            self.partial = nil
+            context.fireErrorCaught(DICOMNetworkError(
+                .truncated, "connection closed inside a PDU (\(partial.readableBytes) bytes of an incomplete PDU received)",
+                pduType: type, offset: 0))
+        }
+        context.fireChannelInactive()
+    }
+
+    /// Begins gathering the incomplete PDU at the start of `input` (all of `input`'s remaining bytes).
+    private func startGathering(_ input: inout ByteBuffer, allocator: ByteBufferAllocator) throws {
+        let size = try decoder.pduSize(in: input) ?? 0
+        var buffer = allocator.buffer(capacity: size > 0 ? min(size, Self.initialGatherCapacity) : PDUDecoder.headerLength)
+        buffer.writeBuffer(&input)
+        partial = buffer
+        partialSize = size
+    }
+
+    /// Adds bytes from `input` to the PDU being gathered; returns it decoded once complete (`input` then holds what
+    /// follows it), nil while more bytes are needed (`input` is then empty).
+    private func gather(from input: inout ByteBuffer, allocator: ByteBufferAllocator) throws -> PDU? {
+        // Taken out of the property, so that this is the only reference and writing does not copy it.
+        guard var buffer = partial.take() else { return nil }
+        if partialSize == 0 {
+            var head = input.readSlice(length: min(PDUDecoder.headerLength - buffer.readableBytes, input.readableBytes))!
+            buffer.writeBuffer(&head)
+            guard let size = try decoder.pduSize(in: buffer) else {
+                partial = buffer
+                return nil
+            }
+            partialSize = size
+            buffer.reserveCapacity(minimumWritableBytes: min(size, Self.initialGatherCapacity) - buffer.readableBytes)
+        }
+        var body = input.readSlice(length: min(partialSize - buffer.readableBytes, input.readableBytes))!
+        buffer.writeBuffer(&body)
+        guard buffer.readableBytes == partialSize else {
+            partial = buffer
+            return nil
+        }
+        partialSize = 0
+        guard let pdu = try decoder.decode(buffer: &buffer) else {
+            throw DICOMNetworkError(.truncated, "a gathered PDU of \(buffer.readableBytes) bytes did not decode as complete")
+        }
+        return pdu
+    }
+}
+
+/// Writes outbound ``PDU``s. A P-DATA-TF whose fragments are large goes out as its headers plus the fragments' own
+/// buffers (gathered by `writev`, not copied); other PDUs are encoded into one buffer. ``writeFileFragment(header:region:promise:)``
+/// sends a fragment straight from a file (with `sendfile` on a plain TCP connection).
+public final class PDUWriteHandler: ChannelOutboundHandler, RemovableChannelHandler {
+    public typealias OutboundIn = PDU
+    public typealias OutboundOut = IOData
+
+    /// Fragments up to this size are copied next to their header; larger ones are written as they are.
+    static let copyLimit = 8 * 1024
+
+    private var context: ChannelHandlerContext?
+
+    public init() {}
+
+    public func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    public func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let pdu = unwrapOutboundIn(data)
+        do {
+            if case .dataTransfer(let values) = pdu, values.contains(where: { $0.fragment.readableBytes > Self.copyLimit }) {
+                try writeGathered(values, context: context, promise: promise)
+            } else {
+                var buffer = context.channel.allocator.buffer(capacity: 64)
+                try pdu.encode(into: &buffer)
+                context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: promise)
+            }
+        } catch {
+            promise?.fail(error)
+            context.fireErrorCaught(error)
+        }
+    }
+
+    /// A P-DATA-TF with large fragments: the PDU header and each PDV item header in small buffers, each large
+    /// fragment as its own buffer (a slice of the caller's, not a copy).
+    private func writeGathered(_ values: [PresentationDataValue], context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) throws {
+        let length = values.reduce(0) { $0 + $1.encodedLength }
+        guard length <= Int(UInt32.max) else {
+            throw DICOMNetworkError(.invalidLength, "PDU body of \(length) bytes does not fit a 32-bit length", pduType: PDUType.dataTransfer.rawValue)
+        }
+        var head = context.channel.allocator.buffer(capacity: 6 + 6 * values.count)
+        head.writeInteger(PDUType.dataTransfer.rawValue)
+        head.writeInteger(UInt8(0))
+        head.writeInteger(UInt32(length))
+        var parts: [ByteBuffer] = []
+        for value in values {
+            guard PresentationContext.isValidID(value.presentationContextID) else {
+                throw DICOMNetworkError(.invalidPresentationContextID, "presentation context ID \(value.presentationContextID) is not odd",
+                                        pduType: PDUType.dataTransfer.rawValue)
+            }
+            head.writeInteger(UInt32(2 + value.fragment.readableBytes))
+            head.writeInteger(value.presentationContextID)
+            head.writeInteger(value.messageControlHeader)
+            if value.fragment.readableBytes <= Self.copyLimit {
+                var fragment = value.fragment
+                head.writeBuffer(&fragment)
+            } else {
+                parts.append(head)
+                parts.append(value.fragment)
+                head = context.channel.allocator.buffer(capacity: 6 * values.count)
+            }
+        }
+        if head.readableBytes > 0 { parts.append(head) }
+        for part in parts.dropLast() { context.write(wrapOutboundOut(.byteBuffer(part)), promise: nil) }
+        context.write(wrapOutboundOut(.byteBuffer(parts[parts.count - 1])), promise: promise)
+    }
+
+    /// The 12 bytes that precede a fragment sent alone in a P-DATA-TF: the PDU header and one PDV item header.
+    public static func singleFragmentHeader(presentationContextID: UInt8, isCommand: Bool, isLastFragment: Bool,
+                                            fragmentLength: Int, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var head = allocator.buffer(capacity: 12)
+        head.writeInteger(PDUType.dataTransfer.rawValue)
+        head.writeInteger(UInt8(0))
+        head.writeInteger(UInt32(6 + fragmentLength))
+        head.writeInteger(UInt32(2 + fragmentLength))
+        head.writeInteger(presentationContextID)
+        head.writeInteger((isCommand ? 1 : 0) | (isLastFragment ? 2 : 0) as UInt8)
+        return head
+    }
+
+    /// Writes a P-DATA-TF whose one fragment is a region of a file: `header` from
+    /// ``singleFragmentHeader(presentationContextID:isCommand:isLastFragment:fragmentLength:allocator:)``, then the region
+    /// (sent by the kernel from the page cache, `sendfile`, on a plain TCP connection; not supported under TLS). Call on
+    /// the channel's event loop, in order with the connection's other writes; flush afterwards.
+    public func writeFileFragment(header: ByteBuffer, region: FileRegion, promise: EventLoopPromise<Void>?) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        context.write(wrapOutboundOut(.byteBuffer(header)), promise: nil)
+        context.write(wrapOutboundOut(.fileRegion(region)), promise: promise)
+    }
+
+    /// Flushes the writes made with ``writeFileFragment(header:region:promise:)``.
+    public func flushWrites() {
+        context?.flush()
+    }
+}
