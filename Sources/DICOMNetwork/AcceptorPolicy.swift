@@ -45,6 +45,12 @@ public struct AcceptorPolicy: Sendable, Equatable {
     /// neither checked nor answered (handlers see it unverified); when set, an identity that is not accepted, or a
     /// missing one that is required, gets A-ASSOCIATE-RJ (permanent, service-user, no reason given).
     public var users: UserDirectory?
+    /// How many operations (C-STOREs) this acceptor performs at once for one association: a proposed Asynchronous
+    /// Operations Window (PS3.7 §D.3.3.3) is answered with Maximum Number Operations Invoked = the smaller of this and
+    /// the proposal (a proposed 0, unlimited, gets this), and Maximum Number Operations Performed = 1 (the operations
+    /// this acceptor invokes, C-GET's C-STOREs, go one at a time). 1, the default here, answers 1/1 (synchronous);
+    /// 0 counts as 1. ``DICOMServer``'s default policies set 16.
+    public var maximumOperationsPerformed: UInt16 = 1
 
     public init(calledAETitles: AETitleFilter = .any, callingAETitles: AETitleFilter = .any,
                 abstractSyntaxes: [String: [String]] = [:], allowedRoles: [String: RoleSelection] = [:],
@@ -124,9 +130,11 @@ public struct AcceptorPolicy: Sendable, Equatable {
             info.roleSelections.append(RoleSelection(sopClassUID: proposal.sopClassUID, scuRole: proposal.scuRole && allowed.scuRole,
                                                      scpRole: proposal.scpRole && allowed.scpRole))
         }
-        if request.userInformation.asynchronousOperationsWindow != nil {
-            // Operations are performed one at a time (PS3.7 D.3.3.3): a proposed window is answered with 1/1.
-            info.asynchronousOperationsWindow = AsynchronousOperationsWindow(maximumInvoked: 1, maximumPerformed: 1)
+        if let proposed = request.userInformation.asynchronousOperationsWindow {
+            // PS3.7 D.3.3.3: no more than the requestor proposed (0 = unlimited) nor than we perform at once.
+            let ours = max(1, maximumOperationsPerformed)
+            let invoked = proposed.maximumInvoked == 0 ? ours : min(proposed.maximumInvoked, ours)
+            info.asynchronousOperationsWindow = AsynchronousOperationsWindow(maximumInvoked: invoked, maximumPerformed: 1)
         }
         if authenticated, request.userInformation.userIdentity?.positiveResponseRequested == true {
             // For username and username-with-passcode identities the server response is empty (§D.3.3.7.2).
@@ -181,6 +189,20 @@ public struct NegotiatedAssociation: Sendable, Equatable {
     /// The Maximum Length the peer advertised: P-DATA-TF PDUs we send must not exceed it (0 = no limit).
     public var peerMaximumPDULength: UInt32 {
         (role == .requestor ? accept.userInformation.maximumLength : request.userInformation.maximumLength) ?? 0
+    }
+
+    /// How many operations the requestor may have outstanding (invoked and not yet answered) at once: the Maximum Number
+    /// Operations Invoked of the Asynchronous Operations Window (PS3.7 §D.3.3.3) the acceptor answered, never more than
+    /// the requestor proposed. 1 (synchronous) when either side sent no window; a 0 (unlimited) on one side leaves the
+    /// other's number, on both sides ``Int/init(_:)`` of `UInt16.max`.
+    public var maximumOutstandingOperations: Int {
+        guard let proposed = request.userInformation.asynchronousOperationsWindow?.maximumInvoked,
+              let granted = accept.userInformation.asynchronousOperationsWindow?.maximumInvoked else { return 1 }
+        switch (proposed, granted) {
+        case (0, 0): return Int(UInt16.max)
+        case (0, let limit), (let limit, 0): return Int(limit)
+        default: return Int(min(proposed, granted))
+        }
     }
 
     /// The Maximum Length we advertised: the largest P-DATA-TF PDU we accept.

@@ -47,17 +47,26 @@ public enum DICOMClient {
     /// storage SOP classes a C-GET retrieves (see ``getContexts(model:storageSOPClasses:transferSyntaxes:)``).
     /// `userIdentity` is sent as the User Identity sub-item (PS3.7 §D.3.3.7), e.g. ``UserIdentity/usernameAndPasscode(_:passcode:positiveResponseRequested:)``.
     ///
+    /// `asynchronousOperations` above 1 proposes an Asynchronous Operations Window (PS3.7 §D.3.3.3): the association then
+    /// lets up to the number the acceptor grants (at most this one) of C-STOREs and C-ECHOs be outstanding at once,
+    /// when several tasks call them (see ``Association/maximumOutstandingOperations``); 0 proposes no limit. The default,
+    /// 1, proposes nothing: operations run one at a time.
+    ///
     /// - Throws: ``AssociationReject`` when the peer rejects, ``AssociationAbort`` when it aborts,
     ///   ``DICOMServiceError`` for connection failures and timeouts, ``DICOMNetworkError`` for a malformed answer.
     public static func connect(host: String, port: Int, callingAE: AETitle, calledAE: AETitle,
                                presentationContexts: [PresentationContext],
                                roleSelections: [RoleSelection] = [],
                                userIdentity: UserIdentity? = nil,
+                               asynchronousOperations: Int = 1,
                                maximumPDULength: UInt32 = defaultMaximumPDULength,
                                timeouts: DICOMTimeouts = DICOMTimeouts(),
                                tls: DICOMTLS? = nil,
                                eventLoopGroup: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                                logger: Logger = Logger(label: "dicom.client")) async throws -> Association {
+        guard asynchronousOperations >= 0 else {
+            throw DICOMServiceError(.invalidInput, "asynchronous operations must be 0 (no limit) or more, not \(asynchronousOperations)")
+        }
         let bootstrap = ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(timeouts.connect)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
@@ -100,6 +109,11 @@ public enum DICOMClient {
         var userInformation = UserInformation.swiftDICOM(maximumLength: maximumPDULength)
         userInformation.roleSelections = roleSelections
         userInformation.userIdentity = userIdentity
+        if asynchronousOperations != 1 {
+            // We perform the acceptor's operations (C-GET's C-STOREs) one at a time.
+            userInformation.asynchronousOperationsWindow = AsynchronousOperationsWindow(
+                maximumInvoked: UInt16(clamping: asynchronousOperations), maximumPerformed: 1)
+        }
         let request = AssociationRequest(calledAETitle: calledAE, callingAETitle: callingAE, presentationContexts: presentationContexts,
                                          userInformation: userInformation)
         do {
@@ -135,26 +149,60 @@ public enum DICOMClient {
     }
 }
 
-/// An established association, from the requestor's side. Operations run one at a time (no asynchronous
-/// operations window): concurrent calls wait their turn.
+/// An established association, from the requestor's side.
+///
+/// C-ECHO and C-STORE run in the asynchronous operations window the acceptor granted (PS3.7 §D.3.3.3; see
+/// ``maximumOutstandingOperations``): with a window of N, up to N of them called from different tasks are outstanding at
+/// once. Their messages are sent one after another (never interleaved) and each response is matched to its request by
+/// Message ID Being Responded To, so responses may come in any order. Without a window (the default) they run one at a
+/// time, as do C-FIND, C-MOVE, C-GET, Storage Commitment and release, which wait for the outstanding operations first.
+///
+/// An A-RELEASE-RQ from the acceptor (PS3.8 Table 9-10: Sta6, Evt12, AR-2 → Sta8) is answered with A-RELEASE-RP (AR-4),
+/// also while no operation runs; the operations outstanding or started afterwards fail with ``DICOMServiceError``
+/// `associationClosed`.
 public actor Association {
     /// What was negotiated: accepted presentation contexts and each side's maximum PDU length.
     public nonisolated let negotiated: NegotiatedAssociation
-    let connection: PDUConnection
+    /// How many C-ECHO and C-STORE operations may be outstanding at once: the Maximum Number Operations Invoked the
+    /// acceptor granted (PS3.7 §D.3.3.3; see ``NegotiatedAssociation/maximumOutstandingOperations``); 1 when no window
+    /// was negotiated.
+    public nonisolated let maximumOutstandingOperations: Int
+    let connection: ClientConnection
     let timeouts: DICOMTimeouts
     let logger: Logger
     let fragmenter: PDataFragmenter
     private var nextMessageID: UInt16 = 1
     private var isOpen = true
-    private var busy = false
+    /// Why the association stopped working while operations were outstanding; they (and later ones) report it.
+    private var failure: (any Error)?
+    /// An exclusive operation (C-FIND, C-MOVE, C-GET, Storage Commitment, release) runs.
+    private var exclusiveRunning = false
+    /// Exclusive operations waiting: no new windowed operation starts before them.
+    private var exclusiveWaiting = 0
+    /// Windowed operations (C-ECHO, C-STORE) started and not yet answered.
+    private var outstanding = 0
+    /// A windowed operation sends its message: the next waits (messages are never interleaved).
+    private var sending = false
+    /// A windowed operation reads the next PDU for all of them.
+    private var reading = false
+    /// The Message IDs of the windowed operations waiting for their response, and the responses that came.
+    private var awaited: Set<UInt16> = []
+    private var responses: [UInt16: DIMSECommand] = [:]
+    /// Assembles the responses of windowed operations; one for the association, since a PDU may end one response and
+    /// begin the next.
+    private var responseAssembler: DIMSEMessageAssembler
+    /// Tasks waiting for a change of the above; all are woken and check again.
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
     init(connection: PDUConnection, negotiated: NegotiatedAssociation, timeouts: DICOMTimeouts, logger: Logger) {
-        self.connection = connection
+        self.connection = ClientConnection(connection, artim: timeouts.artim, logger: logger)
         self.negotiated = negotiated
+        self.maximumOutstandingOperations = negotiated.maximumOutstandingOperations
         self.timeouts = timeouts
         self.logger = logger
         self.fragmenter = PDataFragmenter(maximumPDULength: negotiated.peerMaximumPDULength)
+        self.responseAssembler = DIMSEMessageAssembler(association: negotiated, logger: logger)
+        self.connection.startReading()
     }
 
     /// Sends C-ECHO-RQ (PS3.7 §9.1.5) and returns the response status.
@@ -162,15 +210,14 @@ public actor Association {
         guard let context = negotiated.context(forAbstractSyntax: verificationSOPClassUID) else {
             throw DICOMServiceError(.noPresentationContext, "the peer did not accept the Verification SOP class")
         }
-        return try await exclusive {
-            let request = CEchoRequest(messageID: takeMessageID())
+        let request = CEchoRequest(messageID: takeMessageID())
+        let response = try await windowed(messageID: request.messageID) {
             try await connection.send(try fragmenter.pdus(for: request, presentationContextID: context.id))
-            let response = try await receiveResponse()
-            guard case .cEchoResponse(let echo) = response, echo.messageIDBeingRespondedTo == request.messageID else {
-                throw await fail("expected C-ECHO-RSP for message \(request.messageID), received \(response.commandField)")
-            }
-            return echo.status
         }
+        guard case .cEchoResponse(let echo) = response else {
+            throw await fail("expected C-ECHO-RSP for message \(request.messageID), received \(response.commandField)")
+        }
+        return echo.status
     }
 
     /// The accepted presentation context a data set in `transferSyntax` can go through: one with that exact
@@ -203,9 +250,9 @@ public actor Association {
         guard let context = negotiated.context(forAbstractSyntax: sopClassUID, transferSyntax: transferSyntax.uid) else {
             throw DICOMServiceError(.noPresentationContext, "no accepted presentation context for \(sopClassUID) in \(transferSyntax.name)")
         }
-        return try await exclusive {
-            let request = CStoreRequest(messageID: takeMessageID(), affectedSOPClassUID: sopClassUID,
-                                        affectedSOPInstanceUID: sopInstanceUID, priority: priority)
+        let request = CStoreRequest(messageID: takeMessageID(), affectedSOPClassUID: sopClassUID,
+                                    affectedSOPInstanceUID: sopInstanceUID, priority: priority)
+        let response = try await windowed(messageID: request.messageID) {
             try await connection.send(try fragmenter.pdus(for: request, presentationContextID: context.id))
             switch source {
             case .buffer(var remaining):
@@ -216,14 +263,13 @@ public actor Association {
                 } while remaining.readableBytes > 0
             case .file(let path, let offset):
                 try await connection.sendDataSet(fromFile: path, offset: offset, transferSyntaxUID: context.transferSyntax,
-                                                     presentationContextID: context.id, fragmenter: fragmenter)
+                                                 presentationContextID: context.id, fragmenter: fragmenter)
             }
-            let response = try await receiveResponse()
-            guard case .cStoreResponse(let store) = response, store.messageIDBeingRespondedTo == request.messageID else {
-                throw await fail("expected C-STORE-RSP for message \(request.messageID), received \(response.commandField)")
-            }
-            return store.status
         }
+        guard case .cStoreResponse(let store) = response else {
+            throw await fail("expected C-STORE-RSP for message \(request.messageID), received \(response.commandField)")
+        }
+        return store.status
     }
 
     /// Stores a Part 10 file: the data set bytes are streamed from disk as stored when the file's transfer syntax
@@ -268,9 +314,14 @@ public actor Association {
         return (sopInstance, status)
     }
 
-    /// Releases the association (A-RELEASE, PS3.8 §7.2) and closes the connection.
+    /// Releases the association (A-RELEASE, PS3.8 §7.2) and closes the connection, after the outstanding operations
+    /// were answered. Does nothing when the association is already closed, or was released by the acceptor.
     public func release() async throws {
         guard isOpen else { return }
+        if connection.releasedByPeer != nil {
+            isOpen = false
+            return
+        }
         try await exclusive {
             isOpen = false
             defer { Task { [connection] in await connection.close() } }
@@ -296,10 +347,15 @@ public actor Association {
         }
     }
 
-    /// Aborts the association (A-ABORT, PS3.8 §7.3) and closes the connection.
+    /// Aborts the association (A-ABORT, PS3.8 §7.3) and closes the connection. Outstanding operations fail with
+    /// ``DICOMServiceError`` `associationClosed`.
     public func abort() async {
         isOpen = false
+        let aborted = DICOMServiceError(.associationClosed, "the association was aborted (A-ABORT sent)")
+        if failure == nil { failure = aborted }
         await connection.abort(.serviceUser)
+        connection.failWaitingReceive(aborted)
+        signal()
     }
 
     // MARK: - Internals
@@ -309,27 +365,137 @@ public actor Association {
         return nextMessageID
     }
 
-    /// Runs one operation at a time on this association.
-    func exclusive<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        while busy {
-            await withCheckedContinuation { waiters.append($0) }
+    /// Waits until another task changes the scheduling state.
+    private func waitForChange() async {
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    /// Wakes every waiting task to check again.
+    private func signal() {
+        guard !waiters.isEmpty else { return }
+        let woken = waiters
+        waiters.removeAll()
+        for waiter in woken { waiter.resume() }
+    }
+
+    /// Throws when no new operation may start: the association was released (by either side), aborted, or failed.
+    private func checkOpen() throws {
+        if let released = connection.releasedByPeer {
+            isOpen = false
+            throw released
         }
         guard isOpen else {
+            if let failure { throw DICOMServiceError(.associationClosed, "the association is closed (\(failure))") }
             throw DICOMServiceError(.associationClosed, "the association is closed")
         }
-        busy = true
-        defer {
-            busy = false
-            if !waiters.isEmpty { waiters.removeFirst().resume() }
+    }
+
+    /// Ends the association after `error` (anything but a missing presentation context) and returns the error to
+    /// report: the acceptor's release, when that is why sending or receiving failed.
+    private func closeAfter(_ error: any Error) async -> any Error {
+        if let released = connection.releasedByPeer {
+            isOpen = false
+            if failure == nil { failure = released }
+            return released
         }
+        if (error as? DICOMServiceError)?.code == .noPresentationContext { return error }
+        isOpen = false
+        if failure == nil { failure = error }
+        await connection.close()
+        return error
+    }
+
+    /// Runs one operation alone on this association (C-FIND, C-MOVE, C-GET, Storage Commitment, release): it waits until
+    /// the outstanding windowed operations are answered, and no new one starts before it is done.
+    func exclusive<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        exclusiveWaiting += 1
+        while exclusiveRunning || outstanding > 0 {
+            await waitForChange()
+        }
+        exclusiveWaiting -= 1
+        defer { signal() }
+        try checkOpen()
+        exclusiveRunning = true
+        defer { exclusiveRunning = false }
         do {
             return try await body()
         } catch {
-            if !(error is DICOMServiceError && (error as! DICOMServiceError).code == .noPresentationContext) {
-                isOpen = false
-                await connection.close()
+            throw await closeAfter(error)
+        }
+    }
+
+    /// Runs a C-ECHO or C-STORE in the asynchronous operations window: waits for a free place in it (at most
+    /// ``maximumOutstandingOperations`` outstanding), sends the message with `send` (one message at a time), then
+    /// returns the response whose Message ID Being Responded To is `messageID`. One waiting operation at a time reads
+    /// the next PDU for all of them.
+    func windowed(messageID: UInt16, send: () async throws -> Void) async throws -> DIMSECommand {
+        while isOpen && (exclusiveRunning || exclusiveWaiting > 0 || outstanding >= maximumOutstandingOperations) {
+            await waitForChange()
+        }
+        try checkOpen()
+        outstanding += 1
+        awaited.insert(messageID)
+        defer {
+            outstanding -= 1
+            awaited.remove(messageID)
+            responses[messageID] = nil
+            signal()
+        }
+        do {
+            while sending && isOpen { await waitForChange() }
+            try checkOpen()
+            sending = true
+            do {
+                try await send()
+            } catch {
+                sending = false
+                throw error
             }
-            throw error
+            sending = false
+            signal()
+            while true {
+                if let response = responses.removeValue(forKey: messageID) { return response }
+                if let failure { throw failure }
+                if reading {
+                    await waitForChange()
+                    continue
+                }
+                reading = true
+                defer { reading = false; signal() }
+                try await readResponses()
+            }
+        } catch {
+            throw await closeAfter(error)
+        }
+    }
+
+    /// Reads one PDU for the windowed operations: the responses it completes go to ``responses``. A response to no
+    /// outstanding operation, or anything but a response, aborts the association.
+    private func readResponses() async throws {
+        guard let pdu = try await connection.receive(timeout: timeouts.dimse, what: "DIMSE response") else {
+            throw DICOMServiceError(.associationClosed, "the peer closed the connection while a response was awaited")
+        }
+        switch pdu {
+        case .dataTransfer(let values):
+            let events: [DIMSEMessageAssembler.Event]
+            do {
+                events = try responseAssembler.receive(values)
+            } catch {
+                await connection.abort(AssociationAbort(source: .serviceProvider, reason: .invalidPDUParameterValue))
+                throw error
+            }
+            for case .command(let command, _) in events {
+                // The data set of a response, if one comes, is dropped (C-ECHO-RSP and C-STORE-RSP have none).
+                guard let id = command.windowedResponseID, awaited.contains(id), responses[id] == nil else {
+                    let outstanding = awaited.sorted().map(String.init).joined(separator: ", ")
+                    throw await fail("\(command.commandField) received while responses to messages \(outstanding) were awaited")
+                }
+                responses[id] = command
+            }
+        case .abort(let abort):
+            throw abort
+        default:
+            throw await fail("\(pdu.type) received while a DIMSE response was awaited")
         }
     }
 
@@ -349,15 +515,220 @@ public actor Association {
             throw error
         }
     }
+}
 
-    /// Receives one whole DIMSE response (command plus any data set, which is dropped).
-    private func receiveResponse() async throws -> DIMSECommand {
-        var response: DIMSECommand?
-        try await receiveResponses(storage: nil) { command, _ in
-            response = command
-            return true
+extension DIMSECommand {
+    /// The Message ID Being Responded To of a C-ECHO-RSP or C-STORE-RSP, the responses of windowed operations.
+    var windowedResponseID: UInt16? {
+        switch self {
+        case .cEchoResponse(let response): response.messageIDBeingRespondedTo
+        case .cStoreResponse(let response): response.messageIDBeingRespondedTo
+        default: nil
         }
-        guard let response else { throw DICOMServiceError(.associationClosed, "no DIMSE response was received") }
-        return response
+    }
+}
+
+/// The requestor's end of an established association. A reader task receives every PDU as it arrives, so that an
+/// A-RELEASE-RQ from the acceptor is answered also while no operation waits for anything (PS3.8 Table 9-10: Sta6,
+/// Evt12, AR-2 → Sta8; the A-RELEASE-RP is AR-4 → Sta13, then the acceptor closes the transport, AR-5). Every other PDU
+/// is handed to ``receive(timeout:what:)``, one at a time: the reader reads the next only once the last was taken, so
+/// that a peer faster than us is slowed down by TCP flow control. Sends go straight to the ``PDUConnection``.
+final class ClientConnection: @unchecked Sendable {
+    let base: PDUConnection
+    private let artim: TimeAmount
+    private let logger: Logger
+    private let lock = NSLock()
+    /// A PDU (or the end: nil or an error) the reader received and no receive has taken yet.
+    private var pending: Result<PDU?, any Error>?
+    /// The reader, waiting until ``pending`` is taken.
+    private var parkedReader: CheckedContinuation<Void, Never>?
+    /// What every receive gets once the reader stopped: nil (closed) or an error.
+    private var end: Result<PDU?, any Error>?
+    /// The receive waiting for the next PDU.
+    private var consumer: (id: Int, continuation: CheckedContinuation<PDU?, any Error>, timer: Scheduled<Void>?)?
+    private var lastConsumerID = 0
+    private var cancelledConsumerID = 0
+    private var released: DICOMServiceError?
+
+    /// The reader's own receive timer is not ours: each ``receive(timeout:what:)`` has its own.
+    private static let readerTimeout = TimeAmount.hours(24 * 365)
+
+    init(_ base: PDUConnection, artim: TimeAmount, logger: Logger) {
+        self.base = base
+        self.artim = artim
+        self.logger = logger
+    }
+
+    /// Set once the acceptor released the association (its A-RELEASE-RQ answered with A-RELEASE-RP).
+    var releasedByPeer: DICOMServiceError? { lock.withLock { released } }
+
+    func startReading() {
+        Task { await self.read() }
+    }
+
+    private func read() async {
+        while true {
+            var result: Result<PDU?, any Error>
+            do {
+                result = .success(try await base.receive(timeout: Self.readerTimeout, what: "PDU"))
+            } catch {
+                result = .failure(error)
+            }
+            if case .success(.releaseRequest?) = result, base.state == .sta8 {
+                // AR-2 → Sta8: answer at once (AR-4 → Sta13) and wait for the acceptor to close the transport (AR-5).
+                let error = DICOMServiceError(.associationClosed, "the peer released the association (its A-RELEASE-RQ was answered with A-RELEASE-RP)")
+                lock.withLock { released = error }
+                logger.info("the peer released the association")
+                do {
+                    try await base.send(.releaseResponse)
+                } catch {
+                    logger.debug("cannot answer the peer's A-RELEASE-RQ", metadata: ["error": "\(error)"])
+                }
+                finish(.failure(error))
+                await base.awaitClose(timeout: artim)
+                return
+            }
+            switch result {
+            case .success(nil), .failure:
+                finish(result)
+                return
+            case .success:
+                await deliver(result)
+            }
+        }
+    }
+
+    /// Hands a PDU to the waiting receive, or keeps it (and stops reading) until one takes it.
+    private func deliver(_ result: Result<PDU?, any Error>) async {
+        if let waiting = takeConsumer() {
+            waiting.timer?.cancel()
+            waiting.continuation.resume(with: result)
+            return
+        }
+        await withCheckedContinuation { (parked: CheckedContinuation<Void, Never>) in
+            lock.lock()
+            if let waiting = consumer {
+                consumer = nil
+                lock.unlock()
+                waiting.timer?.cancel()
+                waiting.continuation.resume(with: result)
+                parked.resume()
+            } else {
+                pending = result
+                parkedReader = parked
+                lock.unlock()
+            }
+        }
+    }
+
+    private func takeConsumer() -> (id: Int, continuation: CheckedContinuation<PDU?, any Error>, timer: Scheduled<Void>?)? {
+        lock.withLock {
+            defer { consumer = nil }
+            return consumer
+        }
+    }
+
+    /// The reader stopped: the waiting receive and every later one get `result` (after a PDU still pending).
+    private func finish(_ result: Result<PDU?, any Error>) {
+        let waiting: (id: Int, continuation: CheckedContinuation<PDU?, any Error>, timer: Scheduled<Void>?)? = lock.withLock {
+            if end == nil { end = result }
+            defer { consumer = nil }
+            return consumer
+        }
+        waiting?.timer?.cancel()
+        waiting?.continuation.resume(with: result)
+    }
+
+    /// Fails the receive waiting now, if any, with `error` (the association was aborted).
+    func failWaitingReceive(_ error: any Error) {
+        let waiting = takeConsumer()
+        waiting?.timer?.cancel()
+        waiting?.continuation.resume(throwing: error)
+    }
+
+    /// The next PDU, or nil when the peer closed the connection; as ``PDUConnection/receive(timeout:what:)``, whose
+    /// state machine rules apply. One receive at a time.
+    ///
+    /// - Throws: ``DICOMServiceError`` `timeout` when none arrives within `timeout` (the connection is then closed),
+    ///   `associationClosed` once the acceptor released the association; what the connection's receive threw.
+    func receive(timeout: TimeAmount, what: String) async throws -> PDU? {
+        let id: Int = lock.withLock {
+            lastConsumerID += 1
+            return lastConsumerID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<PDU?, any Error>) in
+                lock.lock()
+                if let ready = pending {
+                    pending = nil
+                    let reader = parkedReader
+                    parkedReader = nil
+                    lock.unlock()
+                    reader?.resume()
+                    continuation.resume(with: ready)
+                } else if let end {
+                    lock.unlock()
+                    continuation.resume(with: end)
+                } else if consumer != nil {
+                    lock.unlock()
+                    continuation.resume(throwing: DICOMServiceError(.unexpectedMessage, "two receives at once on one association"))
+                } else if cancelledConsumerID == id {
+                    lock.unlock()
+                    continuation.resume(throwing: CancellationError())
+                } else {
+                    let timer = base.channel.eventLoop.scheduleTask(in: timeout) { [self] in
+                        expire(id, timeout: timeout, what: what)
+                    }
+                    consumer = (id, continuation, timer)
+                    lock.unlock()
+                }
+            }
+        } onCancel: {
+            let waiting: CheckedContinuation<PDU?, any Error>? = lock.withLock {
+                guard let current = consumer, current.id == id else {
+                    cancelledConsumerID = id
+                    return nil
+                }
+                consumer = nil
+                current.timer?.cancel()
+                return current.continuation
+            }
+            waiting?.resume(throwing: CancellationError())
+        }
+    }
+
+    /// A receive's timer expired: it fails and the connection closes (the reader then stops).
+    private func expire(_ id: Int, timeout: TimeAmount, what: String) {
+        let waiting: CheckedContinuation<PDU?, any Error>? = lock.withLock {
+            guard let current = consumer, current.id == id else { return nil }
+            consumer = nil
+            return current.continuation
+        }
+        guard let waiting else { return }
+        base.channel.close(promise: nil)
+        waiting.resume(throwing: DICOMServiceError(.timeout, "no \(what) within \(Double(timeout.nanoseconds) / 1e9) s; connection closed"))
+    }
+
+    func send(_ pdus: [PDU]) async throws { try await base.send(pdus) }
+
+    func send(_ pdu: PDU) async throws { try await base.send([pdu]) }
+
+    func sendDataSet(fromFile path: String, offset: Int, transferSyntaxUID: String, presentationContextID: UInt8,
+                     fragmenter: PDataFragmenter) async throws {
+        try await base.sendDataSet(fromFile: path, offset: offset, transferSyntaxUID: transferSyntaxUID,
+                                   presentationContextID: presentationContextID, fragmenter: fragmenter)
+    }
+
+    /// As ``PDUConnection/abort(_:)``; nothing once the acceptor released the association.
+    func abort(_ abort: AssociationAbort) async {
+        guard releasedByPeer == nil else { return }
+        await base.abort(abort)
+    }
+
+    /// As ``PDUConnection/close()``; once the acceptor released the association the reader closes the connection when
+    /// the acceptor does (or at ARTIM), so that the A-RELEASE-RP is not lost to a reset.
+    func close() async {
+        guard releasedByPeer == nil else { return }
+        await base.close()
     }
 }

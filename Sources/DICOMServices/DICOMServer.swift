@@ -32,10 +32,16 @@ public final class DICOMServer: Sendable {
     let serverChannel: Channel
     let connections: ConnectionRegistry
 
+    /// The Asynchronous Operations Window (PS3.7 §D.3.3.3) the default policies grant at most: C-STOREs of one
+    /// association whose storage handler runs at once.
+    public static let defaultMaximumOperationsPerformed: UInt16 = 16
+
     /// A policy accepting Verification and every storage SOP class of ``UIDRegistry/storageSOPClasses`` in Explicit and
-    /// Implicit VR Little Endian, Deflated, Big Endian and all encapsulated (compressed) transfer syntaxes.
+    /// Implicit VR Little Endian, Deflated, Big Endian and all encapsulated (compressed) transfer syntaxes, granting
+    /// an Asynchronous Operations Window of up to ``defaultMaximumOperationsPerformed`` C-STOREs.
     public static func defaultStoragePolicy(aeTitle: AETitle? = nil, maximumPDULength: UInt32 = 64 * 1024) -> AcceptorPolicy {
         var policy = AcceptorPolicy(calledAETitles: aeTitle.map { .only([$0]) } ?? .any, maximumPDULength: maximumPDULength)
+        policy.maximumOperationsPerformed = defaultMaximumOperationsPerformed
         let native = [TransferSyntax.explicitVRLittleEndian, .implicitVRLittleEndian, .deflatedExplicitVRLittleEndian, .explicitVRBigEndian]
         let syntaxes = native.map(\.uid) + TransferSyntax.all.filter(\.isEncapsulated).map(\.uid)
         policy.accept(abstractSyntax: verificationSOPClassUID,
@@ -130,14 +136,21 @@ public final class DICOMServer: Sendable {
     /// The number of open association connections.
     public var openConnectionCount: Int { connections.count }
 
-    /// Stops accepting connections, lets open associations finish for up to `gracePeriod`, then closes the rest.
-    public func shutdown(gracePeriod: Duration = .seconds(5)) async {
+    /// Stops accepting connections, lets open associations finish for up to `gracePeriod`, then closes the rest and
+    /// waits, at most `handlerTimeout`, for the storage handlers still running on them to finish (so that what they
+    /// make durable is complete before the caller closes the archive).
+    public func shutdown(gracePeriod: Duration = .seconds(5), handlerTimeout: Duration = .seconds(30)) async {
         try? await serverChannel.close()
-        let deadline = ContinuousClock.now + gracePeriod
+        var deadline = ContinuousClock.now + gracePeriod
         while connections.count > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
+        guard connections.count > 0 else { return }
         for channel in connections.all { try? await channel.close() }
+        deadline = ContinuousClock.now + handlerTimeout
+        while connections.count > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
     }
 }
 
@@ -180,8 +193,9 @@ struct AssociationService: Sendable {
     func serve(_ connection: PDUConnection, peer: String) async {
         var logger = self.logger
         logger[metadataKey: "dicom.peer"] = "\(peer)"
+        let stores = StoreOperations()
         do {
-            try await run(connection, peer: peer, logger: &logger)
+            try await run(connection, peer: peer, stores: stores, logger: &logger)
         } catch let abort as AssociationAbort {
             logger.info("peer aborted the association", metadata: ["dicom.abort": "\(abort)"])
             await connection.close()
@@ -197,9 +211,12 @@ struct AssociationService: Sendable {
             }
             await connection.abort(AssociationAbort(source: .serviceProvider, reason: reason))
         }
+        // The storage handlers still running (an asynchronous operations window) finish before the association's task
+        // ends, whatever ended the association: what they made durable stays stored, only its response is lost.
+        await stores.drain()
     }
 
-    private func run(_ connection: PDUConnection, peer: String, logger: inout Logger) async throws {
+    private func run(_ connection: PDUConnection, peer: String, stores: StoreOperations, logger: inout Logger) async throws {
         guard let first = try await connection.receive(timeout: timeouts.artim, what: "A-ASSOCIATE-RQ") else {
             await connection.close()
             return
@@ -228,7 +245,10 @@ struct AssociationService: Sendable {
             try await connection.send(.associateAccept(accept))
             negotiated = NegotiatedAssociation(request: request, accept: accept, role: .acceptor)
         }
-        logger.debug("association accepted", metadata: ["dicom.contexts.accepted": "\(negotiated.acceptedContexts.count)"])
+        // C-STOREs whose storage handlers may run at once: the asynchronous operations window granted (PS3.7 §D.3.3.3).
+        let window = negotiated.maximumOutstandingOperations
+        logger.debug("association accepted", metadata: ["dicom.contexts.accepted": "\(negotiated.acceptedContexts.count)",
+                                                        "dicom.window": "\(window)"])
         let fragmenter = PDataFragmenter(maximumPDULength: negotiated.peerMaximumPDULength)
         var assembler = DIMSEMessageAssembler(association: negotiated, logger: logger)
         let queryRetrieve = QueryRetrieveService(queryHandler: queryHandler, retrieveHandler: retrieveHandler, aeTitle: aeTitle,
@@ -277,6 +297,10 @@ struct AssociationService: Sendable {
                         running.mailbox.deliver(response)
                     case .command(let command, let id):
                         await awaitActive()
+                        if case .cStoreRequest = command {} else {
+                            // Other operations wait for the C-STOREs running: one kind of operation at a time.
+                            await stores.drain()
+                        }
                         switch command {
                         case .cEchoRequest(let echo):
                             try await connection.send(try fragmenter.pdus(for: CEchoResponse(answering: echo), presentationContextID: id))
@@ -307,10 +331,18 @@ struct AssociationService: Sendable {
                             current.append(bytes)
                             if isLast {
                                 incoming = nil
-                                let (status, comment) = try await finish(current, negotiated: negotiated, contextID: id, logger: logger)
-                                let response = CStoreResponse(answering: current.request, status: status,
-                                                              errorComment: comment.map { String($0.prefix(64)) })
-                                try await connection.send(try fragmenter.pdus(for: response, presentationContextID: id))
+                                if window > 1 {
+                                    // The handler runs while the next C-STOREs arrive; its response goes when it is done
+                                    // (responses may overtake each other). At most `window` run at once.
+                                    await stores.waitUntilFewer(than: window)
+                                    startStore(current, negotiated: negotiated, contextID: id, fragmenter: fragmenter,
+                                                   connection: connection, stores: stores, logger: logger)
+                                } else {
+                                    let (status, comment) = try await finish(current, negotiated: negotiated, contextID: id, logger: logger)
+                                    let response = CStoreResponse(answering: current.request, status: status,
+                                                                  errorComment: comment.map { String($0.prefix(64)) })
+                                    try await connection.send(try fragmenter.pdus(for: response, presentationContextID: id))
+                                }
                             }
                         } else if var pending = pendingIdentifier {
                             let limit = if case .nActionRequest = pending.command { Self.maximumActionInformationLength } else { Self.maximumIdentifierLength }
@@ -360,6 +392,7 @@ struct AssociationService: Sendable {
                 }
             case .releaseRequest:
                 await awaitActive()
+                await stores.drain()
                 try await connection.send(.releaseResponse)
                 logger.debug("association released")
                 // AR-4, Sta13: the requestor closes the connection (AR-3); ARTIM bounds the wait.
@@ -378,6 +411,28 @@ struct AssociationService: Sendable {
     /// The largest N-ACTION Action Information accepted: a Storage Commitment request of up to
     /// ``StorageCommitmentRequest/maximumReferences`` instances (about 70 bytes each).
     static let maximumActionInformationLength = 16 << 20
+
+    /// Runs the storage handler of a received C-STORE in a task of its own that sends the C-STORE-RSP when it is done
+    /// (PDUConnection allows a send while the association's task receives). An error aborts the association.
+    private func startStore(_ incoming: IncomingDataSet, negotiated: NegotiatedAssociation, contextID: UInt8,
+                            fragmenter: PDataFragmenter, connection: PDUConnection, stores: StoreOperations, logger: Logger) {
+        // The incoming data set belongs to the task from here on.
+        let handedOver = HandedOver(incoming)
+        stores.start { [self] in
+            do {
+                let (status, comment) = try await finish(handedOver.value, negotiated: negotiated, contextID: contextID, logger: logger)
+                let response = CStoreResponse(answering: handedOver.value.request, status: status,
+                                              errorComment: comment.map { String($0.prefix(64)) })
+                try await connection.send(try fragmenter.pdus(for: response, presentationContextID: contextID))
+            } catch let error as DICOMServiceError where error.code == .associationClosed {
+                logger.info("C-STORE-RSP not sent: the association ended meanwhile", metadata: [
+                    "dicom.sopInstance": "\(handedOver.value.request.affectedSOPInstanceUID)"])
+            } catch {
+                logger.warning("aborting association after a C-STORE", metadata: ["error": "\(error)"])
+                await connection.abort(AssociationAbort(source: .serviceProvider, reason: .notSpecified))
+            }
+        }
+    }
 
     private func finish(_ incoming: IncomingDataSet, negotiated: NegotiatedAssociation, contextID: UInt8,
                         logger: Logger) async throws -> (DIMSEStatus, String?) {
@@ -406,6 +461,56 @@ struct AssociationService: Sendable {
                                           "dicom.status": "\(status)"])
         return (status, comment)
     }
+}
+
+/// The C-STOREs of one association whose storage handlers are running (the asynchronous operations window).
+final class StoreOperations: @unchecked Sendable {
+    private let lock = NSLock()
+    private var running = 0
+    private var waiters: [(limit: Int, continuation: CheckedContinuation<Void, Never>)] = []
+
+    /// Runs `body` in a task of its own.
+    func start(_ body: @escaping @Sendable () async -> Void) {
+        lock.withLock { running += 1 }
+        Task {
+            await body()
+            self.finished()
+        }
+    }
+
+    private func finished() {
+        let ready: [CheckedContinuation<Void, Never>] = lock.withLock {
+            running -= 1
+            let count = running
+            let ready = waiters.filter { count < $0.limit }.map(\.continuation)
+            waiters.removeAll { count < $0.limit }
+            return ready
+        }
+        for waiter in ready { waiter.resume() }
+    }
+
+    /// Returns once fewer than `limit` run.
+    func waitUntilFewer(than limit: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            lock.lock()
+            if running < limit {
+                lock.unlock()
+                continuation.resume()
+            } else {
+                waiters.append((limit, continuation))
+                lock.unlock()
+            }
+        }
+    }
+
+    /// Returns once none runs.
+    func drain() async { await waitUntilFewer(than: 1) }
+}
+
+/// A value handed from one task to another that alone uses it afterwards.
+struct HandedOver<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 /// An A-ASSOCIATE-RQ the server answered: who asked, from where, and whether it was accepted (for audit trails).

@@ -1,0 +1,246 @@
+import DICOMCore
+import DICOMIO
+import DICOMNetwork
+import DICOMServices
+import Foundation
+import NIOCore
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Release initiated by the acceptor, on the requestor's side (PS3.8 Table 9-10): in Sta6 an A-RELEASE-RQ is Evt12 →
+/// AR-2 → Sta8; the requestor answers A-RELEASE-RP (AR-4 → Sta13) and the acceptor closes the transport. Our requestor
+/// does so while idle and while it waits for a response; the operation waiting, and every later one, fails with
+/// `associationClosed` saying the peer released the association. The acceptor is a raw socket that checks the bytes.
+@Suite(.serialized) struct PeerReleaseTests {
+    /// A-RELEASE-RQ and A-RELEASE-RP (PS3.8 Tables 9-24, 9-25): type, reserved, length 4, four reserved bytes.
+    static let releaseRequest: [UInt8] = [0x05, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00]
+    static let releaseResponse: [UInt8] = [0x06, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00]
+
+    static let contexts = PresentationContext.numbered([verificationSOPClassUID, TestSupport.ctImageStorage],
+                                                       transferSyntaxes: [TransferSyntax.explicitVRLittleEndian.uid])
+
+    /// An A-ASSOCIATE-AC for what our client proposes (the default storage policy's answer), granting `window` if set.
+    static func associateAccept(window: UInt16? = nil) throws -> [UInt8] {
+        var request = AssociationRequest(calledAETitle: "FAKE", callingAETitle: "SCU", presentationContexts: contexts)
+        if let window {
+            request.userInformation.asynchronousOperationsWindow = AsynchronousOperationsWindow(maximumInvoked: window, maximumPerformed: 1)
+        }
+        guard case .success(let accept) = DICOMServer.defaultStoragePolicy().negotiate(request) else {
+            throw DICOMServiceError(.invalidInput, "the default policy rejects the test request")
+        }
+        var buffer = try PDU.associateAccept(accept).encoded()
+        return buffer.readBytes(length: buffer.readableBytes) ?? []
+    }
+
+    /// Connects our client to a fresh fake acceptor and accepts the association; returns both.
+    static func establish(window: UInt16? = nil) async throws -> (FakeAcceptorSocket, RawSocketPeer, Association) {
+        let acceptor = try FakeAcceptorSocket()
+        async let association = DICOMClient.connect(host: "127.0.0.1", port: acceptor.port, callingAE: "SCU", calledAE: "FAKE",
+                                                    presentationContexts: contexts, asynchronousOperations: Int(window ?? 1),
+                                                    timeouts: DICOMTimeouts(connect: .seconds(10), artim: .seconds(10), dimse: .seconds(20)))
+        let peer: RawSocketPeer
+        do {
+            peer = try await acceptor.accept()
+        } catch {
+            acceptor.close()
+            _ = try? await association
+            throw error
+        }
+        #expect(await peer.readPDU()?.type == 0x01, "A-ASSOCIATE-RQ first")
+        try peer.write(try associateAccept(window: window))
+        return (acceptor, peer, try await association)
+    }
+
+    static func expectReleasedByPeer(_ error: any Error, _ what: String) {
+        guard let error = error as? DICOMServiceError else {
+            Issue.record("\(what): \(error) instead of associationClosed")
+            return
+        }
+        #expect(error.code == .associationClosed, "\(what): \(error)")
+        #expect(error.message.contains("peer released"), "\(what): \(error)")
+    }
+
+    /// Idle: nobody waits for anything, yet the A-RELEASE-RQ is answered at once with exactly an A-RELEASE-RP, our side
+    /// of the connection is shut after it, and the next operation fails without sending anything.
+    @Test func releaseWhileIdle() async throws {
+        let (acceptor, peer, association) = try await Self.establish()
+        defer { peer.close(); acceptor.close() }
+        try peer.write(Self.releaseRequest)
+        let (reply, eof) = await peer.readToEnd()
+        #expect(reply == Self.releaseResponse, "reply \(reply)")
+        #expect(eof, "the requestor shuts its side after A-RELEASE-RP")
+        peer.close()
+        do {
+            _ = try await association.echo()
+            Issue.record("C-ECHO after the peer's release must fail")
+        } catch {
+            Self.expectReleasedByPeer(error, "C-ECHO after release")
+        }
+        try await association.release()   // already released: nothing to do, no error
+    }
+
+    /// Waiting for a C-ECHO-RSP: the A-RELEASE-RQ is answered and the C-ECHO fails with the release as reason.
+    @Test func releaseWhileAResponseIsAwaited() async throws {
+        let (acceptor, peer, association) = try await Self.establish()
+        defer { peer.close(); acceptor.close() }
+        async let echo = association.echo()
+        #expect(await peer.readPDU()?.type == 0x04, "C-ECHO-RQ")
+        try peer.write(Self.releaseRequest)
+        let (reply, eof) = await peer.readToEnd()
+        #expect(reply == Self.releaseResponse, "reply \(reply)")
+        #expect(eof)
+        peer.close()
+        do {
+            _ = try await echo
+            Issue.record("the C-ECHO must fail")
+        } catch {
+            Self.expectReleasedByPeer(error, "the C-ECHO awaiting its response")
+        }
+        do {
+            _ = try await association.store(dataSet: ByteBuffer(bytes: [0x08, 0x00, 0x00, 0x00]), sopClassUID: TestSupport.ctImageStorage,
+                                            sopInstanceUID: "1.2.3", transferSyntax: .explicitVRLittleEndian)
+            Issue.record("a C-STORE after the release must fail")
+        } catch {
+            Self.expectReleasedByPeer(error, "a C-STORE after the release")
+        }
+    }
+
+    /// Several C-STOREs outstanding in an asynchronous operations window: all fail with the release, none hangs.
+    @Test func releaseWithOperationsOutstanding() async throws {
+        let (acceptor, peer, association) = try await Self.establish(window: 4)
+        defer { peer.close(); acceptor.close() }
+        #expect(association.maximumOutstandingOperations == 4)
+        let dataSet = ByteBuffer(bytes: try DataSetWriter.encode(try TestSupport.makeInstance(sopInstanceUID: "1.2.826.0.1.3680043.10.999.40.1"),
+                                                                 transferSyntax: .explicitVRLittleEndian))
+        let outcomes = Task {
+            await withTaskGroup(of: (any Error)?.self) { group in
+                for index in 1...3 {
+                    group.addTask {
+                        do {
+                            _ = try await association.store(dataSet: dataSet, sopClassUID: TestSupport.ctImageStorage,
+                                                            sopInstanceUID: "1.2.826.0.1.3680043.10.999.40.\(index)",
+                                                            transferSyntax: .explicitVRLittleEndian)
+                            return nil
+                        } catch {
+                            return error
+                        }
+                    }
+                }
+                var errors: [(any Error)?] = []
+                for await error in group { errors.append(error) }
+                return errors
+            }
+        }
+        // Three C-STORE-RQs, each a command PDU and a data set PDU: all outstanding before any response.
+        for _ in 0..<6 { #expect(await peer.readPDU()?.type == 0x04) }
+        try peer.write(Self.releaseRequest)
+        let (reply, eof) = await peer.readToEnd()
+        #expect(reply == Self.releaseResponse, "reply \(reply)")
+        #expect(eof)
+        peer.close()
+        let errors = await outcomes.value
+        #expect(errors.count == 3)
+        for error in errors {
+            guard let error else { Issue.record("a C-STORE succeeded without a response"); continue }
+            Self.expectReleasedByPeer(error, "an outstanding C-STORE")
+        }
+    }
+}
+
+/// Runs a blocking call on a thread of its own, off the cooperative pool the client runs on.
+private func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: body()) }.start()
+    }
+}
+
+/// A connected plain TCP socket with a 30 s receive timeout.
+final class RawSocketPeer: @unchecked Sendable {
+    let fd: Int32
+    private let lock = NSLock()
+    private var closed = false
+
+    init(fd: Int32) { self.fd = fd }
+
+    func write(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw DICOMServiceError(.connectionFailed, "write failed: errno \(errno)") }
+            offset += n
+        }
+    }
+
+    /// One whole PDU (type and body), or nil at the end of the stream, on a timeout or a malformed length.
+    func readPDU() async -> (type: UInt8, body: [UInt8])? {
+        let fd = self.fd
+        return await onOwnThread {
+            guard let header = Self.readExactly(fd, 6) else { return nil }
+            let length = header[2...5].reduce(0) { $0 << 8 | Int($1) }
+            guard length <= 1 << 24, let body = Self.readExactly(fd, length) else { return nil }
+            return (header[0], body)
+        }
+    }
+
+    /// Everything until the end of the stream (or the receive timeout), and whether the end was seen.
+    func readToEnd() async -> (bytes: [UInt8], eof: Bool) {
+        let fd = self.fd
+        return await onOwnThread { TestSupport.blockingReadToEnd(fd) }
+    }
+
+    private static func readExactly(_ fd: Int32, _ count: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var offset = 0
+        while offset < count {
+            let n = bytes[offset...].withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { return nil }
+            offset += n
+        }
+        return bytes
+    }
+
+    /// Closes the socket (once).
+    func close() {
+        let first: Bool = lock.withLock {
+            defer { closed = true }
+            return !closed
+        }
+        if first { _ = Glibc.close(fd) }
+    }
+}
+
+/// A listening socket on 127.0.0.1 (port chosen by the system) that plays the acceptor.
+final class FakeAcceptorSocket: @unchecked Sendable {
+    let fd: Int32
+    let port: Int
+    private let lock = NSLock()
+    private var closed = false
+
+    init() throws {
+        (fd, port) = try TestSupport.listenOnLoopback()
+    }
+
+    /// The next connection, waiting at most 30 s.
+    func accept() async throws -> RawSocketPeer {
+        let fd = self.fd
+        let accepted: Int32 = await onOwnThread {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 30_000) == 1 else { return -1 }
+            return Glibc.accept(fd, nil, nil)
+        }
+        guard accepted >= 0 else { throw DICOMServiceError(.timeout, "no connection to the fake acceptor within 30 s") }
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(accepted, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        return RawSocketPeer(fd: accepted)
+    }
+
+    func close() {
+        let first: Bool = lock.withLock {
+            defer { closed = true }
+            return !closed
+        }
+        if first { _ = Glibc.close(fd) }
+    }
+}
