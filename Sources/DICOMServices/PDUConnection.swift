@@ -196,6 +196,10 @@ final class PDUConnection: @unchecked Sendable {
         let sync = channel.pipeline.syncOperations
         // Under TLS the bytes go through NIOSSL, which takes buffers only: file data is read, not sent with sendfile.
         let isTLS = (try? sync.handler(type: NIOSSLHandler.self)) != nil
+        // Reads of up to 1 MiB: a P-DATA-TF of the usual sizes (16 to 64 KiB) then mostly lies whole in one read and is
+        // handed on as slices of it, without being gathered into a buffer of its own.
+        try channel.syncOptions?.setOption(ChannelOptions.recvAllocator,
+                                           value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 64 * 1024, maximum: 1 << 20))
         try sync.addHandler(PDUFrameHandler(maximumPDULength: maximumPDULength, logger: logger))
         let writer = PDUWriteHandler()
         try sync.addHandler(writer)
