@@ -545,10 +545,20 @@ final class ClientConnection: @unchecked Sendable {
     /// What every receive gets once the reader stopped: nil (closed) or an error.
     private var end: Result<PDU?, any Error>?
     /// The receive waiting for the next PDU.
-    private var consumer: (id: Int, continuation: CheckedContinuation<PDU?, any Error>, timer: Scheduled<Void>?)?
+    private var consumer: Consumer?
     private var lastConsumerID = 0
     private var cancelledConsumerID = 0
     private var released: DICOMServiceError?
+
+    /// A receive waiting: what it waits for and how long, for the timeout's message.
+    private struct Consumer {
+        var id: Int
+        var continuation: CheckedContinuation<PDU?, any Error>
+        var what: String
+        var timeout: TimeAmount
+    }
+    /// The timer of the waiting receive (armed and disarmed with a locked store, without a task on the event loop each).
+    private var timer: ReceiveTimer?
 
     /// The reader's own receive timer is not ours: each ``receive(timeout:what:)`` has its own.
     private static let readerTimeout = TimeAmount.hours(24 * 365)
@@ -557,6 +567,7 @@ final class ClientConnection: @unchecked Sendable {
         self.base = base
         self.artim = artim
         self.logger = logger
+        timer = ReceiveTimer(eventLoop: base.channel.eventLoop) { [weak self] in self?.expire() }
     }
 
     /// Set once the acceptor released the association (its A-RELEASE-RQ answered with A-RELEASE-RP).
@@ -601,7 +612,6 @@ final class ClientConnection: @unchecked Sendable {
     /// Hands a PDU to the waiting receive, or keeps it (and stops reading) until one takes it.
     private func deliver(_ result: Result<PDU?, any Error>) async {
         if let waiting = takeConsumer() {
-            waiting.timer?.cancel()
             waiting.continuation.resume(with: result)
             return
         }
@@ -610,7 +620,6 @@ final class ClientConnection: @unchecked Sendable {
             if let waiting = consumer {
                 consumer = nil
                 lock.unlock()
-                waiting.timer?.cancel()
                 waiting.continuation.resume(with: result)
                 parked.resume()
             } else {
@@ -621,7 +630,7 @@ final class ClientConnection: @unchecked Sendable {
         }
     }
 
-    private func takeConsumer() -> (id: Int, continuation: CheckedContinuation<PDU?, any Error>, timer: Scheduled<Void>?)? {
+    private func takeConsumer() -> Consumer? {
         lock.withLock {
             defer { consumer = nil }
             return consumer
@@ -630,20 +639,17 @@ final class ClientConnection: @unchecked Sendable {
 
     /// The reader stopped: the waiting receive and every later one get `result` (after a PDU still pending).
     private func finish(_ result: Result<PDU?, any Error>) {
-        let waiting: (id: Int, continuation: CheckedContinuation<PDU?, any Error>, timer: Scheduled<Void>?)? = lock.withLock {
+        let waiting: Consumer? = lock.withLock {
             if end == nil { end = result }
             defer { consumer = nil }
             return consumer
         }
-        waiting?.timer?.cancel()
         waiting?.continuation.resume(with: result)
     }
 
     /// Fails the receive waiting now, if any, with `error` (the association was aborted).
     func failWaitingReceive(_ error: any Error) {
-        let waiting = takeConsumer()
-        waiting?.timer?.cancel()
-        waiting?.continuation.resume(throwing: error)
+        takeConsumer()?.continuation.resume(throwing: error)
     }
 
     /// The next PDU, or nil when the peer closed the connection; as ``PDUConnection/receive(timeout:what:)``, whose
@@ -656,6 +662,7 @@ final class ClientConnection: @unchecked Sendable {
             lastConsumerID += 1
             return lastConsumerID
         }
+        defer { timer?.disarm() }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<PDU?, any Error>) in
                 lock.lock()
@@ -676,11 +683,9 @@ final class ClientConnection: @unchecked Sendable {
                     lock.unlock()
                     continuation.resume(throwing: CancellationError())
                 } else {
-                    let timer = base.channel.eventLoop.scheduleTask(in: timeout) { [self] in
-                        expire(id, timeout: timeout, what: what)
-                    }
-                    consumer = (id, continuation, timer)
+                    consumer = Consumer(id: id, continuation: continuation, what: what, timeout: timeout)
                     lock.unlock()
+                    timer?.arm(timeout)
                 }
             }
         } onCancel: {
@@ -690,23 +695,18 @@ final class ClientConnection: @unchecked Sendable {
                     return nil
                 }
                 consumer = nil
-                current.timer?.cancel()
                 return current.continuation
             }
             waiting?.resume(throwing: CancellationError())
         }
     }
 
-    /// A receive's timer expired: it fails and the connection closes (the reader then stops).
-    private func expire(_ id: Int, timeout: TimeAmount, what: String) {
-        let waiting: CheckedContinuation<PDU?, any Error>? = lock.withLock {
-            guard let current = consumer, current.id == id else { return nil }
-            consumer = nil
-            return current.continuation
-        }
-        guard let waiting else { return }
+    /// The waiting receive's timer expired: it fails and the connection closes (the reader then stops).
+    private func expire() {
+        guard let waiting = takeConsumer() else { return }
         base.channel.close(promise: nil)
-        waiting.resume(throwing: DICOMServiceError(.timeout, "no \(what) within \(Double(timeout.nanoseconds) / 1e9) s; connection closed"))
+        let seconds = Double(waiting.timeout.nanoseconds) / 1e9
+        waiting.continuation.resume(throwing: DICOMServiceError(.timeout, "no \(waiting.what) within \(seconds) s; connection closed"))
     }
 
     func send(_ pdus: [PDU]) async throws { try await base.send(pdus) }

@@ -261,7 +261,8 @@ struct AssociationService: Sendable {
         // The identifier of a C-FIND, C-MOVE or C-GET being received.
         var pendingIdentifier: (command: DIMSECommand, bytes: ByteBuffer)?
         // The running C-FIND, C-MOVE or C-GET: it sends its responses while this loop keeps reading, so that a C-CANCEL
-        // or (for C-GET) the C-STORE-RSPs of its sub-operations reach it. One at a time (no asynchronous operations window).
+        // or (for C-GET) the C-STORE-RSPs of its sub-operations reach it. One at a time (the asynchronous operations window
+        // covers C-STORE only).
         var active: (messageID: UInt16, task: Task<Void, Never>, mailbox: OperationMailbox)?
         defer {
             incoming?.discard()
@@ -413,23 +414,30 @@ struct AssociationService: Sendable {
     static let maximumActionInformationLength = 16 << 20
 
     /// Runs the storage handler of a received C-STORE in a task of its own that sends the C-STORE-RSP when it is done
-    /// (PDUConnection allows a send while the association's task receives). An error aborts the association.
+    /// (PDUConnection allows a send while the association's task receives; each response goes whole in one send, so the
+    /// tasks' responses never interleave). An error of the handler's step aborts the association.
     private func startStore(_ incoming: IncomingDataSet, negotiated: NegotiatedAssociation, contextID: UInt8,
                             fragmenter: PDataFragmenter, connection: PDUConnection, stores: StoreOperations, logger: Logger) {
         // The incoming data set belongs to the task from here on.
         let handedOver = HandedOver(incoming)
         stores.start { [self] in
+            let response: [PDU]
             do {
                 let (status, comment) = try await finish(handedOver.value, negotiated: negotiated, contextID: contextID, logger: logger)
-                let response = CStoreResponse(answering: handedOver.value.request, status: status,
-                                              errorComment: comment.map { String($0.prefix(64)) })
-                try await connection.send(try fragmenter.pdus(for: response, presentationContextID: contextID))
-            } catch let error as DICOMServiceError where error.code == .associationClosed {
-                logger.info("C-STORE-RSP not sent: the association ended meanwhile", metadata: [
-                    "dicom.sopInstance": "\(handedOver.value.request.affectedSOPInstanceUID)"])
+                response = try fragmenter.pdus(for: CStoreResponse(answering: handedOver.value.request, status: status,
+                                                                   errorComment: comment.map { String($0.prefix(64)) }),
+                                               presentationContextID: contextID)
             } catch {
                 logger.warning("aborting association after a C-STORE", metadata: ["error": "\(error)"])
                 await connection.abort(AssociationAbort(source: .serviceProvider, reason: .notSpecified))
+                return
+            }
+            do {
+                try await connection.send(response)
+            } catch {
+                // The association ended meanwhile (aborted, or the connection lost): what the handler stored stays stored.
+                logger.info("C-STORE-RSP not sent", metadata: ["error": "\(error)",
+                                                               "dicom.sopInstance": "\(handedOver.value.request.affectedSOPInstanceUID)"])
             }
         }
     }
