@@ -62,6 +62,26 @@ public struct ArchiveQueryRetrieveHandler: QueryHandler, RetrieveHandler {
         }
     }
 
+    /// The matches encoded by the index itself when it can (``EncodingQueryIndex``, in Implicit or Explicit VR Little
+    /// Endian): the same bytes as encoding ``find(_:context:)``'s answers, without building a data set per match.
+    public func encodedMatches(_ identifier: DataSet, context: RequestContext, transferSyntax: TransferSyntax) async throws -> EncodedIdentifiers? {
+        guard let encoding = index as? any EncodingQueryIndex,
+              [TransferSyntax.explicitVRLittleEndian.uid, TransferSyntax.implicitVRLittleEndian.uid].contains(transferSyntax.uid) else {
+            return nil
+        }
+        do {
+            let answer = try await encoding.findEncoded(try query(identifier, context), explicitVR: transferSyntax.isExplicitVR,
+                                                        auditing: audit != nil)
+            if audit != nil {
+                record("query", identifier, context, count: answer.identifiers.count, studies: answer.studyInstanceUIDs, status: .success)
+            }
+            return answer.identifiers
+        } catch let failure as DIMSEFailure {
+            record("query", identifier, context, count: 0, studies: [], status: failure.status, reason: failure.comment)
+            throw failure
+        }
+    }
+
     /// One audit line for a request (nothing without ``audit``).
     private func record(_ action: String, _ identifier: DataSet, _ context: RequestContext, count: Int, studies: [String],
                         status: DIMSEStatus, reason: String? = nil) {

@@ -317,6 +317,7 @@ extension Association {
         var pendingResponse: DIMSECommand?
         var responseBytes = ByteBuffer()
         var incoming: IncomingDataSet?
+        var repeated: RepeatedCommand?
         defer { incoming?.discard() }
         while true {
             guard let pdu = try await connection.receive(timeout: timeouts.dimse, what: "DIMSE response") else {
@@ -324,7 +325,16 @@ extension Association {
             }
             switch pdu {
             case .dataTransfer(let values):
+                // A whole response in one PDU whose command set repeats the previous one's bytes (every pending
+                // C-FIND-RSP of a request): the same command, without decoding it again. The assembler would end
+                // idle after it, as it is now.
+                if storage == nil, assembler.isIdle, let repeated, let dataSet = repeated.dataSet(repeating: values) {
+                    if try await onResponse(repeated.command, Data(dataSet.readableBytesView)) { return }
+                    continue
+                }
+                let wasIdle = assembler.isIdle
                 let events = try await assemble(values, with: &assembler)
+                if wasIdle, let candidate = RepeatedCommand(values, events) { repeated = candidate }
                 for event in events {
                     switch event {
                     case .command(.cStoreRequest(let request), let id):
@@ -354,10 +364,20 @@ extension Association {
                             guard responseBytes.readableBytes + bytes.readableBytes <= Self.maximumIdentifierLength else {
                                 throw await fail("a response identifier exceeds \(Self.maximumIdentifierLength) bytes")
                             }
-                            responseBytes.writeBuffer(&bytes)
-                            guard isLast else { continue }
+                            guard isLast else {
+                                responseBytes.writeBuffer(&bytes)
+                                continue
+                            }
                             pendingResponse = nil
-                            if try await onResponse(command, Data(responseBytes.readableBytesView)) { return }
+                            // A data set in a single fragment is used as it came, without gathering it first.
+                            let data: Data
+                            if responseBytes.readableBytes == 0 {
+                                data = Data(bytes.readableBytesView)
+                            } else {
+                                responseBytes.writeBuffer(&bytes)
+                                data = Data(responseBytes.readableBytesView)
+                            }
+                            if try await onResponse(command, data) { return }
                         }
                     }
                 }
@@ -367,6 +387,40 @@ extension Association {
                 throw await fail("\(pdu.type) received while a DIMSE response was awaited")
             }
         }
+    }
+}
+
+/// A command set that arrived whole in one P-DATA-TF together with its whole data set (the shape of a pending
+/// C-FIND-RSP), and the command it decoded to. A peer answering one request sends the same command set bytes in every
+/// pending response, so a later PDU whose command PDV repeats these bytes on the same presentation context carries the
+/// same command: ``Association/receiveResponses(storage:onResponse:)`` then skips decoding it again.
+struct RepeatedCommand {
+    let bytes: ByteBuffer
+    let command: DIMSECommand
+    let contextID: UInt8
+
+    /// Remembers the command of `values` when they are one last command fragment and one last data set fragment on the
+    /// same context, and the assembler (idle before them) decoded them into that command and its data set.
+    init?(_ values: [PresentationDataValue], _ events: [DIMSEMessageAssembler.Event]) {
+        guard Self.isWholeMessage(values), events.count == 2, case .command(let command, let id) = events[0], command.hasDataSet,
+              case .dataSetFragment(_, let dataID, true) = events[1], id == values[0].presentationContextID, dataID == id else {
+            return nil
+        }
+        bytes = values[0].fragment
+        self.command = command
+        contextID = id
+    }
+
+    /// The data set of `values` when they repeat this command: one last command fragment with the same bytes and one
+    /// last data set fragment, both on this command's context.
+    func dataSet(repeating values: [PresentationDataValue]) -> ByteBuffer? {
+        guard Self.isWholeMessage(values), values[0].presentationContextID == contextID, values[1].presentationContextID == contextID,
+              values[0].fragment == bytes else { return nil }
+        return values[1].fragment
+    }
+
+    static func isWholeMessage(_ values: [PresentationDataValue]) -> Bool {
+        values.count == 2 && values[0].isCommand && values[0].isLastFragment && !values[1].isCommand && values[1].isLastFragment
     }
 }
 

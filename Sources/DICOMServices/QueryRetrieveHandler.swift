@@ -78,6 +78,39 @@ public protocol QueryHandler: Sendable {
     /// holding the requested return keys. Throw ``DIMSEFailure`` to refuse (for example 0xA900 for an identifier that
     /// does not match the SOP class, 0xC000 for one that cannot be processed).
     func find(_ identifier: DataSet, context: RequestContext) async throws -> [DataSet]
+
+    /// The same matches as ``find(_:context:)``, already encoded in `transferSyntax` (the request's presentation
+    /// context: Implicit or Explicit VR Little Endian, or another native syntax), for a handler that can write response
+    /// identifiers without building ``DataSet``s first; nil to have the service call ``find(_:context:)`` and encode
+    /// its answers. Each identifier must be byte for byte what encoding the corresponding ``find(_:context:)`` answer
+    /// in `transferSyntax` gives. The default returns nil.
+    func encodedMatches(_ identifier: DataSet, context: RequestContext, transferSyntax: TransferSyntax) async throws -> EncodedIdentifiers?
+}
+
+extension QueryHandler {
+    public func encodedMatches(_ identifier: DataSet, context: RequestContext, transferSyntax: TransferSyntax) async throws -> EncodedIdentifiers? {
+        nil
+    }
+}
+
+/// C-FIND response identifiers encoded in a transfer syntax and laid end to end in one buffer (one allocation for a
+/// whole answer instead of one per identifier): identifier `i` is `bytes[ends[i - 1]..<ends[i]]` (from 0 for the first).
+public struct EncodedIdentifiers: Sendable, Equatable {
+    /// The identifiers' bytes, one after another.
+    public var bytes: [UInt8] = []
+    /// Where each identifier ends in ``bytes``.
+    public var ends: [Int] = []
+
+    public init() {}
+
+    /// How many identifiers there are.
+    public var count: Int { ends.count }
+
+    /// The byte range of identifier `index`.
+    public func range(of index: Int) -> Range<Int> { (index == 0 ? 0 : ends[index - 1])..<ends[index] }
+
+    /// Marks the bytes written since the previous identifier as one identifier.
+    public mutating func endIdentifier() { ends.append(bytes.count) }
 }
 
 /// One stored instance that a C-MOVE or C-GET sends as a C-STORE sub-operation.

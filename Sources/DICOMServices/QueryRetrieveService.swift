@@ -114,8 +114,10 @@ struct QueryRetrieveService: Sendable {
 
     // MARK: C-FIND
 
-    /// Pending C-FIND responses written per flush.
-    static let findBatchSize = 16
+    /// Pending C-FIND responses written per flush, at most.
+    static let findBatchSize = 64
+    /// Identifier bytes written per flush, at most (a batch ends after the response that reaches it).
+    static let findBatchBytes = 256 * 1024
 
     func find(_ request: CFindRequest, identifier bytes: ByteBuffer, contextID: UInt8, mailbox: OperationMailbox) async throws {
         func respond(_ status: DIMSEStatus, _ identifier: DataSet? = nil, comment: String? = nil) async throws {
@@ -128,10 +130,15 @@ struct QueryRetrieveService: Sendable {
             try await respond(.sopClassNotSupported, comment: "C-FIND is not served here")
             return
         }
-        let matches: [DataSet]
+        let syntax = negotiated.acceptedContexts[contextID]?.knownTransferSyntax ?? .implicitVRLittleEndian
+        // The handler answers either with identifiers it encoded itself, or with data sets encoded here batch by batch.
+        var encoded: EncodedIdentifiers?
+        var matches: [DataSet] = []
         do {
             let identifier = try decodeIdentifier(bytes, contextID: contextID)
-            matches = try await queryHandler.find(identifier, context: context(contextID))
+            let requestContext = context(contextID)
+            encoded = try await queryHandler.encodedMatches(identifier, context: requestContext, transferSyntax: syntax)
+            if encoded == nil { matches = try await queryHandler.find(identifier, context: requestContext) }
         } catch let failure as DIMSEFailure {
             logger.info("C-FIND refused", metadata: ["dicom.status": "\(failure.status)", "error": "\(failure.comment ?? "")"])
             try await respond(failure.status, comment: failure.comment.map { String($0.prefix(64)) })
@@ -141,43 +148,56 @@ struct QueryRetrieveService: Sendable {
             try await respond(.cannotUnderstand, comment: String("\(error)".prefix(64)))
             return
         }
+        let count = encoded?.count ?? matches.count
         // Pending responses go out in batches with one flush each (one system call and one hand-off per batch rather
         // than per match); a C-CANCEL is honoured between batches. The pending command set is the same for every
-        // match, so it is encoded once; a batch's identifiers are encoded into one buffer and sent as slices of it.
-        let syntax = negotiated.acceptedContexts[contextID]?.knownTransferSyntax ?? .implicitVRLittleEndian
+        // match, so it is encoded once; identifiers are sent as slices of one buffer (the handler's, or a batch's).
         let pending = CFindResponse(messageIDBeingRespondedTo: request.messageID, affectedSOPClassUID: request.affectedSOPClassUID,
                                     status: .pending, hasDataSet: true)
         let pendingCommand = try CommandSet.encode(pending.commandSet)
+        let answer = encoded.map { ByteBuffer(bytes: $0.bytes) }
         var sent = 0
-        var encoded: [UInt8] = []
+        var batchBytes: [UInt8] = []
         var ends: [Int] = []
-        while sent < matches.count {
+        var pdus: [PDU] = []
+        while sent < count {
             if mailbox.isCancelled {
                 try await respond(.cancel)
-                logger.info("C-FIND cancelled", metadata: ["dicom.matches": "\(matches.count)", "dicom.sent": "\(sent)"])
+                logger.info("C-FIND cancelled", metadata: ["dicom.matches": "\(count)", "dicom.sent": "\(sent)"])
                 return
             }
-            let batch = matches[sent..<min(matches.count, sent + Self.findBatchSize)]
-            encoded.removeAll(keepingCapacity: true)
-            ends.removeAll(keepingCapacity: true)
-            for match in batch {
-                try DataSetWriter.encode(match, transferSyntax: syntax, into: &encoded)
-                ends.append(encoded.count)
-            }
-            let identifiers = ByteBuffer(bytes: encoded)
-            var pdus: [PDU] = []
-            pdus.reserveCapacity(batch.count)
-            var start = 0
-            for end in ends {
-                let identifier = identifiers.getSlice(at: start, length: end - start) ?? ByteBuffer()
-                start = end
-                pdus += Self.messagePDUs(command: pendingCommand, dataSet: identifier, contextID: contextID, fragmenter: fragmenter)
+            pdus.removeAll(keepingCapacity: true)
+            var next = sent
+            if let encoded, let answer {
+                var size = 0
+                while next < count && next - sent < Self.findBatchSize && size < Self.findBatchBytes {
+                    let range = encoded.range(of: next)
+                    size += range.count
+                    let identifier = answer.getSlice(at: range.lowerBound, length: range.count) ?? ByteBuffer()
+                    pdus += Self.messagePDUs(command: pendingCommand, dataSet: identifier, contextID: contextID, fragmenter: fragmenter)
+                    next += 1
+                }
+            } else {
+                batchBytes.removeAll(keepingCapacity: true)
+                ends.removeAll(keepingCapacity: true)
+                while next < count && next - sent < Self.findBatchSize && batchBytes.count < Self.findBatchBytes {
+                    try DataSetWriter.encode(matches[next], transferSyntax: syntax, into: &batchBytes)
+                    ends.append(batchBytes.count)
+                    next += 1
+                }
+                let identifiers = ByteBuffer(bytes: batchBytes)
+                var start = 0
+                for end in ends {
+                    let identifier = identifiers.getSlice(at: start, length: end - start) ?? ByteBuffer()
+                    start = end
+                    pdus += Self.messagePDUs(command: pendingCommand, dataSet: identifier, contextID: contextID, fragmenter: fragmenter)
+                }
             }
             try await connection.send(pdus)
-            sent += batch.count
+            sent = next
         }
         try await respond(mailbox.isCancelled ? .cancel : .success)
-        logger.info("C-FIND", metadata: ["dicom.matches": "\(matches.count)"])
+        logger.info("C-FIND", metadata: ["dicom.matches": "\(count)"])
     }
 
     /// The P-DATA-TF PDUs of one DIMSE message whose command set and data set are already encoded: a single PDU

@@ -96,19 +96,24 @@ struct QueryEngine {
     /// The response identifiers for `query`.
     func find(_ query: IndexQuery) throws -> [DataSet] {
         let parsed = try ParsedQuery(query)
-        switch parsed.level {
+        return matches(parsed).map { response(parsed, $0) }
+    }
+
+    /// The entities that answer `query`, one per response, in response order (at most its limit).
+    func matches(_ query: ParsedQuery) -> [Chain] {
+        switch query.level {
         case .patient:
-            return limited(sortedPatients(matchingPatients(parsed)), parsed.limit).map { response(parsed, Chain(patient: $0)) }
+            return limited(sortedPatients(matchingPatients(query)), query.limit).map { Chain(patient: $0) }
         case .study:
-            return limited(sortedStudies(matchingStudies(parsed)), parsed.limit).map { response(parsed, Chain(study: $0)) }
+            return limited(sortedStudies(matchingStudies(query)), query.limit).map { Chain(study: $0) }
         case .series:
-            return limited(sortedSeries(matchingSeries(parsed)), parsed.limit).map { series in
-                response(parsed, Chain(study: state.studies[series.studyInstanceUID], series: series))
+            return limited(sortedSeries(matchingSeries(query)), query.limit).map { series in
+                Chain(study: state.studies[series.studyInstanceUID], series: series)
             }
         case .image:
-            return limited(sortedInstances(matchingInstances(parsed)), parsed.limit).map { record in
+            return limited(sortedInstances(matchingInstances(query)), query.limit).map { record in
                 let series = state.series[record.seriesInstanceUID]
-                return response(parsed, Chain(study: series.flatMap { state.studies[$0.studyInstanceUID] }, series: series, record: record))
+                return Chain(study: series.flatMap { state.studies[$0.studyInstanceUID] }, series: series, record: record)
             }
         }
     }
@@ -409,7 +414,7 @@ struct QueryEngine {
         return DataSet(sortedElements: elements)
     }
 
-    private static func levelElement(_ level: QueryLevel) -> DataElement {
+    static func levelElement(_ level: QueryLevel) -> DataElement {
         var bytes = Data(level.rawValue.utf8)
         if bytes.count & 1 == 1 { bytes.append(0x20) }
         return DataElement(tag: .queryRetrieveLevel, vr: .CS, bytes: bytes)
