@@ -19,8 +19,10 @@ import Glibc
 
     static func uid(_ index: Int) -> String { "1.2.826.0.1.3680043.10.999.41.\(index)" }
 
+    /// About 128 KB: three P-DATA-TF PDUs at the server's 64 KiB maximum, so that messages sent interleaved would show.
     static func encodedInstance(_ index: Int) throws -> ByteBuffer {
-        ByteBuffer(bytes: try DataSetWriter.encode(try TestSupport.makeInstance(sopInstanceUID: uid(index)), transferSyntax: .explicitVRLittleEndian))
+        ByteBuffer(bytes: try DataSetWriter.encode(try TestSupport.makeInstance(sopInstanceUID: uid(index), rows: 256, columns: 256),
+                                                   transferSyntax: .explicitVRLittleEndian))
     }
 
     /// The status the handler answers for instance `index`: success, but a warning for 3 and a failure for 6, so that a

@@ -18,7 +18,7 @@ import Glibc
     static let releaseRequest: [UInt8] = [0x05, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00]
     static let releaseResponse: [UInt8] = [0x06, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00]
 
-    static let contexts = PresentationContext.numbered([verificationSOPClassUID, TestSupport.ctImageStorage],
+    static let contexts = PresentationContext.numbered([verificationSOPClassUID, TestSupport.ctImageStorage, QueryRetrieveModel.studyRootFind],
                                                        transferSyntaxes: [TransferSyntax.explicitVRLittleEndian.uid])
 
     /// An A-ASSOCIATE-AC for what our client proposes (the default storage policy's answer), granting `window` if set.
@@ -27,7 +27,7 @@ import Glibc
         if let window {
             request.userInformation.asynchronousOperationsWindow = AsynchronousOperationsWindow(maximumInvoked: window, maximumPerformed: 1)
         }
-        guard case .success(let accept) = DICOMServer.defaultStoragePolicy().negotiate(request) else {
+        guard case .success(let accept) = DICOMServer.defaultArchivePolicy().negotiate(request) else {
             throw DICOMServiceError(.invalidInput, "the default policy rejects the test request")
         }
         var buffer = try PDU.associateAccept(accept).encoded()
@@ -104,6 +104,29 @@ import Glibc
             Issue.record("a C-STORE after the release must fail")
         } catch {
             Self.expectReleasedByPeer(error, "a C-STORE after the release")
+        }
+    }
+
+    /// Waiting for the C-FIND-RSPs of a query (read by the C-FIND's own loop): the same.
+    @Test func releaseDuringAQuery() async throws {
+        let (acceptor, peer, association) = try await Self.establish()
+        defer { peer.close(); acceptor.close() }
+        var identifier = DataSet()
+        identifier.setASCII(Tag(0x0008, 0x0052), vr: .CS, "STUDY")
+        identifier.setASCII(Tag(0x0010, 0x0020), vr: .LO, "PID-42")
+        async let find = association.find(identifier)
+        #expect(await peer.readPDU()?.type == 0x04, "C-FIND-RQ command")
+        #expect(await peer.readPDU()?.type == 0x04, "C-FIND-RQ identifier")
+        try peer.write(Self.releaseRequest)
+        let (reply, eof) = await peer.readToEnd()
+        #expect(reply == Self.releaseResponse, "reply \(reply)")
+        #expect(eof)
+        peer.close()
+        do {
+            _ = try await find
+            Issue.record("the C-FIND must fail")
+        } catch {
+            Self.expectReleasedByPeer(error, "the C-FIND awaiting its responses")
         }
     }
 
