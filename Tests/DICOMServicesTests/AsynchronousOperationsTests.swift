@@ -261,6 +261,76 @@ import Glibc
         #expect(handler.completionOrder.count == 6)
     }
 
+    // MARK: - Our client proposing a window to acceptors that perform one operation at a time
+
+    /// Stores instances 1...3 from three tasks on `association`; every status must be success.
+    static func storeConcurrently(_ association: Association) async throws {
+        let buffers = try (1...3).map { try Self.encodedInstance($0) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 1...3 {
+                group.addTask {
+                    let status = try await association.store(dataSet: buffers[index - 1], sopClassUID: TestSupport.ctImageStorage,
+                                                             sopInstanceUID: Self.uid(index), transferSyntax: .explicitVRLittleEndian)
+                    #expect(status == .success, "instance \(index)")
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Connects to a freshly launched peer, retrying while it does not listen yet (about 15 s at most).
+    static func connectWithRetry(port: Int, calledAE: AETitle, window: Int) async throws -> Association {
+        var lastError: (any Error)?
+        for _ in 0..<150 {
+            do {
+                return try await DICOMClient.connect(host: "127.0.0.1", port: port, callingAE: "SWIFTSCU", calledAE: calledAE,
+                                                     presentationContexts: contexts, asynchronousOperations: window,
+                                                     timeouts: DICOMTimeouts(connect: .seconds(5), dimse: .seconds(20)))
+            } catch let error as DICOMServiceError where error.code == .connectionFailed {
+                lastError = error
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        throw lastError ?? DICOMServiceError(.connectionFailed, "cannot connect to 127.0.0.1:\(port)")
+    }
+
+    /// DCMTK's storescp does not grant a window: our client, proposing 8, then stores one at a time, and all arrive.
+    @Test func windowedClientToStorescp() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/storescp"), "DCMTK storescp is not installed (apt-get install dcmtk)")
+        let directory = try TestSupport.temporaryDirectory("async-storescp")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let output = directory + "/out"
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let port = TestSupport.freePort()
+        let storescp = try PeerProcess("/usr/bin/storescp", ["-aet", "STORESCP", "-od", output, "\(port)"], logPath: directory + "/storescp.log")
+        defer { storescp.stop() }
+        let association = try await Self.connectWithRetry(port: port, calledAE: "STORESCP", window: 8)
+        #expect(association.maximumOutstandingOperations == 1, "answer: \(String(describing: association.negotiated.accept.userInformation.asynchronousOperationsWindow))")
+        try await Self.storeConcurrently(association)
+        try await association.release()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: output).count == 3, "stored: \(storescp.logTail)")
+    }
+
+    /// pynetdicom's SCP answers a proposed window with 1/1: the same.
+    @Test func windowedClientToPynetdicomSCP() async throws {
+        let directory = try TestSupport.temporaryDirectory("async-pynetdicom-scp")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let script = try PynetdicomInteropTests.prepare(PynetdicomInteropTests.scpScript, named: "scp.py", in: directory)
+        let output = directory + "/out"
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let port = TestSupport.freePort()
+        let scp = try PeerProcess("/usr/bin/env", ["python3", script, "\(port)", output, "60"], logPath: directory + "/scp.log")
+        defer { scp.stop() }
+        let association = try await Self.connectWithRetry(port: port, calledAE: "PYSCP", window: 8)
+        #expect(association.maximumOutstandingOperations == 1)
+        try await Self.storeConcurrently(association)
+        try await association.release()
+        scp.stop()
+        for index in 1...3 {
+            #expect(FileManager.default.fileExists(atPath: output + "/\(Self.uid(index)).dcm"), "instance \(index): \(scp.logTail)")
+        }
+    }
+
     /// Proposes an Asynchronous Operations Window (argv[2] > 0) or none, stores each file and prints the window the
     /// acceptor answered and the statuses as JSON.
     static let pynetdicomScript = """
