@@ -261,6 +261,76 @@ import Glibc
         #expect(handler.completionOrder.count == 6)
     }
 
+    // MARK: - Our client against a fake acceptor
+
+    /// Responses in reverse order reach their requests (matched by Message ID Being Responded To); a response to no
+    /// outstanding operation is answered with A-ABORT (service-provider, unexpected-PDU) and fails the waiting C-STORE.
+    @Test func clientMatchesResponsesByMessageID() async throws {
+        let (acceptor, peer, association) = try await PeerReleaseTests.establish(window: 4)
+        defer { peer.close(); acceptor.close() }
+        #expect(association.maximumOutstandingOperations == 4)
+        let buffers = try (1...3).map { try Self.encodedInstance($0) }
+        func store(_ index: Int) -> Task<DIMSEStatus, any Error> {
+            Task {
+                try await association.store(dataSet: buffers[index - 1], sopClassUID: TestSupport.ctImageStorage,
+                                            sopInstanceUID: Self.uid(index), transferSyntax: .explicitVRLittleEndian)
+            }
+        }
+        let first = store(1), second = store(2)
+        // Read C-STORE-RQs whole (command and data set PDUs), noting each one's Message ID and instance.
+        var assembler = DIMSEMessageAssembler(acceptedContextIDs: [1, 3, 5])
+        func readRequests(_ count: Int) async throws -> [CStoreRequest] {
+            var requests: [CStoreRequest] = []
+            var complete = 0
+            while complete < count {
+                guard let (type, body) = await peer.readPDU() else { throw DICOMServiceError(.timeout, "the C-STORE-RQs did not arrive") }
+                #expect(type == 0x04)
+                guard case .dataTransfer(let values) = try PDU.decode(type: .dataTransfer, body: ByteBuffer(bytes: body)) else { continue }
+                for event in try assembler.receive(values) {
+                    switch event {
+                    case .command(.cStoreRequest(let request), _): requests.append(request)
+                    case .dataSetFragment(_, _, let isLast): if isLast { complete += 1 }
+                    default: Issue.record("unexpected \(event)")
+                    }
+                }
+            }
+            return requests
+        }
+        let requests = try await readRequests(2)
+        #expect(Set(requests.map(\.messageID)).count == 2, "distinct Message IDs")
+        func response(to request: CStoreRequest, status: DIMSEStatus) throws -> [UInt8] {
+            let answer = CStoreResponse(messageIDBeingRespondedTo: request.messageID, affectedSOPClassUID: request.affectedSOPClassUID,
+                                        affectedSOPInstanceUID: request.affectedSOPInstanceUID, status: status)
+            return try PDataFragmenter(maximumPDULength: 65536).pdus(for: answer, presentationContextID: 3).flatMap { pdu in
+                var buffer = try pdu.encoded()
+                return buffer.readBytes(length: buffer.readableBytes) ?? []
+            }
+        }
+        // Answer the later request first, each with a status of its own.
+        let statuses: [String: DIMSEStatus] = [Self.uid(1): DIMSEStatus(0xB000), Self.uid(2): .outOfResources]
+        for request in requests.reversed() {
+            try peer.write(try response(to: request, status: statuses[request.affectedSOPInstanceUID] ?? .success))
+        }
+        #expect(try await first.value == DIMSEStatus(0xB000))
+        #expect(try await second.value == .outOfResources)
+
+        // A third C-STORE outstanding; the answer names a Message ID nobody waits for.
+        let third = store(3)
+        #expect(try await readRequests(1).count == 1)
+        try peer.write(try response(to: CStoreRequest(messageID: 999, affectedSOPClassUID: TestSupport.ctImageStorage,
+                                                      affectedSOPInstanceUID: Self.uid(3)), status: .success))
+        let (reply, eof) = await peer.readToEnd()
+        #expect(reply == [0x07, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x02, 0x02], "A-ABORT, service-provider, unexpected-PDU: \(reply)")
+        #expect(eof)
+        peer.close()
+        do {
+            _ = try await third.value
+            Issue.record("the third C-STORE must fail")
+        } catch {
+            #expect((error as? DICOMServiceError)?.code == .unexpectedMessage, "\(error)")
+        }
+    }
+
     // MARK: - Our client proposing a window to acceptors that perform one operation at a time
 
     /// Stores instances 1...3 from three tasks on `association`; every status must be success.
