@@ -298,7 +298,7 @@ struct AssociationService: Sendable {
                         running.mailbox.deliver(response)
                     case .command(let command, let id):
                         await awaitActive()
-                        if case .cStoreRequest = command {} else {
+                        if window > 1, !command.isCStoreRequest {
                             // Other operations wait for the C-STOREs running: one kind of operation at a time.
                             await stores.drain()
                         }
@@ -337,7 +337,7 @@ struct AssociationService: Sendable {
                                     // (responses may overtake each other). At most `window` run at once.
                                     await stores.waitUntilFewer(than: window)
                                     startStore(current, negotiated: negotiated, contextID: id, fragmenter: fragmenter,
-                                                   connection: connection, stores: stores, logger: logger)
+                                               connection: connection, stores: stores, logger: logger)
                                 } else {
                                     let (status, comment) = try await finish(current, negotiated: negotiated, contextID: id, logger: logger)
                                     let response = CStoreResponse(answering: current.request, status: status,
@@ -393,7 +393,7 @@ struct AssociationService: Sendable {
                 }
             case .releaseRequest:
                 await awaitActive()
-                await stores.drain()
+                if window > 1 { await stores.drain() }
                 try await connection.send(.releaseResponse)
                 logger.debug("association released")
                 // AR-4, Sta13: the requestor closes the connection (AR-3); ARTIM bounds the wait.
@@ -499,6 +499,7 @@ final class StoreOperations: @unchecked Sendable {
 
     /// Returns once fewer than `limit` run.
     func waitUntilFewer(than limit: Int) async {
+        if lock.withLock({ running < limit }) { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             lock.lock()
             if running < limit {
@@ -513,6 +514,13 @@ final class StoreOperations: @unchecked Sendable {
 
     /// Returns once none runs.
     func drain() async { await waitUntilFewer(than: 1) }
+}
+
+extension DIMSECommand {
+    var isCStoreRequest: Bool {
+        if case .cStoreRequest = self { return true }
+        return false
+    }
 }
 
 /// A value handed from one task to another that alone uses it afterwards.
