@@ -104,8 +104,7 @@ public final class PDUFrameHandler: ChannelInboundHandler, RemovableChannelHandl
 }
 
 /// Writes outbound ``PDU``s. A P-DATA-TF whose fragments are large goes out as its headers plus the fragments' own
-/// buffers (gathered by `writev`, not copied); other PDUs are encoded into one buffer. ``writeFileFragment(header:region:promise:)``
-/// sends a fragment straight from a file (with `sendfile` on a plain TCP connection).
+/// buffers (gathered by `writev`, not copied); other PDUs are encoded into one buffer.
 public final class PDUWriteHandler: ChannelOutboundHandler, RemovableChannelHandler {
     public typealias OutboundIn = PDU
     public typealias OutboundOut = IOData
@@ -113,12 +112,7 @@ public final class PDUWriteHandler: ChannelOutboundHandler, RemovableChannelHand
     /// Fragments up to this size are copied next to their header; larger ones are written as they are.
     static let copyLimit = 8 * 1024
 
-    private var context: ChannelHandlerContext?
-
     public init() {}
-
-    public func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    public func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let pdu = unwrapOutboundIn(data)
@@ -168,36 +162,5 @@ public final class PDUWriteHandler: ChannelOutboundHandler, RemovableChannelHand
         if head.readableBytes > 0 { parts.append(head) }
         for part in parts.dropLast() { context.write(wrapOutboundOut(.byteBuffer(part)), promise: nil) }
         context.write(wrapOutboundOut(.byteBuffer(parts[parts.count - 1])), promise: promise)
-    }
-
-    /// The 12 bytes that precede a fragment sent alone in a P-DATA-TF: the PDU header and one PDV item header.
-    public static func singleFragmentHeader(presentationContextID: UInt8, isCommand: Bool, isLastFragment: Bool,
-                                            fragmentLength: Int, allocator: ByteBufferAllocator) -> ByteBuffer {
-        var head = allocator.buffer(capacity: 12)
-        head.writeInteger(PDUType.dataTransfer.rawValue)
-        head.writeInteger(UInt8(0))
-        head.writeInteger(UInt32(6 + fragmentLength))
-        head.writeInteger(UInt32(2 + fragmentLength))
-        head.writeInteger(presentationContextID)
-        head.writeInteger((isCommand ? 1 : 0) | (isLastFragment ? 2 : 0) as UInt8)
-        return head
-    }
-
-    /// Writes a P-DATA-TF whose one fragment is a region of a file: `header` from
-    /// ``singleFragmentHeader(presentationContextID:isCommand:isLastFragment:fragmentLength:allocator:)``, then the region
-    /// (sent by the kernel from the page cache, `sendfile`, on a plain TCP connection; not supported under TLS). Call on
-    /// the channel's event loop, in order with the connection's other writes; flush afterwards.
-    public func writeFileFragment(header: ByteBuffer, region: FileRegion, promise: EventLoopPromise<Void>?) {
-        guard let context else {
-            promise?.fail(ChannelError.ioOnClosedChannel)
-            return
-        }
-        context.write(wrapOutboundOut(.byteBuffer(header)), promise: nil)
-        context.write(wrapOutboundOut(.fileRegion(region)), promise: promise)
-    }
-
-    /// Flushes the writes made with ``writeFileFragment(header:region:promise:)``.
-    public func flushWrites() {
-        context?.flush()
     }
 }

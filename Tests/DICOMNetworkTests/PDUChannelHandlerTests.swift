@@ -127,15 +127,4 @@ struct PDUChannelHandlerTests {
         #expect { try channel.writeOutbound(pdu) } throws: { ($0 as? DICOMNetworkError)?.code == .invalidPresentationContextID }
         _ = try? channel.finish()
     }
-
-    @Test func singleFragmentHeaderMatchesEncode() throws {
-        let fragment = ByteBuffer(bytes: [UInt8](repeating: 7, count: 300))
-        for (command, last) in [(false, false), (false, true), (true, true)] {
-            var header = PDUWriteHandler.singleFragmentHeader(presentationContextID: 5, isCommand: command, isLastFragment: last,
-                                                              fragmentLength: 300, allocator: ByteBufferAllocator())
-            let encoded = try Self.bytes(of: [.dataTransfer([PresentationDataValue(presentationContextID: 5, isCommand: command,
-                                                                                    isLastFragment: last, fragment: fragment)])])
-            #expect(header.readBytes(length: header.readableBytes)! == Array(encoded.prefix(12)))
-        }
-    }
 }

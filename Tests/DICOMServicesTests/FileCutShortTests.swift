@@ -9,13 +9,13 @@ import Testing
 import Glibc
 #endif
 
-/// On plain TCP a file's data set goes to the socket with `sendfile`. A file cut short by another process while it is
-/// being sent must end the send with an error naming the file, not leave the sender retrying forever.
-@Suite(.serialized) struct FileRegionSendTests {
+/// A file's data set is read and sent in slices. A file cut short by another process while it is being sent must end
+/// the send with an error naming the file (the C-STORE is then incomplete and the association is closed), not a hang.
+@Suite(.serialized) struct FileCutShortTests {
     @Test func fileCutShortWhileSendingFailsInsteadOfHanging() async throws {
         let directory = try TestSupport.temporaryDirectory("cut-short")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        // 4096 × 4096 × 2 bytes = 32 MiB of pixel data: more than the socket buffers hold while the peer does not read.
+        // 4096 × 4096 × 2 bytes = 32 MiB of pixel data: several slices, more than the socket buffers hold while the peer does not read.
         let instance = try TestSupport.makeInstance(sopInstanceUID: "1.2.826.0.1.3680043.10.999.77.1", rows: 4096, columns: 4096)
         let path = try TestSupport.writeInstance(instance, to: directory, name: "big.dcm")
         let (listener, port) = try TestSupport.listenOnLoopback()
@@ -58,7 +58,7 @@ import Glibc
         let error = await storing
         let serviceError = try #require(error as? DICOMServiceError, "store must fail, got \(String(describing: error))")
         #expect(serviceError.code == .invalidInput, "\(serviceError)")
-        #expect(serviceError.message.contains(path) && serviceError.message.contains("cut short"), "\(serviceError)")
+        #expect(serviceError.message.contains(path) && serviceError.message.contains("ended early"), "\(serviceError)")
         #expect(ContinuousClock.now - started < .seconds(25))
     }
 
