@@ -292,26 +292,34 @@ public actor Association {
               let sopInstance = header.fileMetaInformation.string(Tag(0x0002, 0x0003)) ?? header.dataSet.string(Tag(0x0008, 0x0018)) else {
             throw DICOMServiceError(.invalidInput, "\(path): no SOP Class UID or SOP Instance UID")
         }
-        guard let context = context(forSOPClass: sopClass, transferSyntax: header.transferSyntax),
+        let status = try await store(fileAt: path, sopClassUID: sopClass, sopInstanceUID: sopInstance,
+                                     transferSyntax: header.transferSyntax, priority: priority, temporaryDirectory: temporaryDirectory)
+        return (sopInstance, status)
+    }
+
+    /// ``store(fileAt:priority:temporaryDirectory:)`` for a file whose SOP class, instance and transfer syntax the caller
+    /// already read (``FileSender`` reads them to plan its associations), so the header is not parsed twice.
+    func store(fileAt path: String, sopClassUID sopClass: String, sopInstanceUID sopInstance: String, transferSyntax: TransferSyntax,
+               priority: DIMSEPriority, temporaryDirectory: String?) async throws -> DIMSEStatus {
+        guard let context = context(forSOPClass: sopClass, transferSyntax: transferSyntax),
               let contextSyntax = context.knownTransferSyntax else {
-            let codec = header.transferSyntax.isEncapsulated && CodecRegistry.decoder(for: header.transferSyntax.uid) == nil
+            let codec = transferSyntax.isEncapsulated && CodecRegistry.decoder(for: transferSyntax.uid) == nil
                 ? " (and no built-in codec decodes it)" : ""
             throw DICOMServiceError(.noPresentationContext,
-                                    "the peer accepted no presentation context for \(sopClass) in \(header.transferSyntax.name)\(codec)")
+                                    "the peer accepted no presentation context for \(sopClass) in \(transferSyntax.name)\(codec)")
         }
         let source: DataSetSource
         var temporaryFile: String?
         // The converted copy goes once sent, also when sending fails or the task is cancelled.
         defer { if let temporaryFile { try? FileManager.default.removeItem(atPath: temporaryFile) } }
-        if contextSyntax == header.transferSyntax, let offset = Part10Layout.dataSetOffset(ofFileAt: path) {
+        if contextSyntax == transferSyntax, let offset = Part10Layout.dataSetOffset(ofFileAt: path) {
             source = .file(path: path, offset: offset)
         } else {
             (source, temporaryFile) = try OutgoingDataSet.converted(fileAt: path, in: contextSyntax,
                                                                     temporaryDirectory: temporaryDirectory ?? NSTemporaryDirectory())
         }
-        let status = try await store(source, sopClassUID: sopClass, sopInstanceUID: sopInstance, transferSyntax: contextSyntax,
-                                     priority: priority)
-        return (sopInstance, status)
+        return try await store(source, sopClassUID: sopClass, sopInstanceUID: sopInstance, transferSyntax: contextSyntax,
+                               priority: priority)
     }
 
     /// Releases the association (A-RELEASE, PS3.8 §7.2) and closes the connection, after the outstanding operations

@@ -45,6 +45,9 @@ public struct FileSender: Sendable {
     public var maximumPDULength: UInt32
     /// Associations used at the same time.
     public var parallelAssociations: Int
+    /// The Asynchronous Operations Window proposed on each association (PS3.7 §D.3.3.3): up to this many C-STOREs
+    /// outstanding at once when the peer grants it (fewer when it grants fewer); 1, the default, proposes none.
+    public var asynchronousOperations: Int
     public var tls: DICOMTLS?
     /// Sent in every A-ASSOCIATE-RQ (User Identity Negotiation, PS3.7 §D.3.3.7).
     public var userIdentity: UserIdentity?
@@ -55,7 +58,7 @@ public struct FileSender: Sendable {
 
     public init(host: String, port: Int, callingAE: AETitle, calledAE: AETitle, timeouts: DICOMTimeouts = DICOMTimeouts(),
                 maximumPDULength: UInt32 = DICOMClient.defaultMaximumPDULength, parallelAssociations: Int = 1,
-                tls: DICOMTLS? = nil, userIdentity: UserIdentity? = nil, temporaryDirectory: String = NSTemporaryDirectory(),
+                asynchronousOperations: Int = 1, tls: DICOMTLS? = nil, userIdentity: UserIdentity? = nil, temporaryDirectory: String = NSTemporaryDirectory(),
                 logger: Logger = Logger(label: "dicom.send")) {
         self.tls = tls
         self.temporaryDirectory = temporaryDirectory
@@ -67,6 +70,7 @@ public struct FileSender: Sendable {
         self.timeouts = timeouts
         self.maximumPDULength = maximumPDULength
         self.parallelAssociations = max(1, parallelAssociations)
+        self.asynchronousOperations = max(1, asynchronousOperations)
         self.logger = logger
     }
 
@@ -143,6 +147,30 @@ public struct FileSender: Sendable {
         return contexts
     }
 
+    /// What became of one file sent on an association.
+    private enum Outcome: Sendable {
+        case done(SendResult)
+        /// The association failed under it: recorded as failed, and the files not yet sent go on a new association.
+        case associationLost(SendResult)
+    }
+
+    /// Sends one file on `association`.
+    private func store(_ candidate: Candidate, on association: Association) async -> Outcome {
+        do {
+            let status = try await association.store(fileAt: candidate.path, sopClassUID: candidate.sopClassUID,
+                                                     sopInstanceUID: candidate.sopInstanceUID, transferSyntax: candidate.transferSyntax,
+                                                     priority: .medium, temporaryDirectory: temporaryDirectory)
+            return .done(SendResult(path: candidate.path, sopInstanceUID: candidate.sopInstanceUID, status: status,
+                                    error: status.isSuccessOrWarning ? nil : status.meaning))
+        } catch let error as DICOMServiceError where error.code == .noPresentationContext || error.code == .invalidInput {
+            return .done(SendResult(path: candidate.path, sopInstanceUID: candidate.sopInstanceUID, error: "not sent: \(error.message)"))
+        } catch {
+            return .associationLost(SendResult(path: candidate.path, sopInstanceUID: candidate.sopInstanceUID, error: "\(error)"))
+        }
+    }
+
+    /// Sends a share of the files, batch after batch of at most 128 presentation contexts, each batch on an association
+    /// (a new one when the association fails under a file), with up to the granted window of C-STOREs outstanding.
     private func sendShare(_ share: [Candidate], onResult: @Sendable (SendResult) -> Void) async -> [(Int, SendResult)] {
         var out: [(Int, SendResult)] = []
         func record(_ candidate: Candidate, _ result: SendResult) {
@@ -150,37 +178,50 @@ public struct FileSender: Sendable {
             onResult(result)
         }
         for batch in Self.batches(share) {
-            var association: Association?
-            var connectError: Error?
-            for candidate in batch {
-                if association == nil, connectError == nil {
-                    do {
-                        association = try await DICOMClient.connect(host: host, port: port, callingAE: callingAE, calledAE: calledAE,
-                                                                    presentationContexts: Self.contexts(for: batch),
-                                                                    userIdentity: userIdentity, maximumPDULength: maximumPDULength, timeouts: timeouts, tls: tls, logger: logger)
-                    } catch {
-                        connectError = error
-                    }
-                }
-                guard let current = association else {
-                    record(candidate, SendResult(path: candidate.path, sopInstanceUID: candidate.sopInstanceUID,
-                                                 error: "association failed: \(connectError.map { "\($0)" } ?? "unknown")"))
-                    continue
-                }
+            var pending = batch[...]
+            while !pending.isEmpty {
+                let association: Association
                 do {
-                    let (uid, status) = try await current.store(fileAt: candidate.path, temporaryDirectory: temporaryDirectory)
-                    record(candidate, SendResult(path: candidate.path, sopInstanceUID: uid, status: status,
-                                                 error: status.isSuccessOrWarning ? nil : status.meaning))
-                } catch let error as DICOMServiceError where error.code == .noPresentationContext || error.code == .invalidInput {
-                    record(candidate, SendResult(path: candidate.path, sopInstanceUID: candidate.sopInstanceUID, error: "not sent: \(error.message)"))
+                    association = try await DICOMClient.connect(host: host, port: port, callingAE: callingAE, calledAE: calledAE,
+                                                                presentationContexts: Self.contexts(for: batch),
+                                                                userIdentity: userIdentity, asynchronousOperations: asynchronousOperations,
+                                                                maximumPDULength: maximumPDULength, timeouts: timeouts, tls: tls, logger: logger)
                 } catch {
-                    // The association is gone; the next file opens a new one.
-                    record(candidate, SendResult(path: candidate.path, sopInstanceUID: candidate.sopInstanceUID, error: "\(error)"))
-                    await current.abort()
-                    association = nil
+                    // The peer cannot be reached or refuses: the rest of the batch fails with the reason.
+                    for candidate in pending {
+                        record(candidate, SendResult(path: candidate.path, sopInstanceUID: candidate.sopInstanceUID,
+                                                     error: "association failed: \(error)"))
+                    }
+                    break
+                }
+                let window = max(1, min(asynchronousOperations, association.maximumOutstandingOperations))
+                var lost = false
+                await withTaskGroup(of: (Candidate, Outcome).self) { group in
+                    var running = 0
+                    func collect(_ finished: (Candidate, Outcome)) {
+                        running -= 1
+                        switch finished.1 {
+                        case .done(let result): record(finished.0, result)
+                        case .associationLost(let result): record(finished.0, result); lost = true
+                        }
+                    }
+                    while !lost, let candidate = pending.first {
+                        if running == window {
+                            if let finished = await group.next() { collect(finished) }
+                            continue
+                        }
+                        pending.removeFirst()
+                        running += 1
+                        group.addTask { (candidate, await self.store(candidate, on: association)) }
+                    }
+                    while let finished = await group.next() { collect(finished) }
+                }
+                if lost {
+                    await association.abort()
+                } else {
+                    try? await association.release()
                 }
             }
-            if let association { try? await association.release() }
         }
         return out
     }

@@ -45,6 +45,10 @@ struct DCMSend: AsyncParsableCommand {
     @Option(help: "Number of associations to use at the same time.")
     var parallel = 1
 
+    @Option(name: .customLong("async"),
+            help: "Propose an asynchronous operations window: up to N C-STOREs outstanding on each association, when the peer grants it (default 1: one at a time).")
+    var asynchronousOperations = 1
+
     @Option(help: "Timeout in seconds for connecting, association and each DIMSE response.")
     var timeout = 30
 
@@ -76,6 +80,7 @@ struct DCMSend: AsyncParsableCommand {
         guard (1...65535).contains(port) else { throw ValidationError("port must be 1...65535") }
         guard echo || !paths.isEmpty else { throw ValidationError("give files or directories to send, or --echo") }
         guard (1...64).contains(parallel) else { throw ValidationError("--parallel must be 1...64") }
+        guard (1...256).contains(asynchronousOperations) else { throw ValidationError("--async must be 1...256") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
         _ = try aeTitle(callingAE, "--aet")
         _ = try aeTitle(calledAE, "--called-aet")
@@ -135,7 +140,8 @@ struct DCMSend: AsyncParsableCommand {
         let (files, missing) = InputFiles.expand(paths, recursive: true)
         for path in missing { printError("dcmsend: \(path): no such file or directory") }
         let sender = FileSender(host: host, port: port, callingAE: calling, calledAE: called, timeouts: timeouts,
-                                parallelAssociations: parallel, tls: tlsContext, userIdentity: userIdentity, logger: logger)
+                                parallelAssociations: parallel, asynchronousOperations: asynchronousOperations, tls: tlsContext,
+                                userIdentity: userIdentity, logger: logger)
         let progress = !json && !noProgress && isatty(STDERR_FILENO) == 1 ? SendProgress(paths: files) : nil
         let quiet = json || progress != nil
         let results = await sender.send(paths: files) { result in
