@@ -80,8 +80,9 @@ final class IndexState {
     private(set) var patients: [String: PatientNode] = [:]
     private(set) var studies: [String: StudyNode] = [:]
     private(set) var series: [String: SeriesNode] = [:]
-    /// Studies with a Study Date, sorted by (date, Study Instance UID).
-    private(set) var studiesByDate: [(date: String, uid: String)] = []
+    /// Studies with a Study Date, sorted by (date, Study Instance UID), with their nodes (a query reads them without
+    /// looking each UID up again).
+    private(set) var studiesByDate: [(date: String, uid: String, node: StudyNode)] = []
 
     init() {}
 
@@ -93,14 +94,14 @@ final class IndexState {
 
     func endBulkLoad() {
         bulkLoading = false
-        var byDate: [(date: String, uid: String)] = []
-        var byName: [(key: [UInt8], uid: String)] = []
+        var byDate: [(date: String, uid: String, node: StudyNode)] = []
+        var byName: [(key: [UInt8], uid: String, node: StudyNode)] = []
         byDate.reserveCapacity(studies.count)
         byName.reserveCapacity(studies.count * 2)
         for study in studies.values {
-            if !study.dateKey.isEmpty { byDate.append((study.dateKey, study.studyInstanceUID)) }
+            if !study.dateKey.isEmpty { byDate.append((study.dateKey, study.studyInstanceUID, study)) }
             for key in IndexState.nameKeys(study.patientAttributes[IndexedAttribute.patientName]) {
-                byName.append((key, study.studyInstanceUID))
+                byName.append((key, study.studyInstanceUID, study))
             }
         }
         studiesByDate = byDate.sorted { $0.date != $1.date ? $0.date < $1.date : $0.uid < $1.uid }
@@ -172,7 +173,7 @@ final class IndexState {
             studyNode.attributes = record.study
             let oldName = studyNode.patientAttributes[IndexedAttribute.patientName]
             studyNode.patientAttributes = record.patient
-            updateNameIndex(studyNode.studyInstanceUID, from: oldName, to: record.patient[IndexedAttribute.patientName])
+            updateNameIndex(studyNode, from: oldName, to: record.patient[IndexedAttribute.patientName])
             studyNode.source = sop
             studyNode.dateKey = StudyNode.dateKey(record.study[IndexedAttribute.studyDate])
             if oldKey != studyNode.dateKey {
@@ -184,7 +185,7 @@ final class IndexState {
                                   patientAttributes: record.patient, attributes: record.study, source: sop)
             studies[studyNode.studyInstanceUID] = studyNode
             insertIntoDateIndex(studyNode)
-            updateNameIndex(studyNode.studyInstanceUID, from: nil, to: record.patient[IndexedAttribute.patientName])
+            updateNameIndex(studyNode, from: nil, to: record.patient[IndexedAttribute.patientName])
         }
         studyNode.series.insert(seriesNode.seriesInstanceUID)
         studyNode.instanceCount += 1
@@ -224,11 +225,11 @@ final class IndexState {
         if studyNode.series.isEmpty {
             studies[studyNode.studyInstanceUID] = nil
             removeFromDateIndex(studyNode.dateKey, studyNode.studyInstanceUID)
-            updateNameIndex(studyNode.studyInstanceUID, from: studyNode.patientAttributes[IndexedAttribute.patientName], to: nil)
+            updateNameIndex(studyNode, from: studyNode.patientAttributes[IndexedAttribute.patientName], to: nil)
             patient?.studies.remove(studyNode.studyInstanceUID)
         } else if studyNode.source == sop, let other = anyRecord(in: studyNode) {
             studyNode.attributes = other.study
-            updateNameIndex(studyNode.studyInstanceUID, from: studyNode.patientAttributes[IndexedAttribute.patientName],
+            updateNameIndex(studyNode, from: studyNode.patientAttributes[IndexedAttribute.patientName],
                             to: other.patient[IndexedAttribute.patientName])
             studyNode.patientAttributes = other.patient
             studyNode.source = other.sopInstanceUID
@@ -262,7 +263,7 @@ final class IndexState {
 
     /// Patient's Name keys of studies, sorted by UTF-8 bytes: each name as matched (trailing empty components removed)
     /// and each of its component groups, once as written and once lower-cased, for prefix and exact name queries.
-    private(set) var studiesByName: [(key: [UInt8], uid: String)] = []
+    private(set) var studiesByName: [(key: [UInt8], uid: String, node: StudyNode)] = []
 
     /// The keys a name is found under: exact forms, then case-folded forms (prefixed with 0x01 to keep them apart).
     static func nameKeys(_ name: String?) -> Set<[UInt8]> {
@@ -290,26 +291,27 @@ final class IndexState {
         return low
     }
 
-    private func updateNameIndex(_ uid: String, from old: String?, to new: String?) {
+    private func updateNameIndex(_ study: StudyNode, from old: String?, to new: String?) {
         if bulkLoading { return }
         if old == new && old != nil { return }
+        let uid = study.studyInstanceUID
         for key in IndexState.nameKeys(old) {
             let position = namePosition(key, uid)
             if position < studiesByName.count, studiesByName[position].key == key, studiesByName[position].uid == uid {
                 studiesByName.remove(at: position)
             }
         }
-        for key in IndexState.nameKeys(new) { studiesByName.insert((key, uid), at: namePosition(key, uid)) }
+        for key in IndexState.nameKeys(new) { studiesByName.insert((key, uid, study), at: namePosition(key, uid)) }
     }
 
-    /// Study Instance UIDs whose Patient's Name (or a component group) starts with `prefix` (already normalised,
-    /// and lower-cased when `folded`).
-    func studies(namePrefix prefix: String, folded: Bool) -> [String] {
+    /// The studies whose Patient's Name (or a component group) starts with `prefix` (already normalised, and
+    /// lower-cased when `folded`), in key order; a study appears once per key of its name that starts so.
+    func studies(namePrefix prefix: String, folded: Bool) -> [StudyNode] {
         let key = [folded ? 0x01 : 0x00] + Array(prefix.utf8)
         var position = namePosition(key, "")
-        var result: [String] = []
+        var result: [StudyNode] = []
         while position < studiesByName.count, studiesByName[position].key.starts(with: key) {
-            result.append(studiesByName[position].uid)
+            result.append(studiesByName[position].node)
             position += 1
         }
         return result
@@ -331,7 +333,7 @@ final class IndexState {
     private func insertIntoDateIndex(_ study: StudyNode) {
         if bulkLoading { return }
         guard !study.dateKey.isEmpty else { return }
-        studiesByDate.insert((study.dateKey, study.studyInstanceUID), at: dateIndexPosition(study.dateKey, study.studyInstanceUID))
+        studiesByDate.insert((study.dateKey, study.studyInstanceUID, study), at: dateIndexPosition(study.dateKey, study.studyInstanceUID))
     }
 
     private func removeFromDateIndex(_ date: String, _ uid: String) {
@@ -341,8 +343,8 @@ final class IndexState {
         if position < studiesByDate.count, studiesByDate[position].uid == uid { studiesByDate.remove(at: position) }
     }
 
-    /// The Study Instance UIDs whose normalised Study Date lies in `lower...upper` (both "yyyymmdd").
-    func studies(datedFrom lower: String, through upper: String) -> ArraySlice<(date: String, uid: String)> {
+    /// The studies whose normalised Study Date lies in `lower...upper` (both "yyyymmdd"), each once.
+    func studies(datedFrom lower: String, through upper: String) -> ArraySlice<(date: String, uid: String, node: StudyNode)> {
         let start = dateIndexPosition(lower, "")
         // Dates are 8 digits; every key with the upper date is below upper + "~".
         let end = dateIndexPosition(upper + "~", "")

@@ -80,6 +80,15 @@ struct KeyCondition: Sendable {
         return String(result)
     }
 
+    /// True when every alternative is a wild card pattern whose only wild card is one trailing `*` after some text
+    /// ("SMITH*"): a value matches exactly when it starts with one of the literal prefixes.
+    var isPrefixOnly: Bool {
+        alternatives.allSatisfy { alternative in
+            if case .wildcard(let pattern) = alternative { return pattern.isPrefixOnly && !pattern.literalPrefix.isEmpty }
+            return false
+        }
+    }
+
     /// Whether a stored value (nil or empty when absent) satisfies the key.
     func matches(_ stored: String?) -> Bool {
         guard let stored, !stored.isEmpty else { return false }

@@ -159,26 +159,36 @@ struct QueryEngine {
     }
 
     func matchingStudies(_ query: ParsedQuery) -> [StudyNode] {
-        let conditions = query.conditions.filter { $0.attribute.level.depth <= QueryLevel.study.depth }
+        var conditions = query.conditions.filter { $0.attribute.level.depth <= QueryLevel.study.depth }
         var candidates: [StudyNode]
         if let uids = query.exactValues(for: IndexedAttribute.studyInstanceUID) {
             candidates = uids.compactMap { state.studies[$0] }
         } else if let ids = query.exactValues(for: IndexedAttribute.patientID) {
             candidates = ids.flatMap { id in (state.patients[id]?.studies ?? []).compactMap { state.studies[$0] } }
         } else if let names = query.condition(for: IndexedAttribute.patientName), let prefixes = namePrefixes(names) {
-            var seen = Set<String>()
+            // A study is listed under each key of its name (the whole name and each component group).
+            var seen = Set<ObjectIdentifier>()
             candidates = []
             for prefix in prefixes {
-                for uid in state.studies(namePrefix: prefix, folded: names.foldCase) where seen.insert(uid).inserted {
-                    if let study = state.studies[uid] { candidates.append(study) }
+                for study in state.studies(namePrefix: prefix, folded: names.foldCase) where seen.insert(ObjectIdentifier(study)).inserted {
+                    candidates.append(study)
                 }
             }
+            // Every study found under "PREFIX*" keys matches "PREFIX*": the index keys are the forms the key is
+            // matched against (the whole name and each component group, normalised and folded the same way).
+            if names.isPrefixOnly { conditions.removeAll { $0.attribute.tag == IndexedAttribute.patientName } }
         } else if let dates = query.condition(for: IndexedAttribute.studyDate), let ranges = dateRanges(dates) {
-            var seen = Set<String>()
-            candidates = []
-            for range in ranges {
-                for entry in state.studies(datedFrom: range.lower, through: range.upper) where seen.insert(entry.uid).inserted {
-                    if let study = state.studies[entry.uid] { candidates.append(study) }
+            if ranges.count == 1, let range = ranges.first {
+                // One range: each study is listed once.
+                candidates = state.studies(datedFrom: range.lower, through: range.upper).map(\.node)
+            } else {
+                var seen = Set<ObjectIdentifier>()
+                candidates = []
+                for range in ranges {
+                    for entry in state.studies(datedFrom: range.lower, through: range.upper)
+                    where seen.insert(ObjectIdentifier(entry.node)).inserted {
+                        candidates.append(entry.node)
+                    }
                 }
             }
         } else {
