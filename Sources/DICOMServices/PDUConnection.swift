@@ -154,9 +154,13 @@ final class ReceiveTimer: @unchecked Sendable {
     }
 }
 
-/// One TCP connection carrying PDUs: send with back-pressure, receive with a timer. Not for concurrent use:
-/// the owner (an ``Association`` or the server's per-connection task) serialises calls, except that a task may
-/// send while the owner receives (the server's C-FIND/C-MOVE/C-GET responses).
+/// One TCP connection carrying PDUs: send with back-pressure, receive with a timer. Receiving is for one task at a
+/// time (the owner: the server's per-connection task or the client's reader). Sending may come from several tasks at
+/// once — the server's storage handler tasks each answering their C-STORE within an asynchronous operations window, its
+/// C-FIND/C-MOVE/C-GET responses, the client's reader answering an A-RELEASE-RQ: each ``send(_:)`` call is atomic (its
+/// PDUs pass the state machine and are written in order under one lock), so the PDUs of one call are never interleaved
+/// with another's. A message sent in several calls (a data set read from a file in slices) must not overlap with
+/// another message on the same connection; its caller serialises that.
 ///
 /// Every PDU sent or received drives the connection's ``UpperLayerStateMachine`` (PS3.8 Table 9-10). A received
 /// PDU that the table answers with AA-1, AA-7 or AA-8 (out of order, or unrecognized) is answered here with an

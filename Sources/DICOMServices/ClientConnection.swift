@@ -1,0 +1,213 @@
+import DICOMCodecs
+import DICOMCore
+import DICOMIO
+import DICOMNetwork
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+
+/// The requestor's end of an established association. A reader task receives every PDU as it arrives, so that an
+/// A-RELEASE-RQ from the acceptor is answered also while no operation waits for anything (PS3.8 Table 9-10: Sta6,
+/// Evt12, AR-2 → Sta8; the A-RELEASE-RP is AR-4 → Sta13, then the acceptor closes the transport, AR-5). Every other PDU
+/// is handed to ``receive(timeout:what:)``, one at a time: the reader reads the next only once the last was taken, so
+/// that a peer faster than us is slowed down by TCP flow control. Sends go straight to the ``PDUConnection``.
+final class ClientConnection: @unchecked Sendable {
+    let base: PDUConnection
+    private let artim: TimeAmount
+    private let logger: Logger
+    private let lock = NSLock()
+    /// A PDU (or the end: nil or an error) the reader received and no receive has taken yet.
+    private var pending: Result<PDU?, any Error>?
+    /// The reader, waiting until ``pending`` is taken.
+    private var parkedReader: CheckedContinuation<Void, Never>?
+    /// What every receive gets once the reader stopped: nil (closed) or an error.
+    private var end: Result<PDU?, any Error>?
+    /// The receive waiting for the next PDU.
+    private var consumer: Consumer?
+    private var lastConsumerID = 0
+    private var cancelledConsumerID = 0
+    private var released: DICOMServiceError?
+
+    /// A receive waiting: what it waits for and how long, for the timeout's message.
+    private struct Consumer {
+        var id: Int
+        var continuation: CheckedContinuation<PDU?, any Error>
+        var what: String
+        var timeout: TimeAmount
+    }
+    /// The timer of the waiting receive (armed and disarmed with a locked store, without a task on the event loop each).
+    private var timer: ReceiveTimer?
+
+    /// The reader's own receive timer is not ours: each ``receive(timeout:what:)`` has its own.
+    private static let readerTimeout = TimeAmount.hours(24 * 365)
+
+    init(_ base: PDUConnection, artim: TimeAmount, logger: Logger) {
+        self.base = base
+        self.artim = artim
+        self.logger = logger
+        timer = ReceiveTimer(eventLoop: base.channel.eventLoop) { [weak self] in self?.expire() }
+    }
+
+    /// Set once the acceptor released the association (its A-RELEASE-RQ answered with A-RELEASE-RP).
+    var releasedByPeer: DICOMServiceError? { lock.withLock { released } }
+
+    func startReading() {
+        Task { await self.read() }
+    }
+
+    private func read() async {
+        while true {
+            var result: Result<PDU?, any Error>
+            do {
+                result = .success(try await base.receive(timeout: Self.readerTimeout, what: "PDU"))
+            } catch {
+                result = .failure(error)
+            }
+            if case .success(.releaseRequest?) = result, base.state == .sta8 {
+                // AR-2 → Sta8: answer at once (AR-4 → Sta13) and wait for the acceptor to close the transport (AR-5).
+                let error = DICOMServiceError(.associationClosed, "the peer released the association (its A-RELEASE-RQ was answered with A-RELEASE-RP)")
+                lock.withLock { released = error }
+                logger.info("the peer released the association")
+                do {
+                    try await base.send(.releaseResponse)
+                } catch {
+                    logger.debug("cannot answer the peer's A-RELEASE-RQ", metadata: ["error": "\(error)"])
+                }
+                finish(.failure(error))
+                await base.awaitClose(timeout: artim)
+                return
+            }
+            switch result {
+            case .success(nil), .failure:
+                finish(result)
+                return
+            case .success:
+                await deliver(result)
+            }
+        }
+    }
+
+    /// Hands a PDU to the waiting receive, or keeps it (and stops reading) until one takes it.
+    private func deliver(_ result: Result<PDU?, any Error>) async {
+        if let waiting = takeConsumer() {
+            waiting.continuation.resume(with: result)
+            return
+        }
+        await withCheckedContinuation { (parked: CheckedContinuation<Void, Never>) in
+            lock.lock()
+            if let waiting = consumer {
+                consumer = nil
+                lock.unlock()
+                waiting.continuation.resume(with: result)
+                parked.resume()
+            } else {
+                pending = result
+                parkedReader = parked
+                lock.unlock()
+            }
+        }
+    }
+
+    private func takeConsumer() -> Consumer? {
+        lock.withLock {
+            defer { consumer = nil }
+            return consumer
+        }
+    }
+
+    /// The reader stopped: the waiting receive and every later one get `result` (after a PDU still pending).
+    private func finish(_ result: Result<PDU?, any Error>) {
+        let waiting: Consumer? = lock.withLock {
+            if end == nil { end = result }
+            defer { consumer = nil }
+            return consumer
+        }
+        waiting?.continuation.resume(with: result)
+    }
+
+    /// Fails the receive waiting now, if any, with `error` (the association was aborted).
+    func failWaitingReceive(_ error: any Error) {
+        takeConsumer()?.continuation.resume(throwing: error)
+    }
+
+    /// The next PDU, or nil when the peer closed the connection; as ``PDUConnection/receive(timeout:what:)``, whose
+    /// state machine rules apply. One receive at a time.
+    ///
+    /// - Throws: ``DICOMServiceError`` `timeout` when none arrives within `timeout` (the connection is then closed),
+    ///   `associationClosed` once the acceptor released the association; what the connection's receive threw.
+    func receive(timeout: TimeAmount, what: String) async throws -> PDU? {
+        let id: Int = lock.withLock {
+            lastConsumerID += 1
+            return lastConsumerID
+        }
+        defer { timer?.disarm() }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<PDU?, any Error>) in
+                lock.lock()
+                if let ready = pending {
+                    pending = nil
+                    let reader = parkedReader
+                    parkedReader = nil
+                    lock.unlock()
+                    reader?.resume()
+                    continuation.resume(with: ready)
+                } else if let end {
+                    lock.unlock()
+                    continuation.resume(with: end)
+                } else if consumer != nil {
+                    lock.unlock()
+                    continuation.resume(throwing: DICOMServiceError(.unexpectedMessage, "two receives at once on one association"))
+                } else if cancelledConsumerID == id {
+                    lock.unlock()
+                    continuation.resume(throwing: CancellationError())
+                } else {
+                    consumer = Consumer(id: id, continuation: continuation, what: what, timeout: timeout)
+                    lock.unlock()
+                    timer?.arm(timeout)
+                }
+            }
+        } onCancel: {
+            let waiting: CheckedContinuation<PDU?, any Error>? = lock.withLock {
+                guard let current = consumer, current.id == id else {
+                    cancelledConsumerID = id
+                    return nil
+                }
+                consumer = nil
+                return current.continuation
+            }
+            waiting?.resume(throwing: CancellationError())
+        }
+    }
+
+    /// The waiting receive's timer expired: it fails and the connection closes (the reader then stops).
+    private func expire() {
+        guard let waiting = takeConsumer() else { return }
+        base.channel.close(promise: nil)
+        let seconds = Double(waiting.timeout.nanoseconds) / 1e9
+        waiting.continuation.resume(throwing: DICOMServiceError(.timeout, "no \(waiting.what) within \(seconds) s; connection closed"))
+    }
+
+    func send(_ pdus: [PDU]) async throws { try await base.send(pdus) }
+
+    func send(_ pdu: PDU) async throws { try await base.send([pdu]) }
+
+    func sendDataSet(fromFile path: String, offset: Int, transferSyntaxUID: String, presentationContextID: UInt8,
+                     fragmenter: PDataFragmenter) async throws {
+        try await base.sendDataSet(fromFile: path, offset: offset, transferSyntaxUID: transferSyntaxUID,
+                                   presentationContextID: presentationContextID, fragmenter: fragmenter)
+    }
+
+    /// As ``PDUConnection/abort(_:)``; nothing once the acceptor released the association.
+    func abort(_ abort: AssociationAbort) async {
+        guard releasedByPeer == nil else { return }
+        await base.abort(abort)
+    }
+
+    /// As ``PDUConnection/close()``; once the acceptor released the association the reader closes the connection when
+    /// the acceptor does (or at ARTIM), so that the A-RELEASE-RP is not lost to a reset.
+    func close() async {
+        guard releasedByPeer == nil else { return }
+        await base.close()
+    }
+}
