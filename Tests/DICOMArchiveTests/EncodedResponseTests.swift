@@ -129,7 +129,13 @@ import Testing
         #expect(QueryEngine.firstValue("1.2.3\\4.5") == "1.2.3")
         #expect(QueryEngine.firstValue(" 1.2 \0") == "1.2")
         #expect(QueryEngine.firstValue("") == nil)
-        #expect(QueryEngine.firstValue("\\1.2") == nil)
+        #expect(QueryEngine.firstValue("\\1.2") == "")
+        // As DataSet.string(_:) reads the same value back from an element.
+        for text in ["1.2.3", "1.2.3\\4.5", " 1.2 \0", "\\1.2", "  ", "\0 1.2", "1.2\0\0", "Ü.1 "] {
+            var dataSet = DataSet()
+            dataSet[Tags.studyUID] = DataElement(tag: Tags.studyUID, vr: .UI, bytes: Data(text.utf8))
+            #expect(QueryEngine.firstValue(text) == dataSet.string(Tags.studyUID), "\(text)")
+        }
     }
 
     static func context() throws -> RequestContext {

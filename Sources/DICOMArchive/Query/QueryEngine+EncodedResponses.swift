@@ -60,11 +60,19 @@ extension QueryEngine {
         }
     }
 
-    /// The first of the backslash-separated values of a text, without surrounding spaces and NULs; nil when empty.
+    /// The first of the backslash-separated values of a non-empty text as `DataSet.string(_:)` reads it back from a
+    /// response (leading spaces and trailing spaces and NULs removed); nil for an empty text (an empty element).
     static func firstValue(_ text: String) -> String? {
-        let first = text.split(separator: "\\", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        let trimmed = first.trimmingCharacters(in: CharacterSet(charactersIn: " \0"))
-        return trimmed.isEmpty ? nil : trimmed
+        // Byte-wise (backslash, space and NUL are ASCII, so every cut falls on a character boundary): the common
+        // case, a bare UID, is returned as it is without copying.
+        let utf8 = text.utf8
+        if utf8.isEmpty { return nil }
+        var end = utf8.firstIndex(of: 0x5C) ?? utf8.endIndex
+        var start = utf8.startIndex
+        while end > start, utf8[utf8.index(before: end)] == 0x20 || utf8[utf8.index(before: end)] == 0x00 { end = utf8.index(before: end) }
+        while start < end, utf8[start] == 0x20 { start = utf8.index(after: start) }
+        if start == utf8.startIndex && end == utf8.endIndex { return text }
+        return String(text[start..<end])
     }
 
     /// Writes the identifier ``response(_:_:)`` builds for `chain`, encoded, into `out`, when every value is ASCII and
