@@ -114,7 +114,9 @@ struct QueryRetrieveService: Sendable {
 
     // MARK: C-FIND
 
-    /// Pending C-FIND responses written per flush, at most.
+    /// Pending C-FIND responses written per flush, at most: a small first batch so the requestor starts reading
+    /// early, then larger ones (fewer flushes and hand-offs to the event loop).
+    static let findFirstBatchSize = 16
     static let findBatchSize = 64
     /// Identifier bytes written per flush, at most (a batch ends after the response that reaches it).
     static let findBatchBytes = 256 * 1024
@@ -168,9 +170,10 @@ struct QueryRetrieveService: Sendable {
             }
             pdus.removeAll(keepingCapacity: true)
             var next = sent
+            let batchSize = sent == 0 ? Self.findFirstBatchSize : Self.findBatchSize
             if let encoded, let answer {
                 var size = 0
-                while next < count && next - sent < Self.findBatchSize && size < Self.findBatchBytes {
+                while next < count && next - sent < batchSize && size < Self.findBatchBytes {
                     let range = encoded.range(of: next)
                     size += range.count
                     let identifier = answer.getSlice(at: range.lowerBound, length: range.count) ?? ByteBuffer()
@@ -180,7 +183,7 @@ struct QueryRetrieveService: Sendable {
             } else {
                 batchBytes.removeAll(keepingCapacity: true)
                 ends.removeAll(keepingCapacity: true)
-                while next < count && next - sent < Self.findBatchSize && batchBytes.count < Self.findBatchBytes {
+                while next < count && next - sent < batchSize && batchBytes.count < Self.findBatchBytes {
                     try DataSetWriter.encode(matches[next], transferSyntax: syntax, into: &batchBytes)
                     ends.append(batchBytes.count)
                     next += 1

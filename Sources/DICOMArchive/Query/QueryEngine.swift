@@ -191,6 +191,10 @@ struct QueryEngine {
                     }
                 }
             }
+            // The index holds exactly the studies whose Study Date is one date (its normalised form is what a range
+            // compares); a study outside it (no date, a partial or multi-valued one) matches no range either way.
+            // So the date index found exactly the matches.
+            conditions.removeAll { $0.attribute.tag == IndexedAttribute.studyDate }
         } else {
             candidates = Array(state.studies.values)
         }
