@@ -75,6 +75,35 @@ import Testing
         }
     }
 
+    /// Study responses are ordered by Study Date, Study Time and Study Instance UID exactly as comparing the texts
+    /// orders them (the packed integer keys only speed it up).
+    @Test func studyOrderEqualsComparingTheTexts() {
+        let state = IndexState()
+        let dates: [String?] = [nil, "20220101", "20220101", "20211231", "2022.01.01", "20220102"]
+        let times: [String?] = [nil, "", "10", "1015", "101500", "101500.1", "101500.123456", "101500.12", "23", "0930", "093000.5",
+                                "10150", "1015001", "Ｋ", "K", "\u{212A}", "0930\u{0301}"]
+        var index = 0
+        for date in dates {
+            for time in times {
+                for copy in 0..<2 {
+                    let study = "1.2.5.\(index % 7).\(index).\(copy)"
+                    state.upsert(makeRecord(study: study, studyDate: date, studyTime: time, series: study + ".1", sop: study + ".1.1"))
+                }
+                index += 1
+            }
+        }
+        let engine = QueryEngine(state: state)
+        let studies = Array(state.studies.values)
+        let expected = studies.sorted { a, b in
+            let timeA = a.attributes[IndexedAttribute.studyTime] ?? "", timeB = b.attributes[IndexedAttribute.studyTime] ?? ""
+            if a.dateKey != b.dateKey { return a.dateKey < b.dateKey }
+            if timeA != timeB { return timeA < timeB }
+            return a.studyInstanceUID < b.studyInstanceUID
+        }
+        #expect(engine.sortedStudies(studies).map(\.studyInstanceUID) == expected.map(\.studyInstanceUID))
+        #expect(engine.sortedStudies(studies.reversed()).map(\.studyInstanceUID) == expected.map(\.studyInstanceUID))
+    }
+
     /// Nodes in the indexes follow changes: a renamed, re-dated or removed study is found (or not) as it is now.
     @Test func indexesFollowChanges() throws {
         let state = Self.state()

@@ -351,15 +351,42 @@ struct QueryEngine {
 
     private func sortedPatients(_ patients: [PatientNode]) -> [PatientNode] { patients.sorted { $0.patientID < $1.patientID } }
 
-    private func sortedStudies(_ studies: [StudyNode]) -> [StudyNode] {
-        // Study Time is looked up once per study, not once per comparison.
-        let keyed: [(time: String, node: StudyNode)] = studies.map { ($0.attributes[IndexedAttribute.studyTime] ?? "", $0) }
-        let sorted = keyed.sorted { (a, b) -> Bool in
-            if a.node.dateKey != b.node.dateKey { return a.node.dateKey < b.node.dateKey }
+    func sortedStudies(_ studies: [StudyNode]) -> [StudyNode] {
+        // The keys are made once per study, not once per comparison: the date as a number (a date key is empty or
+        // eight digits, so numbers order as the texts do) and the first eight bytes of Study Time packed into an
+        // integer (bytes compare as the text does); the whole time and the UID settle what those leave equal.
+        let keyed: [StudySortKey] = studies.map { StudySortKey($0, time: $0.attributes[IndexedAttribute.studyTime] ?? "") }
+        return keyed.sorted(by: StudySortKey.precedes).map(\.node)
+    }
+
+    /// The order of study responses: Study Date, then Study Time, then Study Instance UID.
+    struct StudySortKey {
+        let date: Int
+        /// The first eight bytes of an ASCII time, big-endian, zero-padded (nil for other text, which is compared as
+        /// `String` compares it, canonical equivalence included).
+        let timePrefix: UInt64?
+        let time: String
+        let node: StudyNode
+
+        init(_ node: StudyNode, time: String) {
+            self.node = node
+            self.time = time
+            date = node.dateKey.isEmpty ? -1 : Int(node.dateKey) ?? -1
+            var prefix: UInt64 = 0
+            var count: UInt64 = 0
+            for byte in time.utf8.prefix(8) {
+                prefix = prefix << 8 | UInt64(byte)
+                count += 1
+            }
+            timePrefix = time.utf8.allSatisfy({ $0 < 0x80 }) ? (count == 0 ? 0 : prefix << (8 * (8 - count))) : nil
+        }
+
+        static func precedes(_ a: StudySortKey, _ b: StudySortKey) -> Bool {
+            if a.date != b.date { return a.date < b.date }
+            if let first = a.timePrefix, let second = b.timePrefix, first != second { return first < second }
             if a.time != b.time { return a.time < b.time }
             return a.node.studyInstanceUID < b.node.studyInstanceUID
         }
-        return sorted.map { $0.node }
     }
 
     private func sortedSeries(_ series: [SeriesNode]) -> [SeriesNode] {
