@@ -121,10 +121,20 @@ struct ArchiveBenchmark {
         let scratch = workdir + "/archive-ingest"
         var table = Table("Archive ingest: \(grouped(Double(files.count))) CT instances (\(megabytes(bytes))) from DCMTK storescu",
                           ["associations", "dcmstore (fsync)", "DCMTK storescp (no fsync)", "dcmstore / storescp"])
+        // Each run writes into a directory of its own, all removed at the end: deleting 2,000 files just before the next
+        // run made its file creations scan the inodes just freed (ext4 skips recently deleted inodes), a cost that
+        // landed on whichever receiver ran next.
+        try? FileManager.default.removeItem(atPath: scratch)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        var attempt = 0
+        func fresh(_ name: String) throws -> String {
+            attempt += 1
+            return try Self.fresh(scratch + "/\(name)-\(attempt)")
+        }
         for associations in [1, 4] {
             let lists = Self.split(files, into: associations)
             let oursSeconds = try bestOf(options.common.repeats) {
-                let directory = try Self.fresh(scratch + "/dcmstore")
+                let directory = try fresh("dcmstore")
                 let server = try ArchiveServer.start(dcmstore: dcmstore, archive: directory, logPath: scratch + "/dcmstore.log")
                 defer { server.process.terminate(timeout: 60) }
                 let seconds = try Self.sendAll(lists, calledAE: "DCMSTORE", port: server.port)
@@ -133,7 +143,7 @@ struct ArchiveBenchmark {
                 return seconds
             }
             let dcmtk = try bestOf(options.common.repeats) {
-                let directory = try Self.fresh(scratch + "/storescp")
+                let directory = try fresh("storescp")
                 let port = Self.freePort()
                 // storescp serves one association at a time unless it forks one process per association.
                 let arguments = [Self.storescp, "-aet", "STORESCP", "-od", directory, "-dhl"] + (associations > 1 ? ["--fork"] : []) + ["\(port)"]

@@ -44,7 +44,20 @@ struct NetworkBenchmark {
             let directory = URL(fileURLWithPath: set.paths[0]).deletingLastPathComponent().path
             let bytes = set.paths.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1))?[.size] as? Int ?? 0) }
             let count = set.paths.count
-            let scratch = "\(workdir)/network-received"
+            let scratchRoot = "\(workdir)/network-received"
+            try? FileManager.default.removeItem(atPath: scratchRoot)
+            // Each run writes into a directory of its own. Deleting 2,000 received files just before the next run
+            // made that run's file creations scan the inodes just freed (ext4 skips recently deleted inodes; measured
+            // here as up to a third of a receiver's CPU), so the small set's directories stay until the set is done;
+            // the large set's few files are deleted after each run (their disk space matters more).
+            var attempt = 0
+            var previous: String?
+            func scratch() -> String {
+                if count < 100, let previous { try? FileManager.default.removeItem(atPath: previous) }
+                attempt += 1
+                previous = "\(scratchRoot)/\(attempt)"
+                return previous!
+            }
 
             func measure(_ label: String, _ body: () throws -> Double) throws -> Run {
                 log("network: \(set.name): \(label) ...")
@@ -54,24 +67,28 @@ struct NetworkBenchmark {
             }
             var runs: [Run] = []
             runs.append(try measure("DCMTK `storescu` → DCMTK `storescp`") {
-                try NetworkPeers.dcmtk(directory: directory, expected: count, scratch: scratch)
+                try NetworkPeers.dcmtk(directory: directory, expected: count, scratch: scratch())
             })
             runs.append(try measure("swift-dicom `dcmsend` → swift-dicom SCP (DirectoryStorageHandler, fsync per instance)") {
-                try NetworkPeers.ours(dcmsend: dcmsend, directory: directory, expected: count, parallel: 1, durable: true, scratch: scratch)
+                try NetworkPeers.ours(dcmsend: dcmsend, directory: directory, expected: count, parallel: 1, durable: true, scratch: scratch())
             })
             runs.append(try measure("swift-dicom `dcmsend` → swift-dicom SCP (no fsync, as storescp)") {
-                try NetworkPeers.ours(dcmsend: dcmsend, directory: directory, expected: count, parallel: 1, durable: false, scratch: scratch)
+                try NetworkPeers.ours(dcmsend: dcmsend, directory: directory, expected: count, parallel: 1, durable: false, scratch: scratch())
             })
             runs.append(try measure("swift-dicom `dcmsend --parallel 2` → swift-dicom SCP (no fsync)") {
-                try NetworkPeers.ours(dcmsend: dcmsend, directory: directory, expected: count, parallel: 2, durable: false, scratch: scratch)
+                try NetworkPeers.ours(dcmsend: dcmsend, directory: directory, expected: count, parallel: 2, durable: false, scratch: scratch())
             })
             runs.append(try measure("swift-dicom `dcmsend --parallel 2` → swift-dicom SCP (DirectoryStorageHandler)") {
-                try NetworkPeers.ours(dcmsend: dcmsend, directory: directory, expected: count, parallel: 2, durable: true, scratch: scratch)
+                try NetworkPeers.ours(dcmsend: dcmsend, directory: directory, expected: count, parallel: 2, durable: true, scratch: scratch())
             })
             runs.append(try measure("swift-dicom `dcmsend` → DCMTK `storescp`") {
-                try NetworkPeers.dcmsendToStorescp(dcmsend: dcmsend, directory: directory, expected: count, scratch: scratch)
+                try NetworkPeers.dcmsendToStorescp(dcmsend: dcmsend, directory: directory, expected: count, scratch: scratch())
             })
-            try? FileManager.default.removeItem(atPath: scratch)
+            runs.append(try measure("swift-dicom `dcmsend --async 8` → swift-dicom SCP (DirectoryStorageHandler, window of 8 granted)") {
+                try NetworkPeers.ours(dcmsend: dcmsend, directory: directory, expected: count, parallel: 1, durable: true, scratch: scratch(),
+                                      asynchronousOperations: 8)
+            })
+            try? FileManager.default.removeItem(atPath: scratchRoot)
 
             let dcmtk = runs[0].seconds
             var table = Table("C-STORE of \(set.name), \(megabytes(bytes)) in all, 127.0.0.1 (best of \(repeats))",
@@ -83,7 +100,8 @@ struct NetworkBenchmark {
             table.notes.append("Each sender is a fresh process timed from start to exit (association set-up, every C-STORE-RSP and the " +
                                "release included); each receiver writes Part 10 files to an empty directory and was started before. " +
                                "DCMTK runs with TCP_NODELAY=1 and its default 16 KB PDUs; swift-dicom negotiates 64 KB PDUs. " +
-                               "storescp does not fsync; DirectoryStorageHandler fsyncs every file and its directory.")
+                               "storescp does not fsync; DirectoryStorageHandler fsyncs every file and its directory. " +
+                               "`--async 8` keeps up to 8 C-STOREs outstanding on its one association (our SCP grants up to 16).")
             report.print(table)
             let short = set.paths.count == smallCount ? "small" : "large"
             report.check("network (\(short)): dcmsend → our SCP ≥ storescu → storescp", measured: ratio(dcmtk / runs[2].seconds),
@@ -183,10 +201,12 @@ enum NetworkPeers {
     }
 
     /// dcmsend → our SCP in a child process; returns dcmsend's wall time.
-    static func ours(dcmsend: String, directory: String, expected: Int, parallel: Int, durable: Bool, scratch: String) throws -> Double {
+    static func ours(dcmsend: String, directory: String, expected: Int, parallel: Int, durable: Bool, scratch: String,
+                     asynchronousOperations: Int = 1) throws -> Double {
         let server = try SCPChild.start(scratch: scratch, expected: expected, durable: durable)
         defer { server.terminate() }
-        let result = try ChildProcess.run([dcmsend, "--parallel", "\(parallel)", "127.0.0.1", "\(server.port)", directory])
+        let result = try ChildProcess.run([dcmsend, "--parallel", "\(parallel)", "--async", "\(asynchronousOperations)", "127.0.0.1",
+                                           "\(server.port)", directory])
         guard result.status == 0 else { throw BenchError("dcmsend exited with status \(result.status)") }
         let outcome = try server.finish(timeout: 60)
         guard outcome.instances == expected else { throw BenchError("our SCP stored \(outcome.instances) of \(expected) instances") }
