@@ -309,7 +309,7 @@ struct AssociationService: Sendable {
                             incoming = IncomingDataSet(request: store, contextID: id, directory: temporaryDirectory,
                                                        transferSyntaxUID: negotiated.acceptedContexts[id]?.transferSyntax,
                                                        sourceAETitle: negotiated.request.callingAETitle.value,
-                                                       hashing: handler.usesSHA256)
+                                                       hashing: handler.usesSHA256, startingWriteback: handler.makesFilesDurable)
                         case .cFindRequest, .cMoveRequest, .cGetRequest, .nSetRequest:
                             pendingIdentifier = (command, ByteBuffer())
                         case .nCreateRequest(let create) where create.hasDataSet:

@@ -27,13 +27,25 @@ final class IncomingDataSet {
     /// The SHA-256 of every byte written so far (header included), so a handler need not read the file back; nil when
     /// the handler does not use it.
     private var hasher: SHA256?
+    /// Whether writeback of the received bytes is started while they arrive (`sync_file_range`), so that the
+    /// handler's fsync at the end finds most of the file already written.
+    private let startsWriteback: Bool
+    /// Bytes written so far, and the offset up to which writeback was started.
+    private var written = 0
+    private var writebackStarted = 0
+    /// Writeback is started for every this many new bytes.
+    static let writebackStep = 256 * 1024
 
     /// Creates the file and writes the Part 10 header for the request's SOP class and instance, `transferSyntaxUID`
     /// (the presentation context's) and `sourceAETitle` (the sender's); no header when `transferSyntaxUID` is nil.
+    /// `hashing` computes the SHA-256 while writing; `startingWriteback` starts the file's writeback as it grows, for a
+    /// handler that fsyncs it (measured with the archive, one association from storescu, four interleaved pairs of
+    /// 1,000 instances: 408-445 instances/s with it, 239-391 without).
     init(request: CStoreRequest, contextID: UInt8, directory: String, transferSyntaxUID: String?, sourceAETitle: String,
-         hashing: Bool = false) {
+         hashing: Bool = false, startingWriteback: Bool = false) {
         self.request = request
         hasher = hashing ? SHA256() : nil
+        startsWriteback = startingWriteback && syncFileRange != nil
         self.contextID = contextID
         path = (directory as NSString).appendingPathComponent("dicom-incoming-\(UUID().uuidString).part")
         var header = Data()
@@ -74,6 +86,13 @@ final class IncomingDataSet {
             }
             offset += n
         }
+        written += bytes.count
+        if startsWriteback && written - writebackStarted >= Self.writebackStep, let start = syncFileRange {
+            // SYNC_FILE_RANGE_WRITE (2): start writing the range back, without waiting. Best effort: the handler's fsync
+            // is what makes the file durable.
+            _ = start(descriptor, Int64(writebackStarted), Int64(written - writebackStarted), 2)
+            writebackStarted = written
+        }
     }
 
     /// Ends writing. No fsync here: the handler makes the file (or its copy) durable, as ``DirectoryStorageHandler`` does.
@@ -97,3 +116,10 @@ final class IncomingDataSet {
         unlink(path)
     }
 }
+
+/// `sync_file_range(2)` (Linux), looked up at run time: Glibc's module map does not declare it (it needs _GNU_SOURCE).
+/// Nil where the C library lacks it.
+let syncFileRange: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32)? = {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32).self)
+}()

@@ -56,10 +56,16 @@ public protocol StorageHandler: Sendable {
     /// Whether the handler uses ``ReceivedInstance/sha256``: the server then hashes each data set while it arrives
     /// (about a quarter of a millisecond per 0.5 MB). The default is false, and ``ReceivedInstance/sha256`` is nil.
     var usesSHA256: Bool { get }
+    /// Whether the handler fsyncs the received file before answering (as the archive and ``DirectoryStorageHandler``
+    /// do): the server then starts the file's writeback while the data set arrives (`sync_file_range`, every 256 KB),
+    /// so that the final fsync waits for the last part only. The default is false: a handler that does not fsync leaves
+    /// writeback to the kernel.
+    var makesFilesDurable: Bool { get }
 }
 
 extension StorageHandler {
     public var usesSHA256: Bool { false }
+    public var makesFilesDurable: Bool { false }
 
     public func storeExplained(_ instance: ReceivedInstance) async -> (status: DIMSEStatus, comment: String?) {
         (await store(instance), nil)
@@ -86,6 +92,8 @@ public struct DirectoryStorageHandler: StorageHandler {
         let safe = String(uid.unicodeScalars.map { ($0 >= "0" && $0 <= "9") || $0 == "." ? Character($0) : "_" })
         return (directory as NSString).appendingPathComponent(safe.isEmpty ? "unnamed.dcm" : safe + ".dcm")
     }
+
+    public var makesFilesDurable: Bool { true }
 
     public func store(_ instance: ReceivedInstance) async -> DIMSEStatus {
         let destination = path(forSOPInstanceUID: instance.sopInstanceUID)

@@ -30,6 +30,7 @@ public struct OrderLinkingStorageHandler: StorageHandler {
     }
 
     public var usesSHA256: Bool { inner.usesSHA256 }
+    public var makesFilesDurable: Bool { inner.makesFilesDurable }
 
     public func storeExplained(_ instance: ReceivedInstance) async -> (status: DIMSEStatus, comment: String?) {
         let result = await inner.storeExplained(instance)

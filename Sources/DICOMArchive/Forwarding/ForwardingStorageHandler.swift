@@ -53,6 +53,7 @@ public struct ForwardingStorageHandler: StorageHandler {
     }
 
     public var usesSHA256: Bool { inner.usesSHA256 }
+    public var makesFilesDurable: Bool { inner.makesFilesDurable }
 
     public func store(_ instance: ReceivedInstance) async -> DIMSEStatus {
         let result = await inner.store.store(instance)
