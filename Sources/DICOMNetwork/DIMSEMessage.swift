@@ -74,10 +74,11 @@ struct CommandSetReader {
         }
     }
 
-    static func uint16(_ dataSet: DataSet, _ tag: Tag, kind: String) throws -> UInt16? {
+    /// `kind` names the command in the error and is formatted only then (every DIMSE message reads several values).
+    static func uint16(_ dataSet: DataSet, _ tag: Tag, kind: @autoclosure () -> String) throws -> UInt16? {
         guard let bytes = dataSet[tag]?.bytes else { return nil }
         guard bytes.count == 2 else {
-            throw DICOMNetworkError(.invalidCommandSet, "\(kind) element \(tag) has \(bytes.count) bytes; US needs 2")
+            throw DICOMNetworkError(.invalidCommandSet, "\(kind()) element \(tag) has \(bytes.count) bytes; US needs 2")
         }
         return UInt16(bytes[bytes.startIndex]) | UInt16(bytes[bytes.startIndex + 1]) << 8
     }
@@ -89,9 +90,14 @@ struct CommandSetReader {
         return value
     }
 
+    /// The value as text without leading and trailing spaces and NULs (trimmed byte by byte: both are single bytes in
+    /// UTF-8, so this equals trimming the decoded characters).
     func text(_ tag: Tag) -> String? {
         guard let bytes = dataSet[tag]?.bytes else { return nil }
-        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: CharacterSet(charactersIn: " \0"))
+        var start = bytes.startIndex, end = bytes.endIndex
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0 { start += 1 }
+        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0 { end -= 1 }
+        return String(decoding: bytes[start..<end], as: UTF8.self)
     }
 
     func requiredText(_ tag: Tag, _ name: String) throws -> String {
