@@ -103,10 +103,17 @@ public final class PDUFrameHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 }
 
-/// Writes outbound ``PDU``s. A P-DATA-TF whose fragments are large goes out as its headers plus the fragments' own
-/// buffers (gathered by `writev`, not copied); other PDUs are encoded into one buffer.
+/// PDUs written together: one pass through the pipeline and, for small PDUs, one buffer for all of them.
+public struct OutboundPDUs: Sendable {
+    public var pdus: [PDU]
+    public init(_ pdus: [PDU]) { self.pdus = pdus }
+}
+
+/// Writes outbound PDUs (``OutboundPDUs``, written in order). Small PDUs are encoded one after another into one buffer;
+/// a large P-DATA fragment goes out as its own buffer behind its headers (gathered by `writev`, not copied). A batch of
+/// 64 C-FIND responses is then one pipeline pass and one buffer instead of 64 of each.
 public final class PDUWriteHandler: ChannelOutboundHandler, RemovableChannelHandler {
-    public typealias OutboundIn = PDU
+    public typealias OutboundIn = OutboundPDUs
     public typealias OutboundOut = IOData
 
     /// Fragments up to this size are copied next to their header; larger ones are written as they are.
@@ -115,52 +122,71 @@ public final class PDUWriteHandler: ChannelOutboundHandler, RemovableChannelHand
     public init() {}
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let pdu = unwrapOutboundIn(data)
+        let pdus = unwrapOutboundIn(data).pdus
         do {
-            if case .dataTransfer(let values) = pdu, values.contains(where: { $0.fragment.readableBytes > Self.copyLimit }) {
-                try writeGathered(values, context: context, promise: promise)
-            } else {
-                var buffer = context.channel.allocator.buffer(capacity: 64)
-                try pdu.encode(into: &buffer)
-                context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: promise)
+            var parts: [ByteBuffer] = []
+            var buffer = context.channel.allocator.buffer(capacity: Self.copiedLength(of: pdus))
+            for pdu in pdus {
+                if case .dataTransfer(let values) = pdu, values.contains(where: { $0.fragment.readableBytes > Self.copyLimit }) {
+                    try Self.appendGathered(values, to: &buffer, parts: &parts, allocator: context.channel.allocator)
+                } else {
+                    try pdu.encode(into: &buffer)
+                }
             }
+            if buffer.readableBytes > 0 || parts.isEmpty { parts.append(buffer) }
+            for part in parts.dropLast() { context.write(wrapOutboundOut(.byteBuffer(part)), promise: nil) }
+            context.write(wrapOutboundOut(.byteBuffer(parts[parts.count - 1])), promise: promise)
         } catch {
+            // Nothing of the batch was written.
             promise?.fail(error)
             context.fireErrorCaught(error)
         }
     }
 
-    /// A P-DATA-TF with large fragments: the PDU header and each PDV item header in small buffers, each large
-    /// fragment as its own buffer (a slice of the caller's, not a copy).
-    private func writeGathered(_ values: [PresentationDataValue], context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) throws {
+    /// The bytes the batch puts in the shared buffer: everything but the large fragments (estimated for association
+    /// PDUs, which are rare and grow the buffer when longer).
+    static func copiedLength(of pdus: [PDU]) -> Int {
+        var total = 0
+        for pdu in pdus {
+            if case .dataTransfer(let values) = pdu {
+                total += 6
+                for value in values {
+                    total += 6 + (value.fragment.readableBytes > copyLimit ? 0 : value.fragment.readableBytes)
+                }
+            } else {
+                total += 256
+            }
+        }
+        return total
+    }
+
+    /// A P-DATA-TF with large fragments: the PDU header and each PDV item header into `buffer`, each large fragment
+    /// as its own part (a slice of the caller's buffer, not a copy) after what `buffer` holds so far.
+    private static func appendGathered(_ values: [PresentationDataValue], to buffer: inout ByteBuffer, parts: inout [ByteBuffer],
+                                       allocator: ByteBufferAllocator) throws {
         let length = values.reduce(0) { $0 + $1.encodedLength }
         guard length <= Int(UInt32.max) else {
             throw DICOMNetworkError(.invalidLength, "PDU body of \(length) bytes does not fit a 32-bit length", pduType: PDUType.dataTransfer.rawValue)
         }
-        var head = context.channel.allocator.buffer(capacity: 6 + 6 * values.count)
-        head.writeInteger(PDUType.dataTransfer.rawValue)
-        head.writeInteger(UInt8(0))
-        head.writeInteger(UInt32(length))
-        var parts: [ByteBuffer] = []
+        buffer.writeInteger(PDUType.dataTransfer.rawValue)
+        buffer.writeInteger(UInt8(0))
+        buffer.writeInteger(UInt32(length))
         for value in values {
             guard PresentationContext.isValidID(value.presentationContextID) else {
                 throw DICOMNetworkError(.invalidPresentationContextID, "presentation context ID \(value.presentationContextID) is not odd",
                                         pduType: PDUType.dataTransfer.rawValue)
             }
-            head.writeInteger(UInt32(2 + value.fragment.readableBytes))
-            head.writeInteger(value.presentationContextID)
-            head.writeInteger(value.messageControlHeader)
-            if value.fragment.readableBytes <= Self.copyLimit {
+            buffer.writeInteger(UInt32(2 + value.fragment.readableBytes))
+            buffer.writeInteger(value.presentationContextID)
+            buffer.writeInteger(value.messageControlHeader)
+            if value.fragment.readableBytes <= copyLimit {
                 var fragment = value.fragment
-                head.writeBuffer(&fragment)
+                buffer.writeBuffer(&fragment)
             } else {
-                parts.append(head)
+                parts.append(buffer)
                 parts.append(value.fragment)
-                head = context.channel.allocator.buffer(capacity: 6 * values.count)
+                buffer = allocator.buffer(capacity: 6 * values.count + 64)
             }
         }
-        if head.readableBytes > 0 { parts.append(head) }
-        for part in parts.dropLast() { context.write(wrapOutboundOut(.byteBuffer(part)), promise: nil) }
-        context.write(wrapOutboundOut(.byteBuffer(parts[parts.count - 1])), promise: promise)
     }
 }

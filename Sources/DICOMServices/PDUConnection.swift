@@ -288,15 +288,9 @@ final class PDUConnection: @unchecked Sendable {
                 log(action, event: event)
                 if action.name == .aa2 { return nil }   // Evt15 in Sta4: nothing to send, the transport closes
             }
-            // One hand-off to the event loop for the whole batch (a write from outside the loop is a task and a
-            // wake-up each); tasks run in order, so the writes keep the machine's order.
-            let channel = self.channel
-            let promise = channel.eventLoop.makePromise(of: Void.self)
-            channel.eventLoop.execute {
-                for pdu in pdus.dropLast() { channel.write(pdu, promise: nil) }
-                channel.writeAndFlush(last, promise: promise)
-            }
-            return promise.futureResult
+            // One hand-off to the event loop and one pass through the pipeline for the whole batch (a write from
+            // outside the loop is a task and a wake-up each); tasks run in order, so the writes keep the machine's order.
+            return channel.writeAndFlush(OutboundPDUs(pdus))
         }
         guard let written else { await close(); return }
         do {
@@ -464,7 +458,7 @@ final class PDUConnection: @unchecked Sendable {
     /// Writes an A-ABORT, best effort.
     private func sendAbort(_ abort: AssociationAbort) async {
         logger.debug("sending A-ABORT", metadata: ["dicom.abort": "\(abort)"])
-        try? await channel.writeAndFlush(PDU.abort(abort)).get()
+        try? await channel.writeAndFlush(OutboundPDUs([.abort(abort)])).get()
     }
 
     /// Writes an A-ABORT and waits in Sta13 (PS3.8 Table 9-9, AA-1, AA-8): our side of the connection is shut after the

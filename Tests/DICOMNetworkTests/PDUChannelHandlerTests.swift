@@ -87,10 +87,10 @@ struct PDUChannelHandlerTests {
         _ = try? channel.finish()
     }
 
-    /// Everything the write handler passed on, concatenated; file regions are not expected here.
+    /// Everything the write handler passed on for `pdus` written as one batch, concatenated, and the number of buffers.
     static func written(_ pdus: [PDU]) throws -> (bytes: [UInt8], writes: Int) {
         let channel = EmbeddedChannel(handler: PDUWriteHandler())
-        for pdu in pdus { try channel.writeOutbound(pdu) }
+        try channel.writeOutbound(OutboundPDUs(pdus))
         var bytes: [UInt8] = [], writes = 0
         while let data = try channel.readOutbound(as: IOData.self) {
             guard case .byteBuffer(var buffer) = data else { Issue.record("unexpected file region"); continue }
@@ -105,8 +105,19 @@ struct PDUChannelHandlerTests {
         let pdus = Self.samplePDUs()
         let (bytes, writes) = try Self.written(pdus)
         #expect(bytes == (try Self.bytes(of: pdus)))
-        // The small PDUs go out as one buffer each; the large fragment as its own buffer behind its header.
-        #expect(writes == 4)
+        // The command PDU and the large PDU's headers share a buffer, the large fragment is handed on as it is, the
+        // A-RELEASE-RQ starts a new buffer.
+        #expect(writes == 3)
+    }
+
+    @Test func writesManySmallPDUsAsOneBuffer() throws {
+        let pdus = (0..<64).map { n in
+            PDU.dataTransfer([PresentationDataValue(presentationContextID: 1, isCommand: n % 2 == 0, isLastFragment: true,
+                                                    fragment: ByteBuffer(bytes: [UInt8](repeating: UInt8(n), count: 100 + n)))])
+        }
+        let (bytes, writes) = try Self.written(pdus)
+        #expect(bytes == (try Self.bytes(of: pdus)))
+        #expect(writes == 1)
     }
 
     @Test func writesSeveralValuesMixingCopiedAndHandedOnFragments() throws {
@@ -124,7 +135,11 @@ struct PDUChannelHandlerTests {
         let channel = EmbeddedChannel(handler: PDUWriteHandler())
         let pdu = PDU.dataTransfer([PresentationDataValue(presentationContextID: 2, isCommand: false, isLastFragment: true,
                                                           fragment: ByteBuffer(bytes: [UInt8](repeating: 0, count: 10_000)))])
-        #expect { try channel.writeOutbound(pdu) } throws: { ($0 as? DICOMNetworkError)?.code == .invalidPresentationContextID }
+        // The whole batch is refused: not even the valid A-RELEASE-RQ before it is written.
+        #expect { try channel.writeOutbound(OutboundPDUs([.releaseRequest, pdu])) } throws: {
+            ($0 as? DICOMNetworkError)?.code == .invalidPresentationContextID
+        }
+        #expect(try channel.readOutbound(as: IOData.self) == nil)
         _ = try? channel.finish()
     }
 }
