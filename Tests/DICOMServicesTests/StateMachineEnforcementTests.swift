@@ -109,7 +109,7 @@ import Glibc
         do {
             let bystander = try await DICOMClient.connect(host: "127.0.0.1", port: server.port, callingAE: "BYSTANDER",
                                                           calledAE: "ANY-SCP", presentationContexts: DICOMClient.verificationContexts)
-            let peer = try RawPeer(port: server.port)
+            let peer = try RawSocketPeer(port: server.port)
             defer { peer.close() }
             if associateFirst {
                 try peer.write(try associateRequest)
@@ -138,7 +138,7 @@ import Glibc
     @Test func acceptorSendsOneAbortForOneProtocolError() async throws {
         let server = try await DICOMServer.start(port: 0, storageHandler: RefusingStorageHandler())
         defer { Task { await server.shutdown(gracePeriod: .milliseconds(100)) } }
-        let peer = try RawPeer(port: server.port)
+        let peer = try RawSocketPeer(port: server.port)
         defer { peer.close() }
         try peer.write(try Self.associateRequest)
         #expect(await peer.readPDU()?.type == 0x02)
@@ -155,7 +155,7 @@ import Glibc
         let server = try await DICOMServer.start(port: 0, storageHandler: RefusingStorageHandler(),
                                                  timeouts: DICOMServerTimeouts(artim: .seconds(3), idle: .seconds(30)))
         defer { Task { await server.shutdown(gracePeriod: .milliseconds(100)) } }
-        let peer = try RawPeer(port: server.port)
+        let peer = try RawSocketPeer(port: server.port)
         defer { peer.close() }
         let start = ContinuousClock.now
         try peer.write(Self.pData)
@@ -190,7 +190,7 @@ import Glibc
                                                             presentationContexts: DICOMClient.verificationContexts, logger: logger)
             #expect(try await association.echo() == .success)
             try await association.release()
-            let peer = try RawPeer(port: server.port)
+            let peer = try RawSocketPeer(port: server.port)
             defer { peer.close() }
             try peer.write(Self.pData)
             _ = await peer.readToEnd()
@@ -234,7 +234,7 @@ import Glibc
     /// Sta5 (awaiting A-ASSOCIATE-AC): any other PDU is AA-8; `DICOMClient.connect` fails and the acceptor reads an A-ABORT.
     @Test(arguments: try requestorCases)
     func requestorRejectsOutOfOrderAnswer(_ testCase: RequestorCase) async throws {
-        let acceptor = try FakeAcceptor()
+        let acceptor = try FakeAcceptorSocket()
         defer { acceptor.close() }
         async let connecting: Void = {
             do {
@@ -265,7 +265,7 @@ import Glibc
 
     /// An A-ABORT instead of A-ASSOCIATE-AC is AA-3: `connect` throws the abort and sends nothing back.
     @Test func requestorReportsAbortInsteadOfAccept() async throws {
-        let acceptor = try FakeAcceptor()
+        let acceptor = try FakeAcceptorSocket()
         defer { acceptor.close() }
         async let connecting: (any Error)? = {
             do {
@@ -290,7 +290,7 @@ import Glibc
 
     /// On an established association, an A-ASSOCIATE-AC while a C-ECHO response is awaited is AA-8.
     @Test func requestorAbortsAssociationPDUDuringOperation() async throws {
-        let acceptor = try FakeAcceptor()
+        let acceptor = try FakeAcceptorSocket()
         defer { acceptor.close() }
         async let association = DICOMClient.connect(host: "127.0.0.1", port: acceptor.port, callingAE: "SCU", calledAE: "ANY-SCP",
                                                     presentationContexts: DICOMClient.verificationContexts,
@@ -317,7 +317,7 @@ import Glibc
     /// Release collision (PS3.8 §7.2, Sta7 → AR-8 → Sta9 → AR-9 → Sta11 → AR-3): both sides send A-RELEASE-RQ; the
     /// requestor answers first and its release completes when the acceptor's A-RELEASE-RP arrives.
     @Test func requestorReleaseCollision() async throws {
-        let acceptor = try FakeAcceptor()
+        let acceptor = try FakeAcceptorSocket()
         defer { acceptor.close() }
         async let association = DICOMClient.connect(host: "127.0.0.1", port: acceptor.port, callingAE: "SCU", calledAE: "ANY-SCP",
                                                     presentationContexts: DICOMClient.verificationContexts,
@@ -371,93 +371,3 @@ private struct RefusingStorageHandler: StorageHandler {
     func store(_ instance: ReceivedInstance) async -> DIMSEStatus { .outOfResources }
 }
 
-/// Runs a blocking call on a thread of its own: never on the cooperative pool the servers run on, and never queued
-/// behind other suites' blocking reads on the shared dispatch threads.
-private func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        Thread { continuation.resume(returning: body()) }.start()
-    }
-}
-
-/// A connected plain TCP socket with a 30 s receive timeout; reads run on threads of their own.
-private final class RawPeer: @unchecked Sendable {
-    let fd: Int32
-
-    init(fd: Int32) { self.fd = fd }
-
-    convenience init(port: Int) throws {
-        let fd = TestSupport.rawConnect(port: port, receiveTimeoutSeconds: 30)
-        guard fd >= 0 else { throw DICOMServiceError(.connectionFailed, "cannot connect to 127.0.0.1:\(port)") }
-        self.init(fd: fd)
-    }
-
-    func write(_ bytes: [UInt8]) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            guard n > 0 else { throw DICOMServiceError(.connectionFailed, "write failed: errno \(errno)") }
-            offset += n
-        }
-    }
-
-    /// `send` with MSG_NOSIGNAL: the byte count, or -1 when the connection was reset (no SIGPIPE).
-    func sendWithoutSignal(_ bytes: [UInt8]) -> Int {
-        bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-    }
-
-    /// One whole PDU (type and body), or nil at the end of the stream, on a timeout or a malformed length.
-    func readPDU() async -> (type: UInt8, body: [UInt8])? {
-        let fd = self.fd
-        return await onOwnThread {
-            guard let header = Self.readExactly(fd, 6) else { return nil }
-            let length = header[2...5].reduce(0) { $0 << 8 | Int($1) }
-            guard length <= 1 << 20, let body = Self.readExactly(fd, length) else { return nil }
-            return (header[0], body)
-        }
-    }
-
-    /// Everything until the end of the stream (or the receive timeout), and whether the end was seen.
-    func readToEnd() async -> (bytes: [UInt8], eof: Bool) {
-        let fd = self.fd
-        return await onOwnThread { TestSupport.blockingReadToEnd(fd) }
-    }
-
-    private static func readExactly(_ fd: Int32, _ count: Int) -> [UInt8]? {
-        var bytes = [UInt8](repeating: 0, count: count)
-        var offset = 0
-        while offset < count {
-            let n = bytes[offset...].withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            guard n > 0 else { return nil }
-            offset += n
-        }
-        return bytes
-    }
-
-    func close() { _ = Glibc.close(fd) }
-}
-
-/// A listening socket on 127.0.0.1 (port chosen by the system) that plays a misbehaving acceptor.
-private final class FakeAcceptor: @unchecked Sendable {
-    let fd: Int32
-    let port: Int
-
-    init() throws {
-        (fd, port) = try TestSupport.listenOnLoopback()
-    }
-
-    /// The next connection, waiting at most 30 s.
-    func accept() async throws -> RawPeer {
-        let fd = self.fd
-        let accepted: Int32 = await onOwnThread {
-            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 30_000) == 1 else { return -1 }
-            return Glibc.accept(fd, nil, nil)
-        }
-        guard accepted >= 0 else { throw DICOMServiceError(.timeout, "no connection to the fake acceptor within 30 s") }
-        var timeout = timeval(tv_sec: 30, tv_usec: 0)
-        setsockopt(accepted, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        return RawPeer(fd: accepted)
-    }
-
-    func close() { _ = Glibc.close(fd) }
-}
