@@ -9,14 +9,15 @@ import NIOSSL
 /// Counts the PDUs delivered but not yet taken by the consumer, and stops reading from the socket while too many
 /// wait (back-pressure: a peer faster than the disk cannot fill memory; TCP flow control slows it down).
 final class InboundBacklog: @unchecked Sendable {
-    /// Reading pauses when this many PDUs wait, and resumes when they are down to ``resumeAt``.
+    /// Reading pauses when this many batches of PDUs (each what one read burst brought, so at most about one read buffer
+    /// of 1 MiB plus a PDU that spanned reads) wait, and resumes when they are down to ``resumeAt``.
     static let pauseAt = 8
     static let resumeAt = 2
     private let lock = NSLock()
     private var waiting = 0
     private var paused = false
 
-    /// A PDU was delivered; true when reading should pause now.
+    /// A batch was delivered; true when reading should pause now.
     func delivered() -> Bool {
         lock.lock(); defer { lock.unlock() }
         waiting += 1
@@ -24,7 +25,7 @@ final class InboundBacklog: @unchecked Sendable {
         return false
     }
 
-    /// A PDU was taken; true when reading should resume now.
+    /// A batch was taken; true when reading should resume now.
     func taken() -> Bool {
         lock.lock(); defer { lock.unlock() }
         waiting = max(0, waiting - 1)
@@ -34,17 +35,25 @@ final class InboundBacklog: @unchecked Sendable {
 }
 
 /// Delivers decoded PDUs from the pipeline to an `AsyncThrowingStream`; the last handler of an association channel.
+///
+/// The PDUs decoded from one read burst go to the consumer together, as one element of the stream: a 0.5 MB data set in
+/// 16 KB P-DATA-TF PDUs then costs the consumer one wake-up per read instead of one per PDU. A batch is handed over by a
+/// task enqueued on the event loop when its first PDU arrives, which runs once the loop has finished the current reads
+/// (whatever handlers before this one do with read-complete events), and before anything else that closes the stream:
+/// an error or the end of the connection first delivers the PDUs received before it.
 final class PDUStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = PDU
 
-    let continuation: AsyncThrowingStream<PDU, Error>.Continuation
+    let continuation: AsyncThrowingStream<[PDU], Error>.Continuation
     let backlog: InboundBacklog
     let failure: ConnectionFailure
     /// Set (on the event loop) once an A-ABORT was sent: PDUs that still arrive are dropped (Sta13, AA-6), and reading
     /// goes on only to notice the peer's close.
     var discardsInbound = false
+    /// PDUs received and not yet handed over (event loop only).
+    private var batch: [PDU] = []
 
-    init(continuation: AsyncThrowingStream<PDU, Error>.Continuation, backlog: InboundBacklog, failure: ConnectionFailure) {
+    init(continuation: AsyncThrowingStream<[PDU], Error>.Continuation, backlog: InboundBacklog, failure: ConnectionFailure) {
         self.continuation = continuation
         self.backlog = backlog
         self.failure = failure
@@ -52,19 +61,34 @@ final class PDUStreamHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if discardsInbound { return }
-        continuation.yield(unwrapInboundIn(data))
+        if batch.isEmpty {
+            let channel = context.channel
+            context.eventLoop.execute { self.deliverBatch(channel: channel) }
+        }
+        batch.append(unwrapInboundIn(data))
+    }
+
+    /// Hands the PDUs received so far to the consumer.
+    private func deliverBatch(channel: Channel) {
+        guard !batch.isEmpty else { return }
+        let pdus = batch
+        batch = []
+        if discardsInbound { return }
+        continuation.yield(pdus)
         if backlog.delivered() {
-            context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+            channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        deliverBatch(channel: context.channel)
         continuation.finish()
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if discardsInbound { return }
+        deliverBatch(channel: context.channel)
         failure.record(error)
         continuation.finish(throwing: error)
     }
@@ -170,7 +194,10 @@ final class ReceiveTimer: @unchecked Sendable {
 /// ``DICOMServiceError/Code/associationClosed`` (after an abort or release) or ``DICOMServiceError/Code/unexpectedMessage``.
 final class PDUConnection: @unchecked Sendable {
     let channel: Channel
-    private var iterator: AsyncThrowingStream<PDU, Error>.AsyncIterator
+    private var iterator: AsyncThrowingStream<[PDU], Error>.AsyncIterator
+    /// The batch taken from the stream last, and the position of its next PDU (the owner's receive only).
+    private var received: [PDU] = []
+    private var receivedIndex = 0
     private let timedOut: TimeoutFlag
     private let receiveTimer: ReceiveTimer
     private let backlog: InboundBacklog
@@ -193,7 +220,7 @@ final class PDUConnection: @unchecked Sendable {
     ///   - artim: the ARTIM time (PS3.8 §9.1.5) Sta13 waits for the peer to close after an A-ABORT.
     static func install(on channel: Channel, maximumPDULength: UInt32, role: UpperLayerStateMachine.Role, artim: TimeAmount,
                         logger: Logger) throws -> PDUConnection {
-        let (stream, continuation) = AsyncThrowingStream<PDU, Error>.makeStream()
+        let (stream, continuation) = AsyncThrowingStream<[PDU], Error>.makeStream()
         let sync = channel.pipeline.syncOperations
         // Reads of up to 1 MiB: a P-DATA-TF of the usual sizes (16 to 64 KiB) then mostly lies whole in one read and is
         // handed on as slices of it, without being gathered into a buffer of its own.
@@ -209,7 +236,7 @@ final class PDUConnection: @unchecked Sendable {
                              artim: artim, logger: logger)
     }
 
-    private init(channel: Channel, stream: AsyncThrowingStream<PDU, Error>, backlog: InboundBacklog, failure: ConnectionFailure,
+    private init(channel: Channel, stream: AsyncThrowingStream<[PDU], Error>, backlog: InboundBacklog, failure: ConnectionFailure,
                  handler: PDUStreamHandler, role: UpperLayerStateMachine.Role, artim: TimeAmount, logger: Logger) {
         self.channel = channel
         let flag = TimeoutFlag()
@@ -404,7 +431,7 @@ final class PDUConnection: @unchecked Sendable {
         while true {
             let pdu: PDU?
             do {
-                pdu = try await iterator.next()
+                pdu = try await nextPDU()
             } catch {
                 if flag.isSet {
                     transportClosed(byTimer: true)
@@ -428,9 +455,6 @@ final class PDUConnection: @unchecked Sendable {
                 if flag.isSet { throw timeoutError() }
                 return nil
             }
-            if backlog.taken() {
-                channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
-            }
             let action = apply(pdu.receivedEvent)
             switch action.name {
             case .aa6:
@@ -446,6 +470,26 @@ final class PDUConnection: @unchecked Sendable {
             default:
                 return pdu
             }
+        }
+    }
+
+    /// The next PDU from the batch at hand, or from the next batch the stream delivers (nil at its end).
+    private func nextPDU() async throws -> PDU? {
+        if receivedIndex < received.count {
+            defer { receivedIndex += 1 }
+            return received[receivedIndex]
+        }
+        received = []
+        receivedIndex = 0
+        while true {
+            guard let batch = try await iterator.next() else { return nil }
+            if backlog.taken() {
+                channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+            }
+            guard let first = batch.first else { continue }
+            received = batch
+            receivedIndex = 1
+            return first
         }
     }
 

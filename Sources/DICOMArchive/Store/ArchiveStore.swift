@@ -180,7 +180,7 @@ public final class ArchiveStore: Sendable {
         }
         // The Part 10 file to check, hash and move into place: the received one when it can be renamed into the
         // archive, else a copy in tmp/ (behind a new header for a bare data set).
-        var temporary = layout.temporaryDirectory + "/\(UUID().uuidString).part"
+        var temporary = ""
         var header = Data()
         var adopt = false
         var knownSHA256: String?
@@ -204,6 +204,10 @@ public final class ArchiveStore: Sendable {
                 knownSHA256 = sha256
             }
         }
+        if !adopt { temporary = layout.temporaryFileName() }
+        // Without a storage syntax to convert to, the file checked here is the one stored: it is fsynced right after
+        // the check, in the same blocking call, and the commit only renames it.
+        let syncsWhenChecked = configuration.storageTransferSyntax == nil
         var temporaryExists = adopt
         defer { if temporaryExists { unlink(temporary) } }
 
@@ -220,12 +224,14 @@ public final class ArchiveStore: Sendable {
                 } else {
                     try FileSystem.writeConcatenation(header: header, contentsOf: input, to: temporary, fault: fault)
                 }
+                let dataSet: DataSet
                 do {
-                    let file = try DICOMFile(contentsOf: temporary, options: .metadataOnly)
-                    return (size, sha256, file.dataSet)
+                    dataSet = try DICOMFile(contentsOf: temporary, options: .metadataOnly).dataSet
                 } catch {
                     throw UnreadableDataSet(message: "\(error)")
                 }
+                if syncsWhenChecked { try FileSystem.syncFile(temporary) }
+                return (size, sha256, dataSet)
             }
             temporaryExists = true
         } catch let error as UnreadableDataSet {
@@ -239,7 +245,7 @@ public final class ArchiveStore: Sendable {
         // 1b. Re-encode the pixel data in the configured storage syntax; on failure keep the instance as received.
         if let target = configuration.storageTransferSyntax, target.uid != transferSyntaxUID,
            let received = TransferSyntax(uid: transferSyntaxUID), Transcoder.canTranscode(from: received, to: target) {
-            let converted = layout.temporaryDirectory + "/\(UUID().uuidString).part"
+            let converted = layout.temporaryFileName()
             do {
                 let (size, sha256) = try await runBlocking { [temporary] in
                     try Self.convert(temporary, from: received, to: target, writingTo: converted,
@@ -284,8 +290,9 @@ public final class ArchiveStore: Sendable {
         }
 
         // 3. Duplicates, then move into place and index — one SOP Instance UID at a time.
+        let synced = syncsWhenChecked
         return await locks.withLock(sopInstanceUID) {
-            await commit(record, temporary: temporary, temporaryExists: &temporaryExists)
+            await commit(record, temporary: temporary, isSynced: synced, temporaryExists: &temporaryExists)
         }
     }
 
@@ -308,7 +315,9 @@ public final class ArchiveStore: Sendable {
         return try FileSystem.sha256(ofFileAt: output)
     }
 
-    private func commit(_ record: InstanceRecord, temporary: String, temporaryExists: inout Bool) async -> StoreResult {
+    /// Moves the checked file into place and indexes it. `isSynced`: the file was fsynced already; it is only renamed
+    /// (a rename and, for a new series, a `mkdir`: done here rather than handed to another thread).
+    private func commit(_ record: InstanceRecord, temporary: String, isSynced: Bool, temporaryExists: inout Bool) async -> StoreResult {
         let destination = layout.absolute(record.path)
         let existing = await index.instance(sopInstanceUID: record.sopInstanceUID)
         var outcome = StoreResult.Outcome.stored
@@ -335,9 +344,13 @@ public final class ArchiveStore: Sendable {
         let previousPath = existing.map { layout.absolute($0.path) }
         let trashCopy = layout.absolute((try? layout.relativePath(record.path, movedTo: .trash)) ?? record.path)
         do {
-            try await runBlocking {
-                try FileSystem.syncFile(temporary)
+            if isSynced {
                 try FileSystem.move(temporary, to: destination, syncingDirectories: false)
+            } else {
+                try await runBlocking {
+                    try FileSystem.syncFile(temporary)
+                    try FileSystem.move(temporary, to: destination, syncingDirectories: false)
+                }
             }
             temporaryExists = false
         } catch {
