@@ -10,16 +10,18 @@ import NIOPosix
 /// The requestor's end of an established association. A reader task receives every PDU as it arrives, so that an
 /// A-RELEASE-RQ from the acceptor is answered also while no operation waits for anything (PS3.8 Table 9-10: Sta6,
 /// Evt12, AR-2 → Sta8; the A-RELEASE-RP is AR-4 → Sta13, then the acceptor closes the transport, AR-5). Every other PDU
-/// is handed to ``receive(timeout:what:)``, one at a time: the reader reads the next only once the last was taken, so
-/// that a peer faster than us is slowed down by TCP flow control. Sends go straight to the ``PDUConnection``.
+/// is handed to ``receive(timeout:what:)``: the P-DATA-TF PDUs that arrived together (one read burst) as one hand-over,
+/// which the receives then take one by one without waking the reader; the reader reads on only once they were all
+/// taken, so that a peer faster than us is slowed down by TCP flow control. Sends go straight to the ``PDUConnection``.
 final class ClientConnection: @unchecked Sendable {
     let base: PDUConnection
     private let artim: TimeAmount
     private let logger: Logger
     private let lock = NSLock()
-    /// A PDU (or the end: nil or an error) the reader received and no receive has taken yet.
-    private var pending: Result<PDU?, any Error>?
-    /// The reader, waiting until ``pending`` is taken.
+    /// PDUs the reader received and no receive has taken yet: `pending[pendingIndex...]`.
+    private var pending: [PDU] = []
+    private var pendingIndex = 0
+    /// The reader, waiting until every ``pending`` PDU is taken.
     private var parkedReader: CheckedContinuation<Void, Never>?
     /// What every receive gets once the reader stopped: nil (closed) or an error.
     private var end: Result<PDU?, any Error>?
@@ -57,12 +59,15 @@ final class ClientConnection: @unchecked Sendable {
     }
 
     private func read() async {
+        // A PDU read after a batch of P-DATA-TF that is not one of them: handled on the next turn.
+        var carried: Result<PDU?, any Error>?
         while true {
             var result: Result<PDU?, any Error>
-            do {
-                result = .success(try await base.receive(timeout: Self.readerTimeout, what: "PDU"))
-            } catch {
-                result = .failure(error)
+            if let next = carried {
+                result = next
+                carried = nil
+            } else {
+                result = await receiveFromBase()
             }
             if case .success(.releaseRequest?) = result, base.state == .sta8 {
                 // AR-2 → Sta8: answer at once (AR-4 → Sta13) and wait for the acceptor to close the transport (AR-5).
@@ -82,29 +87,54 @@ final class ClientConnection: @unchecked Sendable {
             case .success(nil), .failure:
                 finish(result)
                 return
-            case .success:
-                await deliver(result)
+            case .success(let pdu?):
+                var batch = [pdu]
+                if case .dataTransfer = pdu {
+                    // The P-DATA-TF PDUs that came with it (already received: no waiting).
+                    while base.hasBufferedPDU {
+                        let next = await receiveFromBase()
+                        guard case .success(let following?) = next, case .dataTransfer = following else {
+                            carried = next
+                            break
+                        }
+                        batch.append(following)
+                    }
+                }
+                await deliver(batch)
             }
         }
     }
 
-    /// Hands a PDU to the waiting receive, or keeps it (and stops reading) until one takes it.
-    private func deliver(_ result: Result<PDU?, any Error>) async {
-        if let waiting = takeConsumer() {
-            waiting.continuation.resume(with: result)
+    private func receiveFromBase() async -> Result<PDU?, any Error> {
+        do {
+            return .success(try await base.receive(timeout: Self.readerTimeout, what: "PDU"))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Hands the first PDU to the waiting receive and keeps the rest, or keeps them all; when any are kept, waits
+    /// (stops reading) until receives have taken them.
+    private func deliver(_ batch: [PDU]) async {
+        if batch.count == 1, let waiting = takeConsumer() {
+            waiting.continuation.resume(returning: batch[0])
             return
         }
         await withCheckedContinuation { (parked: CheckedContinuation<Void, Never>) in
             lock.lock()
-            if let waiting = consumer {
-                consumer = nil
+            let waiting = consumer
+            consumer = nil
+            let kept = waiting == nil ? batch[...] : batch.dropFirst()
+            if kept.isEmpty {
                 lock.unlock()
-                waiting.continuation.resume(with: result)
+                waiting?.continuation.resume(returning: batch[0])
                 parked.resume()
             } else {
-                pending = result
+                pending = Array(kept)
+                pendingIndex = 0
                 parkedReader = parked
                 lock.unlock()
+                waiting?.continuation.resume(returning: batch[0])
             }
         }
     }
@@ -116,7 +146,7 @@ final class ClientConnection: @unchecked Sendable {
         }
     }
 
-    /// The reader stopped: the waiting receive and every later one get `result` (after a PDU still pending).
+    /// The reader stopped: the waiting receive and every later one get `result` (after the PDUs still pending).
     private func finish(_ result: Result<PDU?, any Error>) {
         let waiting: Consumer? = lock.withLock {
             if end == nil { end = result }
@@ -145,13 +175,19 @@ final class ClientConnection: @unchecked Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<PDU?, any Error>) in
                 lock.lock()
-                if let ready = pending {
-                    pending = nil
-                    let reader = parkedReader
-                    parkedReader = nil
+                if pendingIndex < pending.count {
+                    let ready = pending[pendingIndex]
+                    pendingIndex += 1
+                    var reader: CheckedContinuation<Void, Never>?
+                    if pendingIndex == pending.count {
+                        pending = []
+                        pendingIndex = 0
+                        reader = parkedReader
+                        parkedReader = nil
+                    }
                     lock.unlock()
                     reader?.resume()
-                    continuation.resume(with: ready)
+                    continuation.resume(returning: ready)
                 } else if let end {
                     lock.unlock()
                     continuation.resume(with: end)

@@ -473,6 +473,10 @@ final class PDUConnection: @unchecked Sendable {
         }
     }
 
+    /// Whether a PDU of the batch at hand is still to be returned: ``receive(timeout:what:)`` then returns it without
+    /// waiting. For the owner (the receiving task) only.
+    var hasBufferedPDU: Bool { receivedIndex < received.count }
+
     /// The next PDU from the batch at hand, or from the next batch the stream delivers (nil at its end).
     private func nextPDU() async throws -> PDU? {
         if receivedIndex < received.count {

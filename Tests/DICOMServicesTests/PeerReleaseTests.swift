@@ -170,4 +170,51 @@ import Glibc
             Self.expectReleasedByPeer(error, "an outstanding C-STORE")
         }
     }
+
+    /// Pending C-FIND-RSPs and an A-RELEASE-RQ in one write (so in one read burst of our reader): every response
+    /// reaches the C-FIND before the release is answered and the C-FIND fails with it.
+    @Test func responsesThenReleaseInOneWrite() async throws {
+        let (acceptor, peer, association) = try await Self.establish()
+        defer { peer.close(); acceptor.close() }
+        var identifier = DataSet()
+        identifier.setASCII(Tag(0x0008, 0x0052), vr: .CS, "STUDY")
+        identifier.setASCII(Tag(0x0010, 0x0020), vr: .LO, "")
+        let received = Task {
+            var ids: [String] = []
+            do {
+                for try await match in association.findMatches(identifier) { ids.append(match.string(Tag(0x0010, 0x0020)) ?? "?") }
+                return (ids, nil as (any Error)?)
+            } catch {
+                return (ids, error as (any Error)?)
+            }
+        }
+        guard let command = await peer.readPDU(), command.type == 0x04, command.body.count > 6 else {
+            Issue.record("no C-FIND-RQ command")
+            return
+        }
+        #expect(await peer.readPDU()?.type == 0x04, "C-FIND-RQ identifier")
+        let request = try CommandSet.decode(ByteBuffer(bytes: command.body[6...]))
+        let messageID = try #require(request.integer(Tag(0x0000, 0x0110)))
+        let contextID = command.body[4]
+        let fragmenter = PDataFragmenter(maximumPDULength: 16_384)
+        var burst = ByteBuffer()
+        for index in 0..<5 {
+            var match = DataSet()
+            match.setASCII(Tag(0x0008, 0x0052), vr: .CS, "STUDY")
+            match.setASCII(Tag(0x0010, 0x0020), vr: .LO, "PID-\(index)")
+            let response = CFindResponse(messageIDBeingRespondedTo: UInt16(messageID), affectedSOPClassUID: QueryRetrieveModel.studyRootFind,
+                                         status: .pending)
+            let encoded = ByteBuffer(bytes: try DataSetWriter.encode(match, transferSyntax: .explicitVRLittleEndian))
+            for pdu in try fragmenter.pdus(for: response, dataSet: encoded, presentationContextID: contextID) { try pdu.encode(into: &burst) }
+        }
+        burst.writeBytes(Self.releaseRequest)
+        try peer.write(burst.readBytes(length: burst.readableBytes) ?? [])
+        let (reply, eof) = await peer.readToEnd()
+        #expect(reply == Self.releaseResponse, "reply \(reply)")
+        #expect(eof)
+        peer.close()
+        let (ids, error) = await received.value
+        #expect(ids == (0..<5).map { "PID-\($0)" })
+        if let error { Self.expectReleasedByPeer(error, "the C-FIND after its pending responses") } else { Issue.record("the C-FIND must fail") }
+    }
 }
