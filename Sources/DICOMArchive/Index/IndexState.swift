@@ -37,8 +37,13 @@ final class StudyNode {
     var sopClasses: [String: Int] = [:]
     /// Visible instances per calling AE title that sent them (who owns the study, see ``StudyAccess``).
     var senders: [String: Int] = [:]
-    /// Study Date normalised for the date index ("" when absent or not a date).
+    /// Study Date as one complete date, normalised ("" when absent, partial, multi-valued or not a date): the order of
+    /// study responses.
     var dateKey: String
+    /// The dates the date index lists the study under, sorted and unique: for each value of Study Date, the normalised
+    /// date a range key compares it by (``TemporalRange/contains(stored:)``: a partial date by its first day). Empty
+    /// when no value is a date.
+    var dateKeys: [String]
 
     init(studyInstanceUID: String, patientID: String, patientAttributes: [Tag: String], attributes: [Tag: String], source: String) {
         self.studyInstanceUID = studyInstanceUID
@@ -47,11 +52,27 @@ final class StudyNode {
         self.attributes = attributes
         self.source = source
         dateKey = StudyNode.dateKey(attributes[IndexedAttribute.studyDate])
+        dateKeys = StudyNode.dateKeys(attributes[IndexedAttribute.studyDate])
     }
 
     static func dateKey(_ value: String?) -> String {
         guard let value, let date = TemporalRange.normalizedDate(value) else { return "" }
         return date
+    }
+
+    /// The date index keys of a stored Study Date: exactly the dates ``KeyCondition/matches(_:)`` compares with a range
+    /// (the whole value when it parses, else each backslash-separated value, trimmed), each by its lower bound.
+    static func dateKeys(_ value: String?) -> [String] {
+        guard let value, !value.isEmpty else { return [] }
+        // The usual stored date, "yyyymmdd" and valid, is its own key.
+        if TemporalRange.isValidCompactDate(value) { return [value] }
+        if let bounds = TemporalRange.bounds(of: value, kind: .date) { return [bounds.lower] }
+        guard value.utf8.contains(0x5C) else { return [] }
+        var keys: [String] = []
+        for part in value.split(separator: "\\") {
+            if let bounds = TemporalRange.bounds(of: part.trimmingCharacters(in: .whitespaces), kind: .date) { keys.append(bounds.lower) }
+        }
+        return Array(Set(keys)).sorted()
     }
 }
 
@@ -80,9 +101,12 @@ final class IndexState {
     private(set) var patients: [String: PatientNode] = [:]
     private(set) var studies: [String: StudyNode] = [:]
     private(set) var series: [String: SeriesNode] = [:]
-    /// Studies with a Study Date, sorted by (date, Study Instance UID), with their nodes (a query reads them without
-    /// looking each UID up again).
+    /// Studies by each of their ``StudyNode/dateKeys``, sorted by (date, Study Instance UID), with their nodes (a query
+    /// reads them without looking each UID up again). A study with several keys is listed once per key.
     private(set) var studiesByDate: [(date: String, uid: String, node: StudyNode)] = []
+    /// How many visible studies have more than one date key (while none has, a range of the date index lists each
+    /// study at most once).
+    private(set) var multiDatedStudyCount = 0
 
     init() {}
 
@@ -99,7 +123,7 @@ final class IndexState {
         byDate.reserveCapacity(studies.count)
         byName.reserveCapacity(studies.count * 2)
         for study in studies.values {
-            if !study.dateKey.isEmpty { byDate.append((study.dateKey, study.studyInstanceUID, study)) }
+            for date in study.dateKeys { byDate.append((date, study.studyInstanceUID, study)) }
             for key in IndexState.nameKeys(study.patientAttributes[IndexedAttribute.patientName]) {
                 byName.append((key, study.studyInstanceUID, study))
             }
@@ -169,17 +193,12 @@ final class IndexState {
         let studyNode: StudyNode
         if let existing = studies[seriesNode.studyInstanceUID] {
             studyNode = existing
-            let oldKey = studyNode.dateKey
             studyNode.attributes = record.study
             let oldName = studyNode.patientAttributes[IndexedAttribute.patientName]
             studyNode.patientAttributes = record.patient
             updateNameIndex(studyNode, from: oldName, to: record.patient[IndexedAttribute.patientName])
             studyNode.source = sop
-            studyNode.dateKey = StudyNode.dateKey(record.study[IndexedAttribute.studyDate])
-            if oldKey != studyNode.dateKey {
-                removeFromDateIndex(oldKey, studyNode.studyInstanceUID)
-                insertIntoDateIndex(studyNode)
-            }
+            updateDates(studyNode, record.study[IndexedAttribute.studyDate])
         } else {
             studyNode = StudyNode(studyInstanceUID: seriesNode.studyInstanceUID, patientID: record.patientID,
                                   patientAttributes: record.patient, attributes: record.study, source: sop)
@@ -224,7 +243,7 @@ final class IndexState {
         let patient = patients[studyNode.patientID]
         if studyNode.series.isEmpty {
             studies[studyNode.studyInstanceUID] = nil
-            removeFromDateIndex(studyNode.dateKey, studyNode.studyInstanceUID)
+            removeFromDateIndex(studyNode)
             updateNameIndex(studyNode, from: studyNode.patientAttributes[IndexedAttribute.patientName], to: nil)
             patient?.studies.remove(studyNode.studyInstanceUID)
         } else if studyNode.source == sop, let other = anyRecord(in: studyNode) {
@@ -233,12 +252,7 @@ final class IndexState {
                             to: other.patient[IndexedAttribute.patientName])
             studyNode.patientAttributes = other.patient
             studyNode.source = other.sopInstanceUID
-            let newKey = StudyNode.dateKey(other.study[IndexedAttribute.studyDate])
-            if newKey != studyNode.dateKey {
-                removeFromDateIndex(studyNode.dateKey, studyNode.studyInstanceUID)
-                studyNode.dateKey = newKey
-                insertIntoDateIndex(studyNode)
-            }
+            updateDates(studyNode, other.study[IndexedAttribute.studyDate])
         }
         if let patient {
             if patient.studies.isEmpty {
@@ -330,20 +344,41 @@ final class IndexState {
         return low
     }
 
+    /// Lists a study (now visible) under each of its date keys.
     private func insertIntoDateIndex(_ study: StudyNode) {
+        if study.dateKeys.count > 1 { multiDatedStudyCount += 1 }
         if bulkLoading { return }
-        guard !study.dateKey.isEmpty else { return }
-        studiesByDate.insert((study.dateKey, study.studyInstanceUID, study), at: dateIndexPosition(study.dateKey, study.studyInstanceUID))
+        for date in study.dateKeys {
+            studiesByDate.insert((date, study.studyInstanceUID, study), at: dateIndexPosition(date, study.studyInstanceUID))
+        }
     }
 
-    private func removeFromDateIndex(_ date: String, _ uid: String) {
+    /// Takes a study (no longer visible, or about to change its keys) out of the date index.
+    private func removeFromDateIndex(_ study: StudyNode) {
+        if study.dateKeys.count > 1 { multiDatedStudyCount -= 1 }
         if bulkLoading { return }
-        guard !date.isEmpty else { return }
-        let position = dateIndexPosition(date, uid)
-        if position < studiesByDate.count, studiesByDate[position].uid == uid { studiesByDate.remove(at: position) }
+        for date in study.dateKeys {
+            let position = dateIndexPosition(date, study.studyInstanceUID)
+            if position < studiesByDate.count, studiesByDate[position].date == date, studiesByDate[position].uid == study.studyInstanceUID {
+                studiesByDate.remove(at: position)
+            }
+        }
     }
 
-    /// The studies whose normalised Study Date lies in `lower...upper` (both "yyyymmdd"), each once.
+    /// Sets a visible study's date keys from its (new) Study Date, moving it in the date index when they change.
+    private func updateDates(_ study: StudyNode, _ studyDate: String?) {
+        // The usual case, another instance of the study with the same complete date: its own key, nothing changes.
+        if let studyDate, study.dateKeys.count == 1, study.dateKeys[0] == studyDate, study.dateKey == studyDate { return }
+        study.dateKey = StudyNode.dateKey(studyDate)
+        let keys = StudyNode.dateKeys(studyDate)
+        if keys == study.dateKeys { return }
+        removeFromDateIndex(study)
+        study.dateKeys = keys
+        insertIntoDateIndex(study)
+    }
+
+    /// The date index entries whose date lies in `lower...upper` (both "yyyymmdd"), in (date, UID) order: a study
+    /// appears once per date key in the range (more than once only while ``multiDatedStudyCount`` is not zero).
     func studies(datedFrom lower: String, through upper: String) -> ArraySlice<(date: String, uid: String, node: StudyNode)> {
         let start = dateIndexPosition(lower, "")
         // Dates are 8 digits; every key with the upper date is below upper + "~".

@@ -178,22 +178,25 @@ struct QueryEngine {
             // matched against (the whole name and each component group, normalised and folded the same way).
             if names.isPrefixOnly { conditions.removeAll { $0.attribute.tag == IndexedAttribute.patientName } }
         } else if let dates = query.condition(for: IndexedAttribute.studyDate), let ranges = dateRanges(dates) {
-            if ranges.count == 1, let range = ranges.first {
-                // One range: each study is listed once.
+            if ranges.count == 1, let range = ranges.first, state.multiDatedStudyCount == 0 {
+                // One range and every study listed under at most one date: each study is found once.
                 candidates = state.studies(datedFrom: range.lower, through: range.upper).map(\.node)
             } else {
+                // A study with several dates can be found under more than one of them, in one range or several (in
+                // one range, only studies with several dates need remembering).
+                let oneRange = ranges.count == 1
                 var seen = Set<ObjectIdentifier>()
                 candidates = []
                 for range in ranges {
                     for entry in state.studies(datedFrom: range.lower, through: range.upper)
-                    where seen.insert(ObjectIdentifier(entry.node)).inserted {
+                    where (oneRange && entry.node.dateKeys.count == 1) || seen.insert(ObjectIdentifier(entry.node)).inserted {
                         candidates.append(entry.node)
                     }
                 }
             }
-            // The index holds exactly the studies whose Study Date is one date (its normalised form is what a range
-            // compares); a study outside it (no date, a partial or multi-valued one) matches no range either way.
-            // So the date index found exactly the matches.
+            // The index lists each study under every date a range key compares its Study Date by (each value of a
+            // multi-valued date, a partial date by its first day, the legacy form normalised: ``StudyNode/dateKeys``),
+            // and a study with no such date matches no range. So the studies found are exactly those the key matches.
             conditions.removeAll { $0.attribute.tag == IndexedAttribute.studyDate }
         } else {
             candidates = Array(state.studies.values)
