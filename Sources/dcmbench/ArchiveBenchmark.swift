@@ -14,7 +14,7 @@ import Glibc
 ///
 /// 1. durable ingest of CT instances sent by DCMTK `storescu` (one and four associations) into `dcmstore`
 ///    and into DCMTK `storescp` (which does not fsync);
-/// 2. C-FIND latency at STUDY level (by Patient ID, by Patient's Name wildcard, by Study Date range) as repeated
+/// 2. C-FIND latency at STUDY level (by Patient ID, by Patient's Name wildcard, by Study Date range, by Accession Number) as repeated
 ///    queries over one open association, against `dcmstore`, Orthanc and DCMTK `dcmqrscp`;
 /// 3. start-up time of `dcmstore serve` and the resident memory of its loaded index.
 struct ArchiveCommand: ParsableCommand {
@@ -193,7 +193,8 @@ struct ArchiveBenchmark {
     func runQueries() throws {
         var table = Table("Archive C-FIND at STUDY level: \(options.queries) queries of each kind over one association",
                           ["server", "archive", "start-up", "index RSS", "by Patient ID p50 / p99", "by name \"ABC*\" p50 / p99",
-                           "by date range p50 / p99", "mean matches (ID / name / date)"])
+                           "by date range p50 / p99", "by accession p50 / p99",
+                           "mean matches (ID / name / date / accession)"])
         let perStudyCompare = options.compareInstances > 0 ? options.compareInstances / options.compareStudies : 10
         var failures: [String] = []
         func row(_ name: String, _ body: () throws -> [String]) {
@@ -227,7 +228,8 @@ struct ArchiveBenchmark {
                            "Study ID, Description, Patient's Name and Patient ID, sent one after another by swift-dicom's client over one " +
                            "association (Explicit VR LE), after \(ArchiveBenchmark.warmup) warm-up queries; latency is request sent to final " +
                            "response received. Patients hold 2 studies each; names \"ABC*\" use the 3-letter prefix of a random patient's " +
-                           "family name (500 distinct prefixes); date ranges are 7 days over 10 years of study dates.")
+                           "family name (500 distinct prefixes); date ranges are 7 days over 10 years of study dates; accession numbers are " +
+                           "a random study's.")
         table.notes.append("dcmstore archives are built with the DICOMArchive index API (records, no files); start-up is from spawning " +
                            "`dcmstore serve` to its \"listening\" line; index RSS is VmRSS of the dcmstore process after start-up.")
         report.print(table)
@@ -237,7 +239,7 @@ struct ArchiveBenchmark {
     }
 
     private func checkTargets(_ row: [String], _ label: String) {
-        for (index, kind) in [(4, "Patient ID"), (5, "name wildcard"), (6, "date range")] {
+        for (index, kind) in [(4, "Patient ID"), (5, "name wildcard"), (6, "date range"), (7, "accession number")] {
             let p50 = Double(row[index].split(separator: " ").first ?? "") ?? .infinity
             report.check("C-FIND p50 by \(kind) at \(row[1])", measured: "\(fixed(p50)) ms", target: "< 5 ms", met: p50 < 5)
         }
@@ -258,7 +260,7 @@ struct ArchiveBenchmark {
         return ["dcmstore", "\(size)", "\(fixed(server.startup, 2)) s", "\(grouped(Double(rss) / 1024)) MiB"] + result
     }
 
-    /// Times the three kinds of query against a running server; returns the table cells.
+    /// Times the four kinds of query against a running server; returns the table cells.
     func measure(port: Int, calledAE: String, size: ArchiveShape) throws -> [String] {
         let plan = QueryPlan(size: size, count: options.queries)
         let count = options.queries
@@ -535,6 +537,7 @@ enum QueryFixtures {
     static func dayOffset(study: Int) -> Int { (study &* 7_919) % dates.count }
     static func patient(study: Int) -> Int { study / 2 }
     static func patientID(_ patient: Int) -> String { "PID\(String(format: "%08d", patient))" }
+    static func accessionNumber(study: Int) -> String { "A\(String(format: "%09d", study))" }
 
     /// A family name whose first three letters are one of ``prefixes`` combinations, then a per-patient tail.
     static func familyName(_ patient: Int) -> String {
@@ -556,7 +559,7 @@ enum QueryFixtures {
         ds.setASCII(.sopInstanceUID, vr: .UI, Fixtures.uid(13, UInt64(i)))
         ds.setASCII(.studyDate, vr: .DA, dates[dayOffset(study: study)])
         ds.setASCII(.studyTime, vr: .TM, String(format: "%02d%02d%02d", 7 + study % 12, study % 60, (study / 60) % 60))
-        ds.setASCII(.accessionNumber, vr: .SH, "A\(String(format: "%09d", study))")
+        ds.setASCII(.accessionNumber, vr: .SH, accessionNumber(study: study))
         ds.setASCII(.modality, vr: .CS, "CT")
         try ds.set(.referringPhysicianName, vr: .PN, string: "Smith^Jane")
         try ds.set(.studyDescription, vr: .LO, string: "CT THORAX")
@@ -584,7 +587,7 @@ enum QueryFixtures {
 
 /// The queries sent to every server for one archive shape: same seed, same identifiers.
 struct QueryPlan {
-    enum Kind: String, CaseIterable { case patientID, nameWildcard, dateRange }
+    enum Kind: String, CaseIterable { case patientID, nameWildcard, dateRange, accessionNumber }
     let size: ArchiveShape
     let count: Int
 
@@ -596,20 +599,21 @@ struct QueryPlan {
         }
         return (0..<(count + ArchiveBenchmark.warmup)).map { _ in
             let study = next(size.studies)
-            var patientID = "", name = "", date = ""
+            var patientID = "", name = "", date = "", accession = ""
             switch kind {
             case .patientID: patientID = QueryFixtures.patientID(QueryFixtures.patient(study: study))
             case .nameWildcard: name = String(QueryFixtures.familyName(QueryFixtures.patient(study: study)).prefix(3)) + "*"
             case .dateRange:
                 let first = min(QueryFixtures.dayOffset(study: study), QueryFixtures.dates.count - 7)
                 date = QueryFixtures.dates[first] + "-" + QueryFixtures.dates[first + 6]
+            case .accessionNumber: accession = QueryFixtures.accessionNumber(study: study)
             }
             var ds = DataSet()
             ds.setASCII(.queryRetrieveLevel, vr: .CS, "STUDY")
             ds.setASCII(.studyInstanceUID, vr: .UI, "")
             ds.setASCII(.studyDate, vr: .DA, date)
             ds.setASCII(.studyTime, vr: .TM, "")
-            ds.setASCII(.accessionNumber, vr: .SH, "")
+            ds.setASCII(.accessionNumber, vr: .SH, accession)
             ds.setASCII(.studyID, vr: .SH, "")
             ds.setASCII(.studyDescription, vr: .LO, "")
             ds.setASCII(.patientName, vr: .PN, name)

@@ -193,6 +193,8 @@ final class IndexState {
         let studyNode: StudyNode
         if let existing = studies[seriesNode.studyInstanceUID] {
             studyNode = existing
+            updateAccessionIndex(studyNode, from: studyNode.attributes[IndexedAttribute.accessionNumber],
+                                 to: record.study[IndexedAttribute.accessionNumber])
             studyNode.attributes = record.study
             let oldName = studyNode.patientAttributes[IndexedAttribute.patientName]
             studyNode.patientAttributes = record.patient
@@ -204,6 +206,7 @@ final class IndexState {
                                   patientAttributes: record.patient, attributes: record.study, source: sop)
             studies[studyNode.studyInstanceUID] = studyNode
             insertIntoDateIndex(studyNode)
+            updateAccessionIndex(studyNode, from: nil, to: record.study[IndexedAttribute.accessionNumber])
             updateNameIndex(studyNode, from: nil, to: record.patient[IndexedAttribute.patientName])
         }
         studyNode.series.insert(seriesNode.seriesInstanceUID)
@@ -244,9 +247,12 @@ final class IndexState {
         if studyNode.series.isEmpty {
             studies[studyNode.studyInstanceUID] = nil
             removeFromDateIndex(studyNode)
+            updateAccessionIndex(studyNode, from: studyNode.attributes[IndexedAttribute.accessionNumber], to: nil)
             updateNameIndex(studyNode, from: studyNode.patientAttributes[IndexedAttribute.patientName], to: nil)
             patient?.studies.remove(studyNode.studyInstanceUID)
         } else if studyNode.source == sop, let other = anyRecord(in: studyNode) {
+            updateAccessionIndex(studyNode, from: studyNode.attributes[IndexedAttribute.accessionNumber],
+                                 to: other.study[IndexedAttribute.accessionNumber])
             studyNode.attributes = other.study
             updateNameIndex(studyNode, from: studyNode.patientAttributes[IndexedAttribute.patientName],
                             to: other.patient[IndexedAttribute.patientName])
@@ -272,6 +278,38 @@ final class IndexState {
     private func anyRecord(in node: StudyNode) -> InstanceRecord? {
         node.series.first.flatMap { series[$0] }.flatMap(anyRecord(in:))
     }
+
+    // MARK: Accession number index
+
+    /// Visible studies by each value their Accession Number is matched by: the whole stored value and, when it holds a
+    /// backslash, each value trimmed (what ``KeyCondition/matches(_:)`` compares a single-value key with). A query by
+    /// Accession Number takes its candidates from here instead of scanning every study.
+    private(set) var studiesByAccession: [String: [StudyNode]] = [:]
+
+    /// The keys a stored Accession Number is found under.
+    static func accessionKeys(_ value: String?) -> [String] {
+        guard let value, !value.isEmpty else { return [] }
+        guard value.utf8.contains(0x5C) else { return [value] }
+        var keys: Set<String> = [value]
+        for part in value.split(separator: "\\") {
+            let trimmed = part.trimmingCharacters(in: .whitespaces)
+            if !trimmed.isEmpty { keys.insert(trimmed) }
+        }
+        return keys.sorted()
+    }
+
+    private func updateAccessionIndex(_ study: StudyNode, from old: String?, to new: String?) {
+        if old == new { return }
+        for key in IndexState.accessionKeys(old) {
+            guard var list = studiesByAccession[key] else { continue }
+            list.removeAll { $0 === study }
+            studiesByAccession[key] = list.isEmpty ? nil : list
+        }
+        for key in IndexState.accessionKeys(new) { studiesByAccession[key, default: []].append(study) }
+    }
+
+    /// The visible studies whose Accession Number is `value`, or one of its values (`value` as a key compares it).
+    func studies(accessionNumber value: String) -> [StudyNode] { studiesByAccession[value] ?? [] }
 
     // MARK: Name index
 

@@ -99,6 +99,7 @@ public struct IndexedAttribute: Sendable, Hashable {
     static let sopInstanceUID = Tag(0x0008, 0x0018)
     static let sopClassUID = Tag(0x0008, 0x0016)
     static let studyDate = Tag(0x0008, 0x0020)
+    static let accessionNumber = Tag(0x0008, 0x0050)
     static let studyTime = Tag(0x0008, 0x0030)
     static let patientName = Tag(0x0010, 0x0010)
     static let modality = Tag(0x0008, 0x0060)

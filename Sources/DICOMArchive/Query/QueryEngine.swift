@@ -165,6 +165,16 @@ struct QueryEngine {
             candidates = uids.compactMap { state.studies[$0] }
         } else if let ids = query.exactValues(for: IndexedAttribute.patientID) {
             candidates = ids.flatMap { id in (state.patients[id]?.studies ?? []).compactMap { state.studies[$0] } }
+        } else if let accessions = query.exactValues(for: IndexedAttribute.accessionNumber) {
+            // A superset of the matches (every study listed under each value its Accession Number is matched by): the
+            // key stays among the conditions checked below.
+            var seen = Set<ObjectIdentifier>()
+            candidates = []
+            for value in accessions {
+                for study in state.studies(accessionNumber: value) where seen.insert(ObjectIdentifier(study)).inserted {
+                    candidates.append(study)
+                }
+            }
         } else if let names = query.condition(for: IndexedAttribute.patientName), let prefixes = namePrefixes(names) {
             // A study is listed under each key of its name (the whole name and each component group).
             var seen = Set<ObjectIdentifier>()
