@@ -224,14 +224,15 @@ final class ClientConnection: @unchecked Sendable {
         waiting.continuation.resume(throwing: DICOMServiceError(.timeout, "no \(waiting.what) within \(seconds) s; connection closed"))
     }
 
-    func send(_ pdus: [PDU]) async throws { try await base.send(pdus) }
+    func send(_ pdus: [PDU], waitingForWrite: Bool = true) async throws { try await base.send(pdus, waitingForWrite: waitingForWrite) }
 
     func send(_ pdu: PDU) async throws { try await base.send([pdu]) }
 
     func sendDataSet(fromFile path: String, offset: Int, transferSyntaxUID: String, presentationContextID: UInt8,
-                     fragmenter: PDataFragmenter) async throws {
+                     fragmenter: PDataFragmenter, leading: [PDU] = [], waitingForLastWrite: Bool = true) async throws {
         try await base.sendDataSet(fromFile: path, offset: offset, transferSyntaxUID: transferSyntaxUID,
-                                   presentationContextID: presentationContextID, fragmenter: fragmenter)
+                                   presentationContextID: presentationContextID, fragmenter: fragmenter, leading: leading,
+                                   waitingForLastWrite: waitingForLastWrite)
     }
 
     /// As ``PDUConnection/abort(_:)``; nothing once the acceptor released the association.

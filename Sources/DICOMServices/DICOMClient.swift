@@ -67,14 +67,19 @@ public enum DICOMClient {
         guard asynchronousOperations >= 0 else {
             throw DICOMServiceError(.invalidInput, "asynchronous operations must be 0 (no limit) or more, not \(asynchronousOperations)")
         }
+        // The handshake's outcome, kept from the initializer: a handshake that fails at once tears the pipeline down,
+        // and looking the waiter up afterwards would only find that it is gone.
+        let handshake = HandshakeOutcome()
         let bootstrap = ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(timeouts.connect)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls {
+                        let promise = channel.eventLoop.makePromise(of: Void.self)
+                        handshake.set(promise.futureResult)
                         try channel.pipeline.syncOperations.addHandler(try tls.clientHandler())
-                        try channel.pipeline.syncOperations.addHandler(TLSHandshakeWaiter(promise: channel.eventLoop.makePromise()))
+                        try channel.pipeline.syncOperations.addHandler(TLSHandshakeWaiter(promise: promise))
                     }
                 }
             }
@@ -87,8 +92,10 @@ public enum DICOMClient {
         if tls != nil {
             // Send nothing before the handshake is done, so that its failure is reported as what it is.
             do {
-                let waiter = try await channel.pipeline.handler(type: TLSHandshakeWaiter.self).get()
-                try await waiter.promise.futureResult.get()
+                guard let done = handshake.future else {
+                    throw DICOMServiceError(.connectionFailed, "the TLS handler was not installed")
+                }
+                try await done.get()
             } catch {
                 try? await channel.close()
                 throw DICOMServiceError(.connectionFailed, "TLS handshake with \(host):\(port) failed: \(error)")
@@ -253,17 +260,22 @@ public actor Association {
         let request = CStoreRequest(messageID: takeMessageID(), affectedSOPClassUID: sopClassUID,
                                     affectedSOPInstanceUID: sopInstanceUID, priority: priority)
         let response = try await windowed(messageID: request.messageID) {
-            try await connection.send(try fragmenter.pdus(for: request, presentationContextID: context.id))
+            // The command goes with the first part of the data set, and the last part is not waited for: the response is.
+            let command = try fragmenter.pdus(for: request, presentationContextID: context.id)
             switch source {
             case .buffer(var remaining):
+                var leading = command
                 repeat {
                     let part = remaining.readSlice(length: min(Self.sendSliceLength, remaining.readableBytes))!
-                    try await connection.send(fragmenter.pdus(for: part, presentationContextID: context.id, isCommand: false,
-                                                              isLast: remaining.readableBytes == 0))
+                    let isLast = remaining.readableBytes == 0
+                    try await connection.send(leading + fragmenter.pdus(for: part, presentationContextID: context.id, isCommand: false,
+                                                                        isLast: isLast), waitingForWrite: !isLast)
+                    leading = []
                 } while remaining.readableBytes > 0
             case .file(let path, let offset):
                 try await connection.sendDataSet(fromFile: path, offset: offset, transferSyntaxUID: context.transferSyntax,
-                                                 presentationContextID: context.id, fragmenter: fragmenter)
+                                                 presentationContextID: context.id, fragmenter: fragmenter, leading: command,
+                                                 waitingForLastWrite: false)
             }
         }
         guard case .cStoreResponse(let store) = response else {

@@ -70,6 +70,14 @@ public struct DICOMTLS: Sendable {
     }
 }
 
+/// The future of a connection's ``TLSHandshakeWaiter``, handed from the channel initializer to the connecting task.
+final class HandshakeOutcome: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: EventLoopFuture<Void>?
+    func set(_ future: EventLoopFuture<Void>) { lock.withLock { value = future } }
+    var future: EventLoopFuture<Void>? { lock.withLock { value } }
+}
+
 /// Completes its promise when the TLS handshake of a client channel ends: success on `handshakeCompleted`, failure on
 /// an error or when the peer closes first (which a plain DICOM port does on a TLS ClientHello).
 final class TLSHandshakeWaiter: ChannelInboundHandler, @unchecked Sendable {

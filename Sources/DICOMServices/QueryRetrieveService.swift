@@ -409,12 +409,14 @@ struct QueryRetrieveService: Sendable {
                                   priority: request.priority, moveOriginatorAETitle: nil, moveOriginatorMessageID: nil)
         if contextSyntax.uid == instance.transferSyntaxUID, let offset = Part10Layout.dataSetOffset(ofFileAt: instance.path),
            FileManager.default.isReadableFile(atPath: instance.path) {
-            try await connection.send(try fragmenter.pdus(for: store, presentationContextID: context.id))
             do {
+                // The command goes with the first part of the data set; the last part is not waited for, the response is.
                 try await connection.sendDataSet(fromFile: instance.path, offset: offset, transferSyntaxUID: contextSyntax.uid,
-                                                 presentationContextID: context.id, fragmenter: fragmenter)
+                                                 presentationContextID: context.id, fragmenter: fragmenter,
+                                                 leading: try fragmenter.pdus(for: store, presentationContextID: context.id),
+                                                 waitingForLastWrite: false)
             } catch let error as DICOMServiceError where error.code == .invalidInput {
-                // The C-STORE-RQ is out and its data set incomplete: the association cannot go on.
+                // The C-STORE-RQ may be out with its data set incomplete: the association cannot go on.
                 throw DICOMServiceError(.connectionFailed, "\(error.message); aborting")
             }
         } else {
