@@ -6,8 +6,8 @@ import Logging
 import NIOCore
 import NIOSSL
 
-/// Counts the PDUs delivered but not yet taken by the consumer, and stops reading from the socket while too many
-/// wait (back-pressure: a peer faster than the disk cannot fill memory; TCP flow control slows it down).
+/// Counts the batches of PDUs delivered but not yet taken by the consumer, and stops reading from the socket while too
+/// many wait (back-pressure: a peer faster than the disk cannot fill memory; TCP flow control slows it down).
 final class InboundBacklog: @unchecked Sendable {
     /// Reading pauses when this many batches of PDUs (each what one read burst brought, so at most about one read buffer
     /// of 1 MiB plus a PDU that spanned reads) wait, and resumes when they are down to ``resumeAt``.
