@@ -76,10 +76,15 @@ public enum DICOMClient {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls {
+                        try channel.pipeline.syncOperations.addHandler(try tls.clientHandler())
                         let promise = channel.eventLoop.makePromise(of: Void.self)
                         handshake.set(promise.futureResult)
-                        try channel.pipeline.syncOperations.addHandler(try tls.clientHandler())
-                        try channel.pipeline.syncOperations.addHandler(TLSHandshakeWaiter(promise: promise))
+                        do {
+                            try channel.pipeline.syncOperations.addHandler(TLSHandshakeWaiter(promise: promise))
+                        } catch {
+                            promise.fail(error)
+                            throw error
+                        }
                     }
                 }
             }
