@@ -10,9 +10,12 @@ struct StoredRecord: Codable, Sendable {
 /// A patient with visible instances, keyed by Patient ID (an empty ID is one patient, as DCMTK and Orthanc treat it).
 final class PatientNode {
     let patientID: String
-    /// Patient-level attributes of the most recently added instance.
+    /// Patient-level attributes of the most recently added instance (after that instance goes, of another one).
+    ///
+    /// Always the ``StudyNode/patientAttributes`` of one of the patient's studies, the one holding `source` (whose
+    /// own source is `source` too): a patient-level query by name finds the patient through the study name index.
     var attributes: [Tag: String]
-    /// The instance `attributes` came from.
+    /// The instance `attributes` came from (the ``StudyNode/source`` of its study).
     var source: String
     var studies: Set<String> = []
 
@@ -263,12 +266,28 @@ final class IndexState {
         if let patient {
             if patient.studies.isEmpty {
                 patients[patient.patientID] = nil
-            } else if patient.source == sop, let study = patient.studies.first.flatMap({ studies[$0] }),
-                      let other = anyRecord(in: study) {
-                patient.attributes = other.patient
-                patient.source = other.sopInstanceUID
+            } else if patient.source == sop, let study = replacementSource(for: patient, after: studyNode) {
+                // The patient takes a study's attributes with the instance they came from, so that its attributes
+                // are always those of one of its studies (``PatientNode/attributes``): the name index lists the
+                // studies, and a patient-level query by name takes its candidates from them.
+                patient.attributes = study.patientAttributes
+                patient.source = study.source
             }
         }
+    }
+
+    /// The study whose patient-level attributes a patient takes when the instance they came from goes: the same
+    /// study while it has instances (it took another of its own), else the patient's most recent study (by Study
+    /// Date, then Study Instance UID, so the choice does not depend on set order).
+    private func replacementSource(for patient: PatientNode, after study: StudyNode) -> StudyNode? {
+        if studies[study.studyInstanceUID] === study { return study }
+        var best: StudyNode? = nil
+        for uid in patient.studies {
+            guard let candidate = studies[uid] else { continue }
+            if let current = best, (candidate.dateKey, candidate.studyInstanceUID) < (current.dateKey, current.studyInstanceUID) { continue }
+            best = candidate
+        }
+        return best
     }
 
     private func anyRecord(in node: SeriesNode) -> InstanceRecord? {

@@ -149,6 +149,21 @@ struct QueryEngine {
         let candidates: [PatientNode]
         if let ids = query.exactValues(for: IndexedAttribute.patientID) {
             candidates = ids.compactMap { state.patients[$0] }
+        } else if let names = query.condition(for: IndexedAttribute.patientName), let prefixes = namePrefixes(names) {
+            // The patients of the studies the name index finds. The name a patient is matched by
+            // (``patientAttributes(of:)``) is the patient's own attributes, which are always those of one of its
+            // studies (``PatientNode/attributes``), or the patient attributes of one of its studies the caller sees:
+            // either way a study listed in the index under that name. So this is a superset of the matches; the
+            // key stays among the conditions (a study found may carry another name than the one its patient is
+            // matched by).
+            var seen = Set<String>()
+            var found: [PatientNode] = []
+            for prefix in prefixes {
+                for study in state.studies(namePrefix: prefix, folded: names.foldCase) where seen.insert(study.patientID).inserted {
+                    if let patient = state.patients[study.patientID] { found.append(patient) }
+                }
+            }
+            candidates = found
         } else {
             candidates = Array(state.patients.values)
         }
