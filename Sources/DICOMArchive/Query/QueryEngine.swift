@@ -65,10 +65,11 @@ struct ParsedQuery {
 }
 
 /// Runs C-FIND queries over an ``IndexState``: plans from the most selective key (unique keys, Patient ID,
-/// Study Date), matches every key (PS3.4 C.2.2.2) and builds response identifiers.
+/// Accession Number, Patient's Name, Study Date), matches every key (PS3.4 C.2.2.2) and builds response identifiers.
 ///
 /// Study-level queries never look at instances: candidates come from the study map, the patient's studies or the
-/// date index, and derived counts are kept per study.
+/// accession, name or date index, and derived counts are kept per study. Patient-level queries take theirs from the
+/// patient map or, by name, from the patients of the studies the name index finds.
 struct QueryEngine {
     let state: IndexState
     /// Which studies the caller may see (nil: all).
