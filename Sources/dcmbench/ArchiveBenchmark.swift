@@ -245,6 +245,8 @@ struct ArchiveBenchmark {
             let p50 = Double(row[index].split(separator: " ").first ?? "") ?? .infinity
             report.check("C-FIND p50 by \(kind) at \(row[1])", measured: "\(fixed(p50)) ms", target: "< 5 ms", met: p50 < 5)
         }
+        // The issue sets the start-up target on the 100,000-instance archive only; the 1M start-up is in the table.
+        guard label == "100k" else { return }
         let startup = Double(row[2].split(separator: " ").first ?? "") ?? .infinity
         report.check("dcmstore start-up at \(row[1])", measured: "\(fixed(startup)) s", target: "< 3 s", met: startup < 3)
     }
