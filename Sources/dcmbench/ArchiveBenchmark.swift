@@ -133,7 +133,7 @@ struct ArchiveBenchmark {
         }
         for associations in [1, 4] {
             let lists = Self.split(files, into: associations)
-            let oursSeconds = try bestOf(options.common.repeats) {
+            func ours() throws -> Double {
                 let directory = try fresh("dcmstore")
                 let server = try ArchiveServer.start(dcmstore: dcmstore, archive: directory, logPath: scratch + "/dcmstore.log")
                 defer { server.process.terminate(timeout: 60) }
@@ -142,7 +142,7 @@ struct ArchiveBenchmark {
                 guard stored == files.count else { throw BenchError("dcmstore stored \(stored) of \(files.count) instances") }
                 return seconds
             }
-            let dcmtk = try bestOf(options.common.repeats) {
+            func storescp() throws -> Double {
                 let directory = try fresh("storescp")
                 let port = Self.freePort()
                 // storescp serves one association at a time unless it forks one process per association.
@@ -158,13 +158,23 @@ struct ArchiveBenchmark {
                 guard stored == files.count else { throw BenchError("storescp stored \(stored) of \(files.count) instances") }
                 return seconds
             }
+            // dcmstore and storescp take turns, each run after `sync()`, so that neither inherits the writeback of the
+            // other's gigabyte (storescp leaves it all in the page cache); each keeps its best time.
+            var oursSeconds = Double.infinity, dcmtk = Double.infinity
+            for _ in 0..<max(1, options.common.repeats) {
+                sync()
+                oursSeconds = min(oursSeconds, try ours())
+                sync()
+                dcmtk = min(dcmtk, try storescp())
+            }
             let oursRate = Double(files.count) / oursSeconds, dcmtkRate = Double(files.count) / dcmtk
             table.add(["\(associations)", "\(grouped(oursRate)) instances/s", "\(grouped(dcmtkRate)) instances/s", ratio(oursRate / dcmtkRate)])
             report.check("archive ingest, \(associations) association(s): dcmstore ≥ storescp", measured: ratio(oursRate / dcmtkRate),
                          target: "≥ 1.00×", met: oursRate >= dcmtkRate)
         }
         table.notes.append("Sender: `TCP_NODELAY=1 storescu -aec AE 127.0.0.1 PORT files…`, one process per association, " +
-                           "all started together; time from the first start to the last exit, best of \(options.common.repeats). " +
+                           "all started together; time from the first start to the last exit, best of \(options.common.repeats) (the two " +
+                           "receivers take turns, each run after `sync()`). " +
                            "dcmstore fsyncs every file, its directory and the index journal before answering; " +
                            "storescp (`-od DIR`, `--fork` for 4 associations) does not fsync.")
         report.print(table)
