@@ -220,6 +220,7 @@ final class ClientConnection: @unchecked Sendable {
     private func expire() {
         guard let waiting = takeConsumer() else { return }
         base.channel.close(promise: nil)
+        dropPending()
         let seconds = Double(waiting.timeout.nanoseconds) / 1e9
         waiting.continuation.resume(throwing: DICOMServiceError(.timeout, "no \(waiting.what) within \(seconds) s; connection closed"))
     }
@@ -239,6 +240,7 @@ final class ClientConnection: @unchecked Sendable {
     func abort(_ abort: AssociationAbort) async {
         guard releasedByPeer == nil else { return }
         await base.abort(abort)
+        dropPending()
     }
 
     /// As ``PDUConnection/close()``; once the acceptor released the association the reader closes the connection when
@@ -246,5 +248,21 @@ final class ClientConnection: @unchecked Sendable {
     func close() async {
         guard releasedByPeer == nil else { return }
         await base.close()
+        dropPending()
     }
+
+    /// The association is over (aborted, closed, timed out): PDUs no receive took are dropped and the reader, if it
+    /// waits for them to be taken, goes on, to find the connection closed and stop (else it would wait for good).
+    private func dropPending() {
+        let reader: CheckedContinuation<Void, Never>? = lock.withLock {
+            pending = []
+            pendingIndex = 0
+            defer { parkedReader = nil }
+            return parkedReader
+        }
+        reader?.resume()
+    }
+
+    /// Whether the reader waits for received PDUs to be taken (for tests).
+    var readerIsParked: Bool { lock.withLock { parkedReader != nil } }
 }
