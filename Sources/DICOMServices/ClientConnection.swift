@@ -230,10 +230,9 @@ final class ClientConnection: @unchecked Sendable {
     func send(_ pdu: PDU) async throws { try await base.send([pdu]) }
 
     func sendDataSet(fromFile path: String, offset: Int, transferSyntaxUID: String, presentationContextID: UInt8,
-                     fragmenter: PDataFragmenter, leading: [PDU] = [], waitingForLastWrite: Bool = true) async throws {
+                     fragmenter: PDataFragmenter, command: [PDU]) async throws {
         try await base.sendDataSet(fromFile: path, offset: offset, transferSyntaxUID: transferSyntaxUID,
-                                   presentationContextID: presentationContextID, fragmenter: fragmenter, leading: leading,
-                                   waitingForLastWrite: waitingForLastWrite)
+                                   presentationContextID: presentationContextID, fragmenter: fragmenter, command: command)
     }
 
     /// As ``PDUConnection/abort(_:)``; nothing once the acceptor released the association.

@@ -279,8 +279,7 @@ public actor Association {
                 } while remaining.readableBytes > 0
             case .file(let path, let offset):
                 try await connection.sendDataSet(fromFile: path, offset: offset, transferSyntaxUID: context.transferSyntax,
-                                                 presentationContextID: context.id, fragmenter: fragmenter, leading: command,
-                                                 waitingForLastWrite: false)
+                                                 presentationContextID: context.id, fragmenter: fragmenter, command: command)
             }
         }
         guard case .cStoreResponse(let store) = response else {

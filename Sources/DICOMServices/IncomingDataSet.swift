@@ -47,10 +47,8 @@ final class IncomingDataSet {
         hasher = hashing ? SHA256() : nil
         startsWriteback = startingWriteback && syncFileRange != nil
         self.contextID = contextID
-        // 128 random bits from getrandom (Foundation's UUID() opens and reads /dev/urandom each time).
-        var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64, low = generator.next() as UInt64
-        path = (directory as NSString).appendingPathComponent("dicom-incoming-\(String(high, radix: 16))-\(String(low, radix: 16)).part")
+        // A new UID: 128 random bits from getrandom (Foundation's UUID() opens and reads /dev/urandom each time).
+        path = (directory as NSString).appendingPathComponent("dicom-incoming-\(UID.make()).part")
         var header = Data()
         if let transferSyntaxUID {
             do {

@@ -352,7 +352,7 @@ final class PDUConnection: @unchecked Sendable {
     /// The slice of a file's data set handed to the fragmenter at a time.
     static let fileSliceLength = 4 * 1024 * 1024
 
-    /// Sends the bytes of a file from `offset` to its end as the data set of a DIMSE message, in slices of
+    /// Sends a DIMSE request: its `command` PDUs, then the bytes of a file from `offset` to its end as its data set, in slices of
     /// ``fileSliceLength`` read (`pread`) into one reused buffer, so an instance of any size is never loaded whole. The
     /// fragments are slices of that buffer, written behind their P-DATA-TF headers without another copy
     /// (``PDUWriteHandler``).
@@ -364,14 +364,15 @@ final class PDUConnection: @unchecked Sendable {
     ///   - transferSyntaxUID: the presentation context's transfer syntax. A deflated data set of odd length (a file
     ///     written by a tool that did not pad the bit stream) gets the single trailing 00H byte that PS3.5 §A.5
     ///     requires, so peers that insist on even PDV lengths accept it.
-    ///   - leading: PDUs written before the first slice, in the same call: the message's command, so that a small
-    ///     instance is one hand-over to the event loop. Nothing is written when the file cannot be opened.
-    ///   - waitingForLastWrite: false when an answer follows the message: the last slice is queued without waiting for
-    ///     its write (see ``send(_:waitingForWrite:)``).
+    ///   - command: the request's command PDUs, written with the first slice in the same call, so that a small instance
+    ///     is one hand-over to the event loop. Nothing is written when the file cannot be opened.
+    ///
+    /// The last slice is queued without waiting for its write (``send(_:waitingForWrite:)``): a response follows, and
+    /// the caller waits for that.
     /// - Throws: ``DICOMServiceError`` `invalidInput` when the file cannot be opened or ends early (the message is then
     ///   incomplete: the caller must abort or close the association).
     func sendDataSet(fromFile path: String, offset: Int, transferSyntaxUID: String, presentationContextID: UInt8,
-                     fragmenter: PDataFragmenter, leading: [PDU] = [], waitingForLastWrite: Bool = true) async throws {
+                     fragmenter: PDataFragmenter, command: [PDU]) async throws {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw DICOMServiceError(.invalidInput, "cannot open \(path): \(String(cString: strerror(errno)))")
@@ -388,7 +389,7 @@ final class PDUConnection: @unchecked Sendable {
         let padsOddLength = TransferSyntax(uid: transferSyntaxUID)?.isDeflated == true && (end - offset) % 2 == 1
         var slice = channel.allocator.buffer(capacity: min(Self.fileSliceLength, max(end - offset, 1)) + 1)
         var position = offset
-        var leading = leading
+        var leading = command
         repeat {
             // The previous slice's writes have completed, so this is again the only reference and is reused, not copied.
             slice.clear()
@@ -403,7 +404,7 @@ final class PDUConnection: @unchecked Sendable {
             position += count
             if padsOddLength && position >= end { slice.writeInteger(UInt8(0)) }
             let pdus = fragmenter.pdus(for: slice, presentationContextID: presentationContextID, isCommand: false, isLast: position >= end)
-            try await send(leading.isEmpty ? pdus : leading + pdus, waitingForWrite: waitingForLastWrite || position < end)
+            try await send(leading.isEmpty ? pdus : leading + pdus, waitingForWrite: position < end)
             leading = []
         } while position < end
     }

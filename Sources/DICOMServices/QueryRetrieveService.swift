@@ -413,8 +413,7 @@ struct QueryRetrieveService: Sendable {
                 // The command goes with the first part of the data set; the last part is not waited for, the response is.
                 try await connection.sendDataSet(fromFile: instance.path, offset: offset, transferSyntaxUID: contextSyntax.uid,
                                                  presentationContextID: context.id, fragmenter: fragmenter,
-                                                 leading: try fragmenter.pdus(for: store, presentationContextID: context.id),
-                                                 waitingForLastWrite: false)
+                                                 command: try fragmenter.pdus(for: store, presentationContextID: context.id))
             } catch let error as DICOMServiceError where error.code == .invalidInput {
                 // The C-STORE-RQ may be out with its data set incomplete: the association cannot go on.
                 throw DICOMServiceError(.connectionFailed, "\(error.message); aborting")

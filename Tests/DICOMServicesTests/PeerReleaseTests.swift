@@ -53,6 +53,15 @@ import Glibc
         return (acceptor, peer, try await association)
     }
 
+    /// Reads what the requestor sends after our A-RELEASE-RQ up to its end: exactly an A-RELEASE-RP, then the requestor
+    /// shuts its side (end of stream). Closes the peer.
+    static func expectReleaseAnswered(_ peer: RawSocketPeer, sourceLocation: SourceLocation = #_sourceLocation) async {
+        let (reply, eof) = await peer.readToEnd()
+        #expect(reply == releaseResponse, "reply \(reply)", sourceLocation: sourceLocation)
+        #expect(eof, "the requestor shuts its side after A-RELEASE-RP", sourceLocation: sourceLocation)
+        peer.close()
+    }
+
     static func expectReleasedByPeer(_ error: any Error, _ what: String) {
         guard let error = error as? DICOMServiceError else {
             Issue.record("\(what): \(error) instead of associationClosed")
@@ -68,10 +77,7 @@ import Glibc
         let (acceptor, peer, association) = try await Self.establish()
         defer { peer.close(); acceptor.close() }
         try peer.write(Self.releaseRequest)
-        let (reply, eof) = await peer.readToEnd()
-        #expect(reply == Self.releaseResponse, "reply \(reply)")
-        #expect(eof, "the requestor shuts its side after A-RELEASE-RP")
-        peer.close()
+        await Self.expectReleaseAnswered(peer)
         do {
             _ = try await association.echo()
             Issue.record("C-ECHO after the peer's release must fail")
@@ -88,10 +94,7 @@ import Glibc
         async let echo = association.echo()
         #expect(await peer.readPDU()?.type == 0x04, "C-ECHO-RQ")
         try peer.write(Self.releaseRequest)
-        let (reply, eof) = await peer.readToEnd()
-        #expect(reply == Self.releaseResponse, "reply \(reply)")
-        #expect(eof)
-        peer.close()
+        await Self.expectReleaseAnswered(peer)
         do {
             _ = try await echo
             Issue.record("the C-ECHO must fail")
@@ -118,10 +121,7 @@ import Glibc
         #expect(await peer.readPDU()?.type == 0x04, "C-FIND-RQ command")
         #expect(await peer.readPDU()?.type == 0x04, "C-FIND-RQ identifier")
         try peer.write(Self.releaseRequest)
-        let (reply, eof) = await peer.readToEnd()
-        #expect(reply == Self.releaseResponse, "reply \(reply)")
-        #expect(eof)
-        peer.close()
+        await Self.expectReleaseAnswered(peer)
         do {
             _ = try await find
             Issue.record("the C-FIND must fail")
@@ -159,10 +159,7 @@ import Glibc
         // Three C-STORE-RQs, each a command PDU and a data set PDU: all outstanding before any response.
         for _ in 0..<6 { #expect(await peer.readPDU()?.type == 0x04) }
         try peer.write(Self.releaseRequest)
-        let (reply, eof) = await peer.readToEnd()
-        #expect(reply == Self.releaseResponse, "reply \(reply)")
-        #expect(eof)
-        peer.close()
+        await Self.expectReleaseAnswered(peer)
         let errors = await outcomes.value
         #expect(errors.count == 3)
         for error in errors {
@@ -209,10 +206,7 @@ import Glibc
         }
         burst.writeBytes(Self.releaseRequest)
         try peer.write(burst.readBytes(length: burst.readableBytes) ?? [])
-        let (reply, eof) = await peer.readToEnd()
-        #expect(reply == Self.releaseResponse, "reply \(reply)")
-        #expect(eof)
-        peer.close()
+        await Self.expectReleaseAnswered(peer)
         let (ids, error) = await received.value
         #expect(ids == (0..<5).map { "PID-\($0)" })
         if let error { Self.expectReleasedByPeer(error, "the C-FIND after its pending responses") } else { Issue.record("the C-FIND must fail") }

@@ -33,13 +33,9 @@ public struct ArchiveLayout: Sendable, Equatable {
     /// `<root>/tmp`.
     public var temporaryDirectory: String { root + "/tmp" }
 
-    /// A new, unique path in ``temporaryDirectory`` ending in `.part` (128 random bits from `getrandom`; Foundation's
-    /// `UUID()` opens and reads `/dev/urandom` each time, two system calls more per stored instance).
-    func temporaryFileName() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64, low = generator.next() as UInt64
-        return temporaryDirectory + "/" + String(high, radix: 16) + "-" + String(low, radix: 16) + ".part"
-    }
+    /// A new, unique path in ``temporaryDirectory`` ending in `.part`, named by a new UID (128 random bits from
+    /// `getrandom`; Foundation's `UUID()` opens and reads `/dev/urandom` each time, two system calls more per instance).
+    func temporaryFileName() -> String { temporaryDirectory + "/" + UID.make() + ".part" }
     /// `<root>/index`.
     public var indexDirectory: String { root + "/index" }
     /// `<root>/audit.jsonl`.
