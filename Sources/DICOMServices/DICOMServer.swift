@@ -342,7 +342,10 @@ struct AssociationService: Sendable {
                                     let (status, comment) = try await finish(current, negotiated: negotiated, contextID: id, logger: logger)
                                     let response = CStoreResponse(answering: current.request, status: status,
                                                                   errorComment: comment.map { String($0.prefix(64)) })
-                                    try await connection.send(try fragmenter.pdus(for: response, presentationContextID: id))
+                                    // Queued without waiting for the write: the next request is read meanwhile (a write
+                                    // that fails closes the connection, which ends the association's next receive).
+                                    try await connection.send(try fragmenter.pdus(for: response, presentationContextID: id),
+                                                              waitingForWrite: false)
                                 }
                             }
                         } else if var pending = pendingIdentifier {
@@ -433,7 +436,7 @@ struct AssociationService: Sendable {
                 return
             }
             do {
-                try await connection.send(response)
+                try await connection.send(response, waitingForWrite: false)
             } catch {
                 // The association ended meanwhile (aborted, or the connection lost): what the handler stored stays stored.
                 logger.info("C-STORE-RSP not sent", metadata: ["error": "\(error)",

@@ -99,6 +99,11 @@ final class IncomingDataSet {
     /// Ends writing. No fsync here: the handler makes the file (or its copy) durable, as ``DirectoryStorageHandler`` does.
     func close() throws {
         guard descriptor >= 0 else { return }
+        if startsWriteback && written > writebackStarted, let start = syncFileRange {
+            // The tail: its writeback starts now rather than in the handler's fsync, after the hand-over to the handler.
+            _ = start(descriptor, Int64(writebackStarted), Int64(written - writebackStarted), 2)
+            writebackStarted = written
+        }
         let result = Glibc.close(descriptor)
         descriptor = -1
         if result != 0 { throw DICOMError(.io, "cannot close temporary file \(path): \(String(cString: strerror(errno)))") }

@@ -120,7 +120,8 @@ struct ArchiveBenchmark {
         let bytes = files.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) }
         let scratch = workdir + "/archive-ingest"
         var table = Table("Archive ingest: \(grouped(Double(files.count))) CT instances (\(megabytes(bytes))) from DCMTK storescu",
-                          ["associations", "dcmstore (fsync)", "DCMTK storescp (no fsync)", "dcmstore / storescp"])
+                          ["associations", "dcmstore (fsync)", "DCMTK storescp (no fsync)", "dcmstore / storescp",
+                           "storescp, then sync", "dcmstore / (storescp, then sync)"])
         // Each run writes into a directory of its own, all removed at the end: deleting 2,000 files just before the next
         // run made its file creations scan the inodes just freed (ext4 skips recently deleted inodes), a cost that
         // landed on whichever receiver ran next.
@@ -142,7 +143,8 @@ struct ArchiveBenchmark {
                 guard stored == files.count else { throw BenchError("dcmstore stored \(stored) of \(files.count) instances") }
                 return seconds
             }
-            func storescp() throws -> Double {
+            /// The send time, and the time the `sync()` right after it took to write what storescp left in the page cache.
+            func storescp() throws -> (seconds: Double, syncSeconds: Double) {
                 let directory = try fresh("storescp")
                 let port = Self.freePort()
                 // storescp serves one association at a time unless it forks one process per association.
@@ -156,19 +158,25 @@ struct ArchiveBenchmark {
                 var stored = Self.countFiles(in: directory)
                 while stored < files.count && monotonicSeconds() < deadline { usleep(20_000); stored = Self.countFiles(in: directory) }
                 guard stored == files.count else { throw BenchError("storescp stored \(stored) of \(files.count) instances") }
-                return seconds
+                let syncStart = monotonicSeconds()
+                sync()
+                return (seconds, monotonicSeconds() - syncStart)
             }
             // dcmstore and storescp take turns, each run after `sync()`, so that neither inherits the writeback of the
             // other's gigabyte (storescp leaves it all in the page cache); each keeps its best time.
-            var oursSeconds = Double.infinity, dcmtk = Double.infinity
+            var oursSeconds = Double.infinity, dcmtk = Double.infinity, dcmtkSynced = Double.infinity
             for _ in 0..<max(1, options.common.repeats) {
                 sync()
                 oursSeconds = min(oursSeconds, try ours())
                 sync()
-                dcmtk = min(dcmtk, try storescp())
+                let run = try storescp()
+                dcmtk = min(dcmtk, run.seconds)
+                dcmtkSynced = min(dcmtkSynced, run.seconds + run.syncSeconds)
             }
             let oursRate = Double(files.count) / oursSeconds, dcmtkRate = Double(files.count) / dcmtk
-            table.add(["\(associations)", "\(grouped(oursRate)) instances/s", "\(grouped(dcmtkRate)) instances/s", ratio(oursRate / dcmtkRate)])
+            let syncedRate = Double(files.count) / dcmtkSynced
+            table.add(["\(associations)", "\(grouped(oursRate)) instances/s", "\(grouped(dcmtkRate)) instances/s", ratio(oursRate / dcmtkRate),
+                       "\(grouped(syncedRate)) instances/s", ratio(oursRate / syncedRate)])
             report.check("archive ingest, \(associations) association(s): dcmstore ≥ storescp", measured: ratio(oursRate / dcmtkRate),
                          target: "≥ 1.00×", met: oursRate >= dcmtkRate)
         }
@@ -176,7 +184,9 @@ struct ArchiveBenchmark {
                            "all started together; time from the first start to the last exit, best of \(options.common.repeats) (the two " +
                            "receivers take turns, each run after `sync()`). " +
                            "dcmstore fsyncs every file, its directory and the index journal before answering; " +
-                           "storescp (`-od DIR`, `--fork` for 4 associations) does not fsync.")
+                           "storescp (`-od DIR`, `--fork` for 4 associations) does not fsync. \"storescp, then sync\" adds the time of a " +
+                           "`sync()` called as soon as the last storescu exits: until then storescp's instances are in the page cache " +
+                           "only (the target compares with storescp without it).")
         report.print(table)
     }
 
