@@ -98,7 +98,14 @@ extension DICOMFile {
             meta.setASCII(Tag(0x0002, 0x0010), vr: .UI, transferSyntax.uid)
         }
         try FileMetaInformation.encode(meta, into: &out)
-        try DataSetWriter.encode(dataSet, transferSyntax: transferSyntax, options: options, into: &out)
+        // Group 0002 belongs to the File Meta Information only (PS3.10 §7.1). Such elements in the data set (read
+        // from a damaged file or received in a C-STORE) would follow the meta group directly: a reader takes them
+        // as part of it, and a (0002,0010) among them would decide the transfer syntax of the rest of the file.
+        var body = dataSet
+        if !dataSet.elements(in: Tag(0x0002, 0x0000)...Tag(0x0002, 0xFFFF)).isEmpty {
+            body.removeAll { $0.group == 0x0002 }
+        }
+        try DataSetWriter.encode(body, transferSyntax: transferSyntax, options: options, into: &out)
         return Data(out)
     }
 

@@ -1,15 +1,22 @@
 #!/bin/sh
-# Builds Tools/fuzz/.build/fuzz-pure-jpeg, fuzz-rle, fuzz-openjpeg and fuzz-libjpeg with libFuzzer and AddressSanitizer, from the repository's sources.
+# Builds Tools/fuzz/.build/fuzz-pure-jpeg, fuzz-rle, fuzz-openjpeg, fuzz-libjpeg, fuzz-dataset and fuzz-pdu with libFuzzer
+# and AddressSanitizer, from the repository's sources. `build.sh dataset pdu` builds only the parser fuzzers named
+# (codecs, dataset, pdu); no argument builds all.
 set -e
+WHAT="${*:-codecs dataset pdu}"
+want() { case " $WHAT " in *" $1 "*) return 0 ;; esac; return 1; }
 cd "$(dirname "$0")"
 ROOT=../..
 OUT=.build
 mkdir -p "$OUT"
 FLAGS="-sanitize=fuzzer,address -O -g -parse-as-library"
-# DICOMCore as a module of its own, so the codec sources compile unchanged (they `import DICOMCore`).
-swiftc $FLAGS -module-name DICOMCore -emit-module -emit-module-path "$OUT/DICOMCore.swiftmodule" \
-    -emit-library -static -o "$OUT/libDICOMCore.a" $(find "$ROOT/Sources/DICOMCore" -name "*.swift")
+# DICOMCore as a module of its own, so the codec and DICOMIO sources compile unchanged (they `import DICOMCore`).
+if want codecs || want dataset; then
+    swiftc $FLAGS -module-name DICOMCore -emit-module -emit-module-path "$OUT/DICOMCore.swiftmodule" \
+        -emit-library -static -o "$OUT/libDICOMCore.a" $(find "$ROOT/Sources/DICOMCore" -name "*.swift")
+fi
 C="$ROOT/Sources/DICOMCodecs"
+if want codecs; then
 swiftc $FLAGS -I "$OUT" -L "$OUT" -lDICOMCore -module-name FuzzPureJPEG -o "$OUT/fuzz-pure-jpeg" \
     FuzzPureJPEG.swift "$C/PixelCodec.swift" "$C/JPEGBitstream.swift" "$C/JPEGLosslessDecoder.swift" \
     "$C/JPEGLSBitstream.swift" "$C/JPEGLSCodingState.swift" "$C/JPEGLSDecoder.swift" "$C/JPEGExtendedDecoder.swift"
@@ -26,3 +33,19 @@ clang -fsanitize=fuzzer-no-link,address -O1 -g -I "$SHIM/include" -c "$SHIM/cjpe
 swiftc $FLAGS -I "$OUT" -L "$OUT" -lDICOMCore -I "$OUT/CJPEGShim" -ljpeg -module-name FuzzLibJPEG -o "$OUT/fuzz-libjpeg" \
     FuzzLibJPEG.swift "$C/PixelCodec.swift" "$C/LibJPEGCodec.swift" "$OUT/cjpegshim.o"
 echo "built $OUT/fuzz-pure-jpeg $OUT/fuzz-rle $OUT/fuzz-openjpeg $OUT/fuzz-libjpeg"
+fi
+if want dataset; then
+    # The DICOMIO sources compiled into the harness module (they import DICOMCore and the CZlib module map).
+    swiftc $FLAGS -I "$OUT" -L "$OUT" -lDICOMCore -I "$ROOT/Sources/CZlib" -lz -module-name FuzzDataSet \
+        -o "$OUT/fuzz-dataset" FuzzDataSet.swift $(find "$ROOT/Sources/DICOMIO" -name "*.swift")
+    echo "built $OUT/fuzz-dataset"
+fi
+if want pdu; then
+    # DICOMNetwork needs NIOCore, Logging and Crypto: the harness is a package of its own (pdu/Package.swift) that
+    # depends on this repository, built in release with the sanitizers on every Swift module.
+    SCRATCH="${FUZZ_SCRATCH:-$(cd "$ROOT" && pwd)/.build-fuzz}"
+    swift build --package-path pdu -c release --scratch-path "$SCRATCH" \
+        -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -g
+    cp "$SCRATCH/release/fuzz-pdu" "$OUT/fuzz-pdu"
+    echo "built $OUT/fuzz-pdu"
+fi

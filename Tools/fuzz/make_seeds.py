@@ -3,6 +3,8 @@
     python3 make_seeds.py            # pure-Swift JPEG decoders -> Tools/fuzz/corpus
     python3 make_seeds.py libjpeg    # libjpeg 8-bit baseline/extended/progressive -> Tools/fuzz/corpus-libjpeg
     python3 make_seeds.py openjpeg   # JPEG 2000 codestreams -> Tools/fuzz/corpus-openjpeg
+    python3 make_seeds.py dataset    # Part 10 files and bare data sets -> Tools/fuzz/corpus-dataset
+    python3 make_seeds.py pdu        # PDU streams of echoscu/storescu/findscu sessions -> Tools/fuzz/corpus-pdu
 """
 import os, subprocess, sys, tempfile
 import numpy as np, pydicom
@@ -12,9 +14,151 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 here = os.path.dirname(os.path.abspath(__file__))
 target = sys.argv[1] if len(sys.argv) > 1 else "pure"
-corpus = os.path.join(here, {"pure": "corpus", "libjpeg": "corpus-libjpeg", "openjpeg": "corpus-openjpeg"}[target])
+corpus = os.path.join(here, {"pure": "corpus", "libjpeg": "corpus-libjpeg", "openjpeg": "corpus-openjpeg",
+                             "dataset": "corpus-dataset", "pdu": "corpus-pdu"}[target])
 os.makedirs(corpus, exist_ok=True)
 rng = np.random.default_rng(7)
+
+if target == "dataset":
+    # FuzzDataSet.swift: the first byte picks the reader (0 Part 10, 1 Part 10 metadata only, 2 implicit VR LE,
+    # 3 explicit VR LE, 4 explicit VR BE, 5 deflated explicit VR LE; +0x80 tolerates no defects).
+    import warnings, zlib
+    from pydicom.data import get_testdata_files
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+    warnings.simplefilter("ignore")
+    n = 0
+    def put(mode, payload):
+        global n
+        with open(os.path.join(corpus, "seed%03d" % n), "wb") as f:
+            f.write(bytes([mode]) + payload)
+        n += 1
+    files = sorted(f for f in get_testdata_files() if os.path.isfile(f) and os.path.getsize(f) <= 60000)
+    with tempfile.TemporaryDirectory() as tmp:
+        for index, path in enumerate(files):
+            raw = open(path, "rb").read()
+            put(index % 2, raw)  # whole file, full read or metadata only
+            try:
+                ds = pydicom.dcmread(path, force=True)
+                for tag in [t for t in ds.keys() if t.group == 0x7FE0]:
+                    del ds[tag]
+                for mode, implicit, little in [(2, True, True), (3, False, True), (4, False, False)]:
+                    if index % 3 != mode - 2:
+                        continue
+                    fp = DicomBytesIO(); fp.is_implicit_VR = implicit; fp.is_little_endian = little
+                    write_dataset(fp, ds)
+                    put(mode, fp.getvalue())
+                    if mode == 3:
+                        c = zlib.compressobj(9, zlib.DEFLATED, -15)
+                        put(5, c.compress(fp.getvalue()) + c.flush())
+            except Exception as e:
+                print("skipped", os.path.basename(path), e)
+        # Files as DCMTK writes them: deflated, big endian, implicit.
+        src = next(f for f in files if f.endswith("CT_small.dcm"))
+        for option in ["+td", "+tb", "+ti"]:
+            dst = os.path.join(tmp, "out.dcm")
+            subprocess.run(["/usr/bin/dcmconv", option, src, dst], check=True)
+            put(0, open(dst, "rb").read())
+    print("wrote", n, "seeds to", corpus)
+    sys.exit(0)
+
+if target == "pdu":
+    # FuzzPDU.swift reads a byte stream of PDUs. Seeds: what DCMTK's echoscu, storescu and findscu send to a
+    # pynetdicom SCP and what it answers, recorded by a TCP relay, as whole streams and PDU by PDU; plus a
+    # rejection, an abort and user information sub-items written by hand.
+    import socket, struct, threading, warnings
+    from pynetdicom import AE, evt, AllStoragePresentationContexts, debug_logger
+    from pynetdicom.sop_class import Verification, StudyRootQueryRetrieveInformationModelFind
+    warnings.simplefilter("ignore")
+    n = 0
+    def put(payload):
+        global n
+        with open(os.path.join(corpus, "seed%03d" % n), "wb") as f:
+            f.write(payload)
+        n += 1
+    def handle_find(event):
+        identifier = event.identifier
+        reply = Dataset(); reply.QueryRetrieveLevel = "STUDY"; reply.PatientName = "Doe^John"
+        reply.SpecificCharacterSet = "ISO_IR 100"; reply.StudyInstanceUID = "1.2.3.4"
+        yield 0xFF00, reply
+    ae = AE(ae_title="SCP")
+    ae.supported_contexts = AllStoragePresentationContexts
+    ae.add_supported_context(Verification)
+    ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind)
+    scp = ae.start_server(("127.0.0.1", 0), block=False,
+                          evt_handlers=[(evt.EVT_C_STORE, lambda e: 0x0000), (evt.EVT_C_FIND, handle_find)])
+    scp_port = scp.socket.getsockname()[1]
+    relay = socket.socket(); relay.bind(("127.0.0.1", 0)); relay.listen(1)
+    relay_port = relay.getsockname()[1]
+    def session(record):
+        peer, _ = relay.accept()
+        upstream = socket.create_connection(("127.0.0.1", scp_port))
+        def pump(a, b, key):
+            while True:
+                chunk = a.recv(65536)
+                if not chunk:
+                    try: b.shutdown(socket.SHUT_WR)
+                    except OSError: pass
+                    return
+                record[key] += chunk
+                b.sendall(chunk)
+        threads = [threading.Thread(target=pump, args=(peer, upstream, "rq")), threading.Thread(target=pump, args=(upstream, peer, "ac"))]
+        for t in threads: t.start()
+        for t in threads: t.join(30)
+        peer.close(); upstream.close()
+    def pdus(stream):
+        at = 0
+        while at + 6 <= len(stream):
+            length = struct.unpack(">I", stream[at + 2:at + 6])[0]
+            yield stream[at:at + 6 + length]
+            at += 6 + length
+    env = dict(os.environ, TCP_NODELAY="1")
+    with tempfile.TemporaryDirectory() as tmp:
+        small = os.path.join(tmp, "small.dcm")
+        ds = Dataset(); ds.file_meta = FileMetaDataset(); ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = "1.2.3.4.5"
+        ds.SpecificCharacterSet = "ISO_IR 192"; ds.PatientName = "Yamada^Tarou=山田^太郎"; ds.PatientID = "42"
+        ds.Rows = ds.Columns = 4; ds.SamplesPerPixel = 1; ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.BitsAllocated = ds.BitsStored = 8; ds.HighBit = 7; ds.PixelRepresentation = 0; ds.PixelData = bytes(range(16))
+        ds.save_as(small, enforce_file_format=True)
+        query = os.path.join(tmp, "query.dcm")
+        q = Dataset(); q.QueryRetrieveLevel = "STUDY"; q.PatientName = "Doe*"; q.StudyInstanceUID = ""
+        q.SpecificCharacterSet = "ISO 2022 IR 87"; q.ReferencedStudySequence = [Dataset()]
+        q.save_as(query, implicit_vr=True, little_endian=True)
+        commands = [(["/usr/bin/echoscu", "-aec", "SCP"], []), (["/usr/bin/storescu", "-aec", "SCP"], [small]),
+                    (["/usr/bin/storescu", "-aec", "SCP", "-xi"], [small]), (["/usr/bin/findscu", "-aec", "SCP", "-S"], [query]),
+                    (["/usr/bin/storescu", "-aec", "SCP", "--max-pdu", "4096", "-xb"], [small])]
+        for command, files in commands:
+            record = {"rq": b"", "ac": b""}
+            t = threading.Thread(target=session, args=(record,)); t.start()
+            subprocess.run(command + ["127.0.0.1", str(relay_port)] + files, env=env, check=True, capture_output=True, timeout=60)
+            t.join(30)
+            for key in ("rq", "ac"):
+                put(record[key])
+                for pdu in pdus(record[key]):
+                    put(pdu)
+    scp.shutdown()
+    # A-ASSOCIATE-RJ, A-ABORT, A-RELEASE-RQ/RP, and an A-ASSOCIATE-RQ whose user information carries every sub-item
+    # (maximum length, implementation class and version, asynchronous operations window, SCP/SCU role selection,
+    # extended negotiation, common extended negotiation, user identity).
+    put(bytes([3, 0, 0, 0, 0, 4, 0, 1, 1, 1])); put(bytes([7, 0, 0, 0, 0, 4, 0, 0, 2, 1]))
+    put(bytes([5, 0, 0, 0, 0, 4, 0, 0, 0, 0])); put(bytes([6, 0, 0, 0, 0, 4, 0, 0, 0, 0]))
+    def item(kind, body): return struct.pack(">BBH", kind, 0, len(body)) + body
+    def uid(u): return u.encode()
+    ct = "1.2.840.10008.5.1.4.1.1.2"
+    user = (item(0x51, struct.pack(">I", 16384)) + item(0x52, uid("1.2.3.4")) + item(0x55, b"VERSION_1")
+            + item(0x53, struct.pack(">HH", 4, 4)) + item(0x54, struct.pack(">H", len(ct)) + uid(ct) + bytes([1, 1]))
+            + item(0x56, struct.pack(">H", len(ct)) + uid(ct) + bytes([1, 0, 1]))
+            + item(0x57, struct.pack(">H", len(ct)) + uid(ct) + struct.pack(">H", 11) + uid("1.2.840.10008.4.2")
+                   + struct.pack(">H", 0))
+            + item(0x58, bytes([2, 1]) + struct.pack(">H", 4) + b"user" + struct.pack(">H", 4) + b"pass"))
+    context = item(0x40, bytes([1, 0, 0, 0]) + item(0x30, uid(ct)) + item(0x40, uid("1.2.840.10008.1.2")))
+    body = struct.pack(">HH", 1, 0) + b"SCP".ljust(16) + b"SCU".ljust(16) + bytes(32)
+    body += item(0x10, uid("1.2.840.10008.3.1.1.1")) + context + item(0x50, user)
+    put(struct.pack(">BBI", 1, 0, len(body)) + body)
+    print("wrote", n, "seeds to", corpus)
+    sys.exit(0)
 
 if target == "openjpeg":
     from openjpeg import encode  # pylibjpeg-openjpeg (encode_array in its utils)
