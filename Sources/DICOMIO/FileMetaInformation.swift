@@ -20,20 +20,33 @@ public enum FileMetaInformation {
     }
 
     /// Reads group 0002 elements starting at `offset`, in explicit VR little endian, stopping at the first
-    /// element of another group.
+    /// element of another group, or where the File Meta Information Group Length (0002,0000) says the group ends when
+    /// that falls between two elements (as DCMTK does): group 0002 elements after it were put in the data set by the
+    /// file's writer, and belong to it. A group length that does not end on an element is ignored.
     static func read(_ data: Data, at offset: Int, options: ReadOptions,
                      diagnostics: inout [ReadDiagnostic]) throws -> (DataSet, Int) {
         try data.withUnsafeBytes { raw in
             var parser = Parser(base: data, bytes: raw, explicitVR: true, bigEndian: false, options: options, offsetBias: 0)
             var cursor = offset
             var elements: [DataElement] = []
+            var groupEnd: Int?
             while raw.count - cursor >= 8 {
                 let tag = parser.tag(cursor)
                 guard tag.group == 0x0002 else { break }
+                if let end = groupEnd, cursor == end {
+                    diagnostics.append(ReadDiagnostic(severity: .warning, offset: cursor, tagPath: "\(tag)",
+                                                      message: "group 0002 element after the end the File Meta Information Group Length gives; read as part of the data set"))
+                    break
+                }
                 parser.enter(.tag(tag))
                 let element = try parser.readElement(tag: tag, at: &cursor, end: raw.count, depth: 0, pixelRepresentation: nil,
                                                      characterSet: nil)
                 parser.leave()
+                if tag.element == 0x0000, elements.isEmpty, case .bytes(let value) = element.value, value.count == 4 {
+                    let length = Int(value[value.startIndex]) | Int(value[value.startIndex + 1]) << 8
+                        | Int(value[value.startIndex + 2]) << 16 | Int(value[value.startIndex + 3]) << 24
+                    groupEnd = cursor + length
+                }
                 elements.append(element)
             }
             diagnostics.append(contentsOf: parser.diagnostics)
