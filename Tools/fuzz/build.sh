@@ -1,9 +1,9 @@
 #!/bin/sh
-# Builds Tools/fuzz/.build/fuzz-pure-jpeg, fuzz-rle, fuzz-openjpeg, fuzz-libjpeg, fuzz-dataset and fuzz-pdu with libFuzzer
-# and AddressSanitizer, from the repository's sources. `build.sh dataset pdu` builds only the parser fuzzers named
-# (codecs, dataset, pdu); no argument builds all.
+# Builds Tools/fuzz/.build/fuzz-pure-jpeg, fuzz-rle, fuzz-openjpeg, fuzz-libjpeg, fuzz-dataset, fuzz-pdu and fuzz-query with
+# libFuzzer and AddressSanitizer, from the repository's sources. `build.sh dataset pdu` builds only the fuzzers named
+# (codecs, dataset, pdu, query); no argument builds all.
 set -e
-WHAT="${*:-codecs dataset pdu}"
+WHAT="${*:-codecs dataset pdu query}"
 want() { case " $WHAT " in *" $1 "*) return 0 ;; esac; return 1; }
 cd "$(dirname "$0")"
 ROOT=../..
@@ -48,4 +48,14 @@ if want pdu; then
         -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -g
     cp "$SCRATCH/release/fuzz-pdu" "$OUT/fuzz-pdu"
     echo "built $OUT/fuzz-pdu"
+fi
+if want query; then
+    # The C-FIND query path of DICOMArchive: a package of its own like pdu/ (query/Package.swift), with -enable-testing
+    # so the harness reaches the query engine's internal planning and matching functions for its index-versus-scan
+    # oracle (`@testable import DICOMArchive`). Its own scratch path: the flags differ from the pdu build's.
+    SCRATCH="${FUZZ_QUERY_SCRATCH:-$(cd "$ROOT" && pwd)/.build-fuzz-query}"
+    swift build --package-path query -c release --scratch-path "$SCRATCH" \
+        -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -g -Xswiftc -enable-testing
+    cp "$SCRATCH/release/fuzz-query" "$OUT/fuzz-query"
+    echo "built $OUT/fuzz-query"
 fi

@@ -5,6 +5,7 @@
     python3 make_seeds.py openjpeg   # JPEG 2000 codestreams -> Tools/fuzz/corpus-openjpeg
     python3 make_seeds.py dataset    # Part 10 files and bare data sets -> Tools/fuzz/corpus-dataset
     python3 make_seeds.py pdu        # PDU streams of echoscu/storescu/findscu sessions -> Tools/fuzz/corpus-pdu
+    python3 make_seeds.py query      # C-FIND identifiers with every matching rule -> Tools/fuzz/corpus-query
 """
 import os, subprocess, sys, tempfile
 import numpy as np, pydicom
@@ -15,7 +16,8 @@ from pydicom.uid import ExplicitVRLittleEndian
 here = os.path.dirname(os.path.abspath(__file__))
 target = sys.argv[1] if len(sys.argv) > 1 else "pure"
 corpus = os.path.join(here, {"pure": "corpus", "libjpeg": "corpus-libjpeg", "openjpeg": "corpus-openjpeg",
-                             "dataset": "corpus-dataset", "pdu": "corpus-pdu"}[target])
+                             "dataset": "corpus-dataset", "pdu": "corpus-pdu",
+                             "query": "corpus-query"}[target])
 os.makedirs(corpus, exist_ok=True)
 rng = np.random.default_rng(7)
 
@@ -158,6 +160,113 @@ if target == "pdu":
     body += item(0x10, uid("1.2.840.10008.3.1.1.1")) + context + item(0x50, user)
     put(struct.pack(">BBI", 1, 0, len(body)) + body)
     print("wrote", n, "seeds to", corpus)
+    sys.exit(0)
+
+if target == "query":
+    # FuzzQuery.swift: the first byte picks the level (bits 0-1: PATIENT, STUDY, SERIES, IMAGE), bit 2 Patient Root,
+    # bit 3 case-insensitive names, bit 4 keep the identifier's own (0008,0052); the rest is a C-FIND identifier, a
+    # bare data set in Explicit VR Little Endian, written here element by element (so malformed values stay as given).
+    import struct
+    LONG = {b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"SQ", b"UT", b"UN", b"UC", b"UR"}
+    def element(tag, vr, value):
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        if len(value) % 2:
+            value += b"\0" if vr == b"UI" else b" "
+        head = struct.pack("<HH", tag >> 16, tag & 0xFFFF) + vr
+        return head + (struct.pack("<HI", 0, len(value)) if vr in LONG else struct.pack("<H", len(value))) + value
+    def sequence(tag, items):
+        body = b"".join(struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF) + item + struct.pack("<HHI", 0xFFFE, 0xE00D, 0)
+                        for item in items)
+        return struct.pack("<HH", tag >> 16, tag & 0xFFFF) + b"SQ" + struct.pack("<HI", 0, 0xFFFFFFFF) + body + \
+            struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+    VRS = {0x00080005: b"CS", 0x00080020: b"DA", 0x00080030: b"TM", 0x00080050: b"SH", 0x00080052: b"CS",
+           0x00080060: b"CS", 0x00080061: b"CS", 0x00080062: b"UI", 0x00080090: b"PN", 0x00081030: b"LO",
+           0x0008103E: b"LO", 0x00080018: b"UI", 0x00080016: b"UI", 0x00100010: b"PN", 0x00100020: b"LO",
+           0x00100030: b"DA", 0x00100040: b"CS", 0x0020000D: b"UI", 0x0020000E: b"UI", 0x00200010: b"SH",
+           0x00200011: b"IS", 0x00200013: b"IS", 0x00201200: b"IS", 0x00201206: b"IS", 0x00201208: b"IS",
+           0x00201209: b"IS", 0x0008002A: b"DT", 0x00080021: b"DA", 0x00080031: b"TM", 0x00100021: b"LO"}
+    def identifier(keys, charset="ISO_IR 192"):
+        elements = {}
+        if charset is not None:
+            elements[0x00080005] = element(0x00080005, b"CS", charset)
+        for tag, value in keys.items():
+            elements[tag] = value if isinstance(value, bytes) and value[:2] == struct.pack("<H", tag >> 16) \
+                else element(tag, VRS[tag], value)
+        return b"".join(elements[t] for t in sorted(elements))
+    ret = {0x00100010: "", 0x00100020: "", 0x0020000D: "", 0x00080020: "", 0x00080050: "", 0x00080061: "",
+           0x00201206: "", 0x00201208: ""}
+    ser = {0x0020000E: "", 0x00080060: "", 0x00200011: "", 0x00201209: ""}
+    img = {0x00080018: "", 0x00080016: "", 0x00200013: ""}
+    STUDY, SERIES, IMAGE, PATIENT_ROOT, CI = 1, 2, 3, 4, 8
+    seeds = []
+    def add(mode, keys, charset="ISO_IR 192"):
+        seeds.append(bytes([mode]) + identifier({**ret, **keys}, charset))
+    for name in ["DOE^JOHN", "DOE*", "*", "?OE^JOHN", "d*", "Иванов*", "ИВАНОВ?^*", "Өмүрбеков^Ңурлан", "ҮСӨН*",
+                 "رضایی*", "*^علی", "Yamada*", "山田*", "=山田^太郎", "DOE^JOHN\\Иванов^Иван", "**", "*?*", "O'BRIEN^ PAT "]:
+        add(STUDY, {0x00100010: name})
+        add(STUDY | CI, {0x00100010: name.lower()})
+    add(PATIENT_ROOT, {0x00100010: "DOE*", 0x00201200: ""})
+    add(PATIENT_ROOT, {0x00100020: "P1\\P2"})
+    add(PATIENT_ROOT | CI, {0x00100010: "иванов*"})
+    for date in ["20240101-", "-2024", "2024-2023", "20240101-20240131", "20240301", "2024", "202403", "-", "--",
+                 "20240101-20240131\\20240301-", "2024.01.01-2024.12.31", "20241301", "99999999-", "-00000000",
+                 "20240229", "2024022", "20240101-2024013", "\\", "20240105\\20240105"]:
+        add(STUDY, {0x00080020: date})
+        add(STUDY, {0x00080020: date, 0x00100020: "P1"})
+    for time in ["1015-", "-1015", "101500-235959", "10", "101500.123456-", "2359-0000", "10:15-11:00", "-"]:
+        add(STUDY, {0x00080030: time})
+        add(STUDY, {0x00080020: "2024-", 0x00080030: time})
+    add(STUDY, {0x00080020: "20240101", 0x00080030: "1015"})  # combined date-time matching
+    for dt in ["20240101101500-", "2024-2025", "20240101101500.000000+0100-20240102"]:
+        add(IMAGE, {**ser, **img, **{0x0008002A: dt}})
+    for accession in ["A1", "a1", "A*", "ACC\\ACC2", " A1 ", "Ж-7", "A\\*1", "A?1", ""]:
+        add(STUDY, {0x00080050: accession})
+        add(STUDY | CI, {0x00080050: accession, 0x00100010: "doe*"})
+    uids = "\\".join("1.2.826.0.1.9.%d" % n for n in range(25))
+    add(STUDY, {0x0020000D: uids})
+    add(STUDY, {0x0020000D: "1.2.826.0.1.9.1\\\\1.2.826.0.1.9.2\\"})
+    add(SERIES, {**ser, **{0x0020000D: "1.2.826.0.1.9.3", 0x0020000E: "1.2.826.0.1.9.3.1\\1.2.826.0.1.9.3.2"}})
+    add(SERIES, {**ser, **{0x00080060: "CT\\MR"}})
+    add(SERIES | PATIENT_ROOT, {**ser, **{0x00100020: "P2", 0x0020000D: "1.2.826.0.1.9.1", 0x00080060: "c?"}})
+    add(IMAGE, {**ser, **img, **{0x0020000D: "1.2.826.0.1.9.4", 0x0020000E: "1.2.826.0.1.9.4.2"}})
+    add(IMAGE, {**ser, **img, **{0x00080018: "1.2.826.0.1.9.4.2.24\\1.2.826.0.1.9.9.1.9", 0x00200013: "24"}})
+    add(IMAGE | PATIENT_ROOT, {**ser, **img, **{0x00100020: "", 0x00080016: "1.2.840.10008.5.1.4.1.1.4"}})
+    add(STUDY, {0x00080061: "CT\\US", 0x00080062: "1.2.840.10008.5.1.4.1.1.2"})
+    add(STUDY, {0x00201206: "2", 0x00201208: "3"})
+    add(STUDY, {0x00100030: "1980-", 0x00100040: "M"})
+    add(STUDY, {0x00080090: "Петров*", 0x00081030: "ГОЛОВА"})
+    add(STUDY, {}, charset=None)
+    add(STUDY, {}, charset="")
+    add(STUDY, {0x00100010: "*"}, charset="ISO_IR 100\\ISO_IR 144")
+    # ISO 2022: Japanese in JIS X 0208 (IR 87) after ESC $ B, Cyrillic in IR 144 after ESC - L, Persian in IR 127.
+    jis = "山田^太郎".encode("iso2022_jp")
+    add(STUDY, {0x00100010: b"Yamada^Tarou=" + jis + b"=*"}, charset="\\ISO 2022 IR 87")
+    add(STUDY, {0x00100010: b"\x1b-L" + "Иванов*".encode("iso8859_5")}, charset="ISO 2022 IR 144")
+    add(STUDY, {0x00100010: "Иванов*".encode("iso8859_5")}, charset="ISO_IR 144")
+    add(STUDY, {0x00100010: "رضایی*".replace("ی", "ي").encode("iso8859_6")}, charset="ISO_IR 127")
+    add(STUDY, {0x00100010: b"\x1b$B\x1b(B\x1b$)C*"}, charset="ISO 2022 IR 6\\ISO 2022 IR 87\\ISO 2022 IR 149")
+    add(STUDY, {0x00100010: b"\x1b$B\xff\xfe*"}, charset="\\ISO 2022 IR 87")
+    # Sequences: Referenced Study Sequence, Procedure Code Sequence (nested), empty sequence.
+    ref = element(0x00081150, b"UI", "1.2.840.10008.3.1.2.3.1") + element(0x00081155, b"UI", "1.2.826.0.1.9.1")
+    seq_keys = sequence(0x00081110, [ref]) + sequence(0x00081032, [element(0x00080100, b"SH", "X*") +
+                                                                     sequence(0x00080121, [b""])]) + sequence(0x00081111, [])
+    seeds.append(bytes([STUDY]) + identifier(ret) + seq_keys)
+    # Huge VMs and long values.
+    add(STUDY, {0x00080020: "\\".join(["20240101-20240102"] * 300)})
+    add(STUDY, {0x00100010: "\\".join(["A*"] * 400)})
+    add(STUDY, {0x00100020: "\\".join("P%d" % n for n in range(500))})
+    add(STUDY, {0x00100010: "?" * 64 + "*" * 64})
+    # The identifier's own level (bit 4): missing, lowercase, unknown, PATIENT under Study Root.
+    for level in [None, "study", "SERIES ", "FOO", "PATIENT", ""]:
+        keys = dict(ret)
+        if level is not None:
+            keys[0x00080052] = level
+        seeds.append(bytes([0x10]) + identifier(keys))
+    for n, seed in enumerate(seeds):
+        with open(os.path.join(corpus, "seed%03d" % n), "wb") as f:
+            f.write(seed)
+    print("wrote", len(seeds), "seeds to", corpus)
     sys.exit(0)
 
 if target == "openjpeg":

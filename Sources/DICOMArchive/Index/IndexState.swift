@@ -337,6 +337,9 @@ final class IndexState {
     private(set) var studiesByName: [(key: [UInt8], uid: String, node: StudyNode)] = []
 
     /// The keys a name is found under: exact forms, then case-folded forms (prefixed with 0x01 to keep them apart).
+    /// A form made only of delimiters ("^", "=^^") is kept as the empty key: a key such as "^" compares equal to it
+    /// (``KeyCondition/comparable(_:vr:foldCase:)`` removes trailing delimiters on both sides), so the name index
+    /// must find such names when asked for the empty prefix.
     static func nameKeys(_ name: String?) -> Set<[UInt8]> {
         guard let name, !name.isEmpty else { return [] }
         var forms: Set<String> = [KeyCondition.comparable(name, vr: .PN, foldCase: false)]
@@ -344,7 +347,7 @@ final class IndexState {
             for group in name.split(separator: "=") { forms.insert(KeyCondition.comparable(String(group), vr: .PN, foldCase: false)) }
         }
         var keys = Set<[UInt8]>()
-        for form in forms where !form.isEmpty {
+        for form in forms {
             keys.insert([0x00] + Array(form.utf8))
             keys.insert([0x01] + Array(form.lowercased().utf8))
         }

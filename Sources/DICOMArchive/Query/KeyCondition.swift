@@ -99,7 +99,9 @@ struct KeyCondition: Sendable {
             }
             return false
         }
-        if !attribute.vr.isSingleValuedText && stored.utf8.contains(0x5C) {
+        // Patient ID and the UIDs of the hierarchy have one value (VM 1) and the index finds them by their whole
+        // stored value: a backslash in a stored Patient ID is part of that value, not a separator.
+        if !attribute.vr.isSingleValuedText && stored.utf8.contains(0x5C) && !IndexedAttribute.hierarchyTags.contains(attribute.tag) {
             for value in stored.split(separator: "\\") where matchesOne(value.trimmingCharacters(in: .whitespaces)) { return true }
         }
         return false

@@ -15,13 +15,15 @@ struct ParsedQuery {
     func conditions(at level: QueryLevel) -> [KeyCondition] { conditions.filter { $0.attribute.level == level } }
     func condition(for tag: Tag) -> KeyCondition? { conditions.first { $0.attribute.tag == tag } }
 
-    /// The values of a List of UID / single value key, when it has no wild cards.
+    /// The values of a List of UID / single value key, when it has no wild cards: each once, in the key's order (a
+    /// list naming a UID twice, "1.2.3\\1.2.3", must not find its entity twice).
     func exactValues(for tag: Tag) -> [String]? {
         guard let condition = condition(for: tag) else { return nil }
         var values: [String] = []
+        var seen = Set<String>()
         for alternative in condition.alternatives {
             guard case .exact(let value) = alternative else { return nil }
-            values.append(value)
+            if seen.insert(value).inserted { values.append(value) }
         }
         return values
     }
