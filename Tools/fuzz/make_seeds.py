@@ -6,6 +6,7 @@
     python3 make_seeds.py dataset    # Part 10 files and bare data sets -> Tools/fuzz/corpus-dataset
     python3 make_seeds.py pdu        # PDU streams of echoscu/storescu/findscu sessions -> Tools/fuzz/corpus-pdu
     python3 make_seeds.py query      # C-FIND identifiers with every matching rule -> Tools/fuzz/corpus-query
+    python3 make_seeds.py worklist   # Modality Worklist C-FIND identifiers -> Tools/fuzz/corpus-worklist
 """
 import os, subprocess, sys, tempfile
 import numpy as np, pydicom
@@ -17,7 +18,8 @@ here = os.path.dirname(os.path.abspath(__file__))
 target = sys.argv[1] if len(sys.argv) > 1 else "pure"
 corpus = os.path.join(here, {"pure": "corpus", "libjpeg": "corpus-libjpeg", "openjpeg": "corpus-openjpeg",
                              "dataset": "corpus-dataset", "pdu": "corpus-pdu",
-                             "query": "corpus-query"}[target])
+                             "query": "corpus-query",
+                             "worklist": "corpus-worklist"}[target])
 os.makedirs(corpus, exist_ok=True)
 rng = np.random.default_rng(7)
 
@@ -162,7 +164,7 @@ if target == "pdu":
     print("wrote", n, "seeds to", corpus)
     sys.exit(0)
 
-if target == "query":
+if target in ("query", "worklist"):
     # FuzzQuery.swift: the first byte picks the level (bits 0-1: PATIENT, STUDY, SERIES, IMAGE), bit 2 Patient Root,
     # bit 3 case-insensitive names, bit 4 keep the identifier's own (0008,0052); the rest is a C-FIND identifier, a
     # bare data set in Explicit VR Little Endian, written here element by element (so malformed values stay as given).
@@ -194,6 +196,36 @@ if target == "query":
             elements[tag] = value if isinstance(value, bytes) and value[:2] == struct.pack("<H", tag >> 16) \
                 else element(tag, VRS[tag], value)
         return b"".join(elements[t] for t in sorted(elements))
+    if target == "worklist":
+        # FuzzWorklist.swift: the first byte picks the answer's character set (UTF-8, ASCII, Latin-1, Cyrillic,
+        # ISO 2022 IR 87, Arabic); the rest is the identifier with a Scheduled Procedure Step Sequence item.
+        def step(aet="", modality="", date="", time="", status="", spsid=""):
+            return sequence(0x00400100, [element(0x00080060, b"CS", modality) + element(0x00400001, b"AE", aet) +
+                                         element(0x00400002, b"DA", date) + element(0x00400003, b"TM", time) +
+                                         element(0x00400009, b"SH", spsid) + element(0x00400020, b"CS", status)])
+        def top(name="", pid="", accession="", rpid="", uid="", charset="ISO_IR 192"):
+            head = element(0x00080005, b"CS", charset) if charset is not None else b""
+            return head + element(0x00080050, b"SH", accession) + element(0x00100010, b"PN", name) + \
+                element(0x00100020, b"LO", pid) + element(0x0020000D, b"UI", uid) + element(0x00401001, b"SH", rpid)
+        wl = []
+        for n, (keys, item) in enumerate([
+            ({}, {}), ({"name": "DOE*"}, {"aet": "CT1"}), ({"name": "иванов*"}, {"modality": "MR"}),
+            ({"name": "Өмүр?еков*"}, {"date": "20240101-"}), ({"name": "*علی"}, {"date": "-2024"}),
+            ({"name": "山田*"}, {"date": "2024-2023"}), ({"pid": "P\\3"}, {"time": "1000-1100"}),
+            ({"accession": "A1?"}, {"status": "SCHEDULED"}), ({"uid": "1.2.826.0.1.8.3\\1.2.826.0.1.8.4"}, {"spsid": "SPS*"}),
+            ({"rpid": "RP?"}, {"date": "20240105", "time": "10"}), ({"name": "^"}, {"date": "2024.02.10"}),
+            ({"name": b"\x1b$B" + "山田".encode("iso2022_jp")[3:-3] + b"\x1b(B*", "charset": "\\ISO 2022 IR 87"}, {}),
+            ({"name": "*", "pid": "*"}, {"aet": "*", "modality": "?T"}), ({"charset": None}, {"date": "99999999-"}),
+        ]):
+            wl.append(bytes([n % 6]) + top(**keys) + step(**item))
+        wl.append(bytes([1]) + top())  # no sequence
+        wl.append(bytes([2]) + top() + sequence(0x00400100, []))  # empty sequence
+        wl.append(bytes([3]) + top() + sequence(0x00400100, [b""]))  # one empty item: every step attribute
+        for n, seed in enumerate(wl):
+            with open(os.path.join(corpus, "seed%03d" % n), "wb") as f:
+                f.write(seed)
+        print("wrote", len(wl), "seeds to", corpus)
+        sys.exit(0)
     ret = {0x00100010: "", 0x00100020: "", 0x0020000D: "", 0x00080020: "", 0x00080050: "", 0x00080061: "",
            0x00201206: "", 0x00201208: ""}
     ser = {0x0020000E: "", 0x00080060: "", 0x00200011: "", 0x00201209: ""}

@@ -1,5 +1,6 @@
 // swift-tools-version:6.0
-// The C-FIND query fuzzer, built against the repository's DICOMArchive product (DICOMServices, NIOCore come with it).
+// The C-FIND query fuzzers (archive query path, Modality Worklist matching), built against the repository's DICOMArchive
+// and DICOMWorklist products (DICOMServices, NIOCore come with them).
 // Build: Tools/fuzz/build.sh query (release, -sanitize=fuzzer,address -enable-testing, scratch path
 // /work/main/.build-fuzz-query). `-enable-testing` lets the harness use the query engine's internal planning and
 // matching functions (`@testable import DICOMArchive`) for its index-versus-scan oracle.
@@ -16,6 +17,13 @@ let package = Package(
             "CFuzzerDriver",
             .product(name: "DICOMArchive", package: "swift-dicom"),
             .product(name: "DICOMIO", package: "swift-dicom"),
-        ], path: ".", sources: ["FuzzQuery.swift"]),
+        ], path: "Query"),
+        // The Modality Worklist matching (FuzzWorklist.swift): fuzz_worklist_main.
+        .executableTarget(name: "fuzz-worklist", dependencies: [
+            "CFuzzerDriver",
+            .product(name: "DICOMArchive", package: "swift-dicom"),
+            .product(name: "DICOMWorklist", package: "swift-dicom"),
+            .product(name: "DICOMIO", package: "swift-dicom"),
+        ], path: "Worklist"),
     ]
 )

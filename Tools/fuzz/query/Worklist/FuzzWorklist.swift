@@ -1,0 +1,1 @@
+../../FuzzWorklist.swift
