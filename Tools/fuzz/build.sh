@@ -1,6 +1,6 @@
 #!/bin/sh
-# Builds Tools/fuzz/.build/fuzz-pure-jpeg, fuzz-rle, fuzz-openjpeg, fuzz-libjpeg, fuzz-dataset, fuzz-pdu and fuzz-query with
-# libFuzzer and AddressSanitizer, from the repository's sources. `build.sh dataset pdu` builds only the fuzzers named
+# Builds Tools/fuzz/.build/fuzz-pure-jpeg, fuzz-rle, fuzz-openjpeg, fuzz-libjpeg, fuzz-dataset, fuzz-pdu, fuzz-query and
+# fuzz-worklist with libFuzzer and AddressSanitizer, from the repository's sources. `build.sh dataset pdu` builds only the fuzzers named
 # (codecs, dataset, pdu, query); no argument builds all.
 set -e
 WHAT="${*:-codecs dataset pdu query}"
@@ -50,12 +50,12 @@ if want pdu; then
     echo "built $OUT/fuzz-pdu"
 fi
 if want query; then
-    # The C-FIND query path of DICOMArchive: a package of its own like pdu/ (query/Package.swift), with -enable-testing
+    # The C-FIND query path of DICOMArchive and the worklist matching of DICOMWorklist: a package of its own like pdu/ (query/Package.swift), with -enable-testing
     # so the harness reaches the query engine's internal planning and matching functions for its index-versus-scan
     # oracle (`@testable import DICOMArchive`). Its own scratch path: the flags differ from the pdu build's.
     SCRATCH="${FUZZ_QUERY_SCRATCH:-$(cd "$ROOT" && pwd)/.build-fuzz-query}"
     swift build --package-path query -c release --scratch-path "$SCRATCH" \
         -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -g -Xswiftc -enable-testing
-    cp "$SCRATCH/release/fuzz-query" "$OUT/fuzz-query"
-    echo "built $OUT/fuzz-query"
+    cp "$SCRATCH/release/fuzz-query" "$SCRATCH/release/fuzz-worklist" "$OUT/"
+    echo "built $OUT/fuzz-query $OUT/fuzz-worklist"
 fi
