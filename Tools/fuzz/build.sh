@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds Tools/fuzz/.build/fuzz-pure-jpeg, fuzz-rle, fuzz-openjpeg, fuzz-libjpeg, fuzz-dataset, fuzz-pdu, fuzz-query and
-# fuzz-worklist with libFuzzer and AddressSanitizer, from the repository's sources. `build.sh dataset pdu` builds only the fuzzers named
-# (codecs, dataset, pdu, query); no argument builds all.
+# fuzz-worklist with libFuzzer and AddressSanitizer, from the repository's sources. `build.sh dataset pdu` builds only
+# the fuzzers named (codecs, dataset, pdu, query); no argument builds all.
 set -e
 WHAT="${*:-codecs dataset pdu query}"
 want() { case " $WHAT " in *" $1 "*) return 0 ;; esac; return 1; }
