@@ -42,10 +42,9 @@ public enum FileMetaInformation {
                 let element = try parser.readElement(tag: tag, at: &cursor, end: raw.count, depth: 0, pixelRepresentation: nil,
                                                      characterSet: nil)
                 parser.leave()
-                if tag.element == 0x0000, elements.isEmpty, case .bytes(let value) = element.value, value.count == 4 {
-                    let length = Int(value[value.startIndex]) | Int(value[value.startIndex + 1]) << 8
-                        | Int(value[value.startIndex + 2]) << 16 | Int(value[value.startIndex + 3]) << 24
-                    groupEnd = cursor + length
+                if tag.element == 0x0000, elements.isEmpty, case .bytes(let value) = element.value, value.count == 4,
+                   let length = DataSet.binary(value, UInt32.self).first {
+                    groupEnd = cursor + Int(length)
                 }
                 elements.append(element)
             }

@@ -11,7 +11,8 @@ let package = Package(
     dependencies: [.package(name: "swift-dicom", path: "../../..")],
     targets: [
         // SwiftPM links an executable with `main` aliased to `fuzz_query_main`, so libFuzzer's own `main` is not used:
-        // FuzzQuery.swift defines fuzz_query_main and calls LLVMFuzzerRunDriver, declared by this module map.
+        // FuzzQuery.swift defines fuzz_query_main and calls LLVMFuzzerRunDriver, declared by this module map (a link to
+        // pdu/CFuzzerDriver, shared by both packages).
         .systemLibrary(name: "CFuzzerDriver", path: "CFuzzerDriver"),
         .executableTarget(name: "fuzz-query", dependencies: [
             "CFuzzerDriver",
