@@ -446,7 +446,8 @@ struct QueryEngine {
     // MARK: Responses
 
     /// A response identifier: every requested key (filled where the index knows it, empty otherwise), the
-    /// Query/Retrieve Level, and Specific Character Set ISO_IR 192 when any value is not ASCII.
+    /// Query/Retrieve Level, and, when any value is not ASCII, a Specific Character Set: the one the answered values
+    /// were stored in (``storedCharacterSet(_:)``) when every value encodes in it, else ISO_IR 192 (UTF-8).
     func response(_ query: ParsedQuery, _ chain: Chain) -> DataSet {
         var values: [(tag: Tag, vr: VR, value: String?)] = []
         values.reserveCapacity(query.returnKeys.count)
@@ -458,7 +459,13 @@ struct QueryEngine {
             if let text, !needsUnicode, text.utf8.contains(where: { $0 >= 0x80 }) { needsUnicode = true }
             values.append((key.tag, key.vr, text))
         }
-        if needsUnicode { return Self.encodedResponse(values, level: query.level, unicode: true) }
+        if needsUnicode {
+            if let stored = storedCharacterSet(chain),
+               let answer = Self.encodedResponse(values, level: query.level, characterSet: stored) {
+                return answer
+            }
+            return Self.encodedResponse(values, level: query.level, unicode: true)
+        }
         // Every value is ASCII: in the default repertoire (and in any VR) its bytes are its UTF-8 bytes, so the
         // elements are built directly, already in tag order (the identifier's keys come in tag order).
         var elements: [DataElement] = []
@@ -503,6 +510,55 @@ struct QueryEngine {
                 continue
             }
             response[tag] = encodedElement(tag, vr, text, in: response)
+        }
+        return response
+    }
+
+    /// The Specific Character Set (0008,0005) of the stored instances a response's values come from (the instance
+    /// whose attributes each level of `chain` keeps: ``PatientNode/source``, ``StudyNode/source``,
+    /// ``SeriesNode/source``, the record itself), when they agree on one set other than ISO_IR 192. Instances in the
+    /// default repertoire (no Specific Character Set) agree with any set. Nil when the sets differ (the stored data
+    /// mixes sets: the answer is UTF-8), when none is declared, or when the one declared is ISO_IR 192 already.
+    func storedCharacterSet(_ chain: Chain) -> String? {
+        var sources: [String] = []
+        if let study = chain.study { sources.append(study.source) } else if let patient = chain.patient { sources.append(patient.source) }
+        if let series = chain.series { sources.append(series.source) }
+        var found: String? = nil
+        func add(_ set: String) -> Bool {
+            // As ``InstanceRecord/make(from:path:size:transferSyntaxUID:sha256:receivedAt:callingAETitle:)`` keeps it: the
+            // values as read, joined with backslashes.
+            if set.isEmpty { return true }
+            if let found, found != set { return false }
+            found = set
+            return true
+        }
+        for source in sources {
+            guard let record = state.records[source]?.record else { continue }
+            if !add(record.specificCharacterSet) { return nil }
+        }
+        if let record = chain.record, !add(record.specificCharacterSet) { return nil }
+        guard let found, found != "ISO_IR 192" else { return nil }
+        return found
+    }
+
+    /// A response declaring `characterSet` (a stored instance's Specific Character Set, as stored) with every text
+    /// value encoded in it; nil when a value does not encode in it (or the set is not one the library encodes).
+    static func encodedResponse(_ values: [(tag: Tag, vr: VR, value: String?)], level: QueryLevel,
+                                characterSet: String) -> DataSet? {
+        var response = DataSet()
+        response.setASCII(.specificCharacterSet, vr: .CS, characterSet)
+        response.setASCII(.queryRetrieveLevel, vr: .CS, level.rawValue)
+        for (tag, vr, text) in values {
+            guard let text, !text.isEmpty else {
+                response[tag] = vr == .SQ ? DataElement(tag: tag, items: []) : DataElement(tag: tag, vr: vr, bytes: Data())
+                continue
+            }
+            switch vr {
+            case .US, .SS, .UL, .SL, .SV, .UV, .SQ:
+                response[tag] = encodedElement(tag, vr, text, in: response)
+            default:
+                guard (try? response.set(tag, vr: vr, string: text)) != nil else { return nil }
+            }
         }
         return response
     }
