@@ -51,8 +51,8 @@ extension ArchiveStats: CustomStringConvertible {
         patients:  \(patients)
         studies:   \(studies)
         series:    \(series)
-        instances: \(instances) (\(ArchiveStats.formatBytes(bytes)))
-        trash:     \(trashedInstances) instances in \(trashedStudies) studies (\(ArchiveStats.formatBytes(trashedBytes)))
+        instances: \(instances), \(ArchiveStats.formatBytes(bytes))
+        trash:     \(trashedInstances) instance\(trashedInstances == 1 ? "" : "s") in \(trashedStudies) stud\(trashedStudies == 1 ? "y" : "ies"), \(ArchiveStats.formatBytes(trashedBytes))
         """
     }
 
