@@ -205,7 +205,11 @@ struct LifecycleTests {
         #expect(await lifecycle.verify().description.contains("OK"))
         let retention = try await lifecycle.retention(now: Date(timeIntervalSince1970: 2_000_000_000))
         #expect(retention.description.contains("3 instances past retention"))
-        #expect(retention.description.contains("listed only"))
+        #expect(retention.description.contains("; listed only (--apply moves them to the trash)"))
+        var single = retention
+        single.items = Array(retention.items.prefix(1))
+        if !single.items.isEmpty { single.items[0].instances = 1 }
+        #expect(single.description.contains(" image: 1 instance, "), "\(single.description)")
         #expect(ArchiveStats.formatBytes(1_572_864) == "1.5 MiB (1572864 bytes)")
         let json = try JSONEncoder().encode(stats)
         #expect(try JSONDecoder().decode(ArchiveStats.self, from: json) == stats)

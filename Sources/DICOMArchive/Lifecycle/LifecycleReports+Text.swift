@@ -23,9 +23,9 @@ extension RetentionReport: CustomStringConvertible {
         formatter.formatOptions = [.withFullDate]
         var lines = ["retention at \(formatter.string(from: now)) (images \(policy.imageYears) years, reports \(policy.reportYears) years): "
             + "\(instances) instance\(instances == 1 ? "" : "s") past retention, \(ArchiveStats.formatBytes(bytes))"
-            + (applied ? ", moved to trash" : " (listed only; apply to move them to the trash)")]
+            + (applied ? ", moved to trash" : "; listed only (--apply moves them to the trash)")]
         for item in items {
-            lines.append("  study \(item.studyInstanceUID) patient \(item.patientID) \(item.kind.rawValue): \(item.instances) instances, "
+            lines.append("  study \(item.studyInstanceUID) patient \(item.patientID) \(item.kind.rawValue): \(item.instances) instance\(item.instances == 1 ? "" : "s"), "
                 + "\(item.fromStudyDate ? "study date" : "received") \(formatter.string(from: item.referenceDate)), "
                 + "expired \(formatter.string(from: item.expiredAt))")
         }
