@@ -54,7 +54,7 @@ struct ArchiveCommand: ParsableCommand {
     @Option(help: "Queries of each kind per archive.")
     var queries: Int = 200
 
-    @Flag(help: "Skip Orthanc.")
+    @Flag(help: "Skip Orthanc (in the ingest table and the C-FIND rows).")
     var skipOrthanc = false
 
     @Option(help: "The dcmstore executable (default: next to dcmbench).")
@@ -119,9 +119,12 @@ struct ArchiveBenchmark {
         let files = try Fixtures.ctSeries(count: options.ingest, in: workdir, log: log)
         let bytes = files.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) }
         let scratch = workdir + "/archive-ingest"
+        let withOrthanc = !options.skipOrthanc
+        if withOrthanc, !isExecutable(Self.orthanc) { throw BenchError("\(Self.orthanc) is not installed (apt-get install orthanc), or pass --skip-orthanc") }
         var table = Table("Archive ingest: \(grouped(Double(files.count))) CT instances (\(megabytes(bytes))) from DCMTK storescu",
                           ["associations", "dcmstore (fsync)", "DCMTK storescp (no fsync)", "dcmstore / storescp",
-                           "storescp, then sync", "dcmstore / (storescp, then sync)"])
+                           "storescp, then sync", "dcmstore / (storescp, then sync)"]
+                            + (withOrthanc ? ["Orthanc (SQLite)", "dcmstore / Orthanc"] : []))
         // Each run writes into a directory of its own, all removed at the end: deleting 2,000 files just before the next
         // run made its file creations scan the inodes just freed (ext4 skips recently deleted inodes), a cost that
         // landed on whichever receiver ran next.
@@ -162,9 +165,19 @@ struct ArchiveBenchmark {
                 sync()
                 return (seconds, monotonicSeconds() - syncStart)
             }
-            // dcmstore and storescp take turns, each run after `sync()`, so that neither inherits the writeback of the
-            // other's gigabyte (storescp leaves it all in the page cache); each keeps its best time.
-            var oursSeconds = Double.infinity, dcmtk = Double.infinity, dcmtkSynced = Double.infinity
+            /// Orthanc with a fresh storage area and SQLite index, as `orthancRow` configures it.
+            func orthanc() throws -> Double {
+                let directory = try fresh("orthanc")
+                let server = try Self.startOrthanc(in: directory)
+                defer { server.process.terminate(timeout: 30) }
+                let seconds = try Self.sendAll(lists, calledAE: "ORTHANC", port: server.dicomPort)
+                let stored = Self.countFiles(in: directory + "/storage")
+                guard stored >= files.count else { throw BenchError("Orthanc stored \(stored) of \(files.count) instances") }
+                return seconds
+            }
+            // The receivers take turns, each run after `sync()`, so that none inherits the writeback of another's
+            // gigabyte (storescp leaves it all in the page cache); each keeps its best time.
+            var oursSeconds = Double.infinity, dcmtk = Double.infinity, dcmtkSynced = Double.infinity, orthancSeconds = Double.infinity
             for _ in 0..<max(1, options.common.repeats) {
                 sync()
                 oursSeconds = min(oursSeconds, try ours())
@@ -172,21 +185,29 @@ struct ArchiveBenchmark {
                 let run = try storescp()
                 dcmtk = min(dcmtk, run.seconds)
                 dcmtkSynced = min(dcmtkSynced, run.seconds + run.syncSeconds)
+                if withOrthanc {
+                    sync()
+                    orthancSeconds = min(orthancSeconds, try orthanc())
+                }
             }
             let oursRate = Double(files.count) / oursSeconds, dcmtkRate = Double(files.count) / dcmtk
-            let syncedRate = Double(files.count) / dcmtkSynced
+            let syncedRate = Double(files.count) / dcmtkSynced, orthancRate = Double(files.count) / orthancSeconds
             table.add(["\(associations)", "\(grouped(oursRate)) instances/s", "\(grouped(dcmtkRate)) instances/s", ratio(oursRate / dcmtkRate),
-                       "\(grouped(syncedRate)) instances/s", ratio(oursRate / syncedRate)])
+                       "\(grouped(syncedRate)) instances/s", ratio(oursRate / syncedRate)]
+                      + (withOrthanc ? ["\(grouped(orthancRate)) instances/s", ratio(oursRate / orthancRate)] : []))
             report.check("archive ingest, \(associations) association(s): dcmstore ≥ storescp", measured: ratio(oursRate / dcmtkRate),
                          target: "≥ 1.00×", met: oursRate >= dcmtkRate)
         }
         table.notes.append("Sender: `TCP_NODELAY=1 storescu -aec AE 127.0.0.1 PORT files…`, one process per association, " +
-                           "all started together; time from the first start to the last exit, best of \(options.common.repeats) (the two " +
+                           "all started together; time from the first start to the last exit, best of \(options.common.repeats) (the " +
                            "receivers take turns, each run after `sync()`). " +
                            "dcmstore fsyncs every file, its directory and the index journal before answering; " +
                            "storescp (`-od DIR`, `--fork` for 4 associations) does not fsync. \"storescp, then sync\" adds the time of a " +
                            "`sync()` called as soon as the last storescu exits: until then storescp's instances are in the page cache " +
-                           "only (the target compares with storescp without it).")
+                           "only (the target compares with storescp without it)." +
+                           (withOrthanc ? " Orthanc \(Self.orthancVersion()) (default SQLite index, `TCP_NODELAY=1` like the DCMTK tools: " +
+                            "its network layer is DCMTK's) commits its index with one `fdatasync` per instance and does not fsync " +
+                            "the files; it starts with an empty storage area each run." : ""))
         report.print(table)
     }
 
@@ -384,26 +405,40 @@ struct ArchiveBenchmark {
 
     // MARK: Orthanc
 
+    /// Starts Orthanc on free ports with its storage area and SQLite index in `directory` (kept between runs).
+    /// `TCP_NODELAY=1`: Orthanc's DICOM network layer is DCMTK's, which otherwise waits for the delayed ACK (40 ms)
+    /// before each small message, as the DCMTK tools do.
+    static func startOrthanc(in directory: String) throws -> (process: SpawnedProcess, dicomPort: Int) {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let dicomPort = freePort(), httpPort = freePort(avoiding: [dicomPort])
+        let config: [String: Any] = [
+            "Name": "dcmbench", "StorageDirectory": directory + "/storage", "IndexDirectory": directory + "/index",
+            "HttpPort": httpPort, "DicomPort": dicomPort, "DicomAet": "ORTHANC", "DicomCheckCalledAet": false,
+            "RemoteAccessAllowed": false, "AuthenticationEnabled": false, "DicomAlwaysAllowStore": true,
+            "DicomAlwaysAllowFind": true, "DicomAlwaysAllowEcho": true, "DicomCheckModalityHost": false,
+            "DicomModalities": ["abench": [callingAE, "127.0.0.1", 104]], "SaveJobs": false, "Plugins": [String](),
+        ]
+        let configPath = directory + "/config.json"
+        try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted]).write(to: URL(fileURLWithPath: configPath))
+        let server = try SpawnedProcess([orthanc, configPath], environment: nodelay,
+                                        stdoutPath: directory + "/orthanc.log", stderrPath: directory + "/orthanc.log")
+        do {
+            try waitForListener(port: dicomPort, process: server, timeout: 60)
+        } catch {
+            server.terminate(timeout: 30)
+            throw error
+        }
+        return (server, dicomPort)
+    }
+
     func orthancRow(_ size: ArchiveShape) throws -> [String] {
         guard isExecutable(Self.orthanc) else { throw BenchError("\(Self.orthanc) is not installed (apt-get install orthanc)") }
         let files = try queryFiles(size)
         let directory = "\(workdir)/orthanc-\(size.instances)-\(size.studies)"
         let loaded = FileManager.default.fileExists(atPath: directory + "/.loaded")
         if !loaded { try? FileManager.default.removeItem(atPath: directory) }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let dicomPort = Self.freePort(), httpPort = Self.freePort(avoiding: [dicomPort])
-        let config: [String: Any] = [
-            "Name": "dcmbench", "StorageDirectory": directory + "/storage", "IndexDirectory": directory + "/index",
-            "HttpPort": httpPort, "DicomPort": dicomPort, "DicomAet": "ORTHANC", "DicomCheckCalledAet": false,
-            "RemoteAccessAllowed": false, "AuthenticationEnabled": false, "DicomAlwaysAllowStore": true,
-            "DicomAlwaysAllowFind": true, "DicomAlwaysAllowEcho": true, "DicomCheckModalityHost": false,
-            "DicomModalities": ["abench": [Self.callingAE, "127.0.0.1", 104]], "SaveJobs": false, "Plugins": [String](),
-        ]
-        let configPath = directory + "/config.json"
-        try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted]).write(to: URL(fileURLWithPath: configPath))
-        let server = try SpawnedProcess([Self.orthanc, configPath], stdoutPath: directory + "/orthanc.log", stderrPath: directory + "/orthanc.log")
+        let (server, dicomPort) = try Self.startOrthanc(in: directory)
         defer { server.terminate(timeout: 30) }
-        try Self.waitForListener(port: dicomPort, process: server, timeout: 60)
         if !loaded {
             log("loading \(files.count) instances into Orthanc with storescu ...")
             let seconds = try Self.sendAll([files], calledAE: "ORTHANC", port: dicomPort)
