@@ -1,9 +1,9 @@
 #!/bin/sh
-# Builds Tools/fuzz/.build/fuzz-pure-jpeg, fuzz-rle, fuzz-openjpeg, fuzz-libjpeg, fuzz-dataset, fuzz-pdu, fuzz-query and
-# fuzz-worklist with libFuzzer and AddressSanitizer, from the repository's sources. `build.sh dataset pdu` builds only
-# the fuzzers named (codecs, dataset, pdu, query); no argument builds all.
+# Builds Tools/fuzz/.build/fuzz-pure-jpeg, fuzz-rle, fuzz-openjpeg, fuzz-libjpeg, fuzz-dataset, fuzz-pdu, fuzz-query,
+# fuzz-worklist and fuzz-server with libFuzzer and AddressSanitizer, from the repository's sources. `build.sh dataset pdu`
+# builds only the fuzzers named (codecs, dataset, pdu, query, server); no argument builds all.
 set -e
-WHAT="${*:-codecs dataset pdu query}"
+WHAT="${*:-codecs dataset pdu query server}"
 want() { case " $WHAT " in *" $1 "*) return 0 ;; esac; return 1; }
 cd "$(dirname "$0")"
 ROOT=../..
@@ -58,4 +58,15 @@ if want query; then
         -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -g -Xswiftc -enable-testing
     cp "$SCRATCH/release/fuzz-query" "$SCRATCH/release/fuzz-worklist" "$OUT/"
     echo "built $OUT/fuzz-query $OUT/fuzz-worklist"
+fi
+if want server; then
+    # A running DICOMServer over an ArchiveStore, wired as `dcmstore serve` does, fed over loopback TCP: a package of its
+    # own like pdu/ (server/Package.swift), built in release with the sanitizers on every Swift module, in its own
+    # scratch path.
+    SCRATCH="${FUZZ_SERVER_SCRATCH:-$(cd "$ROOT" && pwd)/.build-fuzz-server}"
+    # Linked with lld: GNU gold stops with an internal error (format_file_lineno in dwarf_reader.cc) on this program.
+    swift build --package-path server -c release --scratch-path "$SCRATCH" \
+        -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -g -Xswiftc -use-ld=lld
+    cp "$SCRATCH/release/fuzz-server" "$OUT/fuzz-server"
+    echo "built $OUT/fuzz-server"
 fi

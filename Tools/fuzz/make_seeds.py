@@ -7,6 +7,7 @@
     python3 make_seeds.py pdu        # PDU streams of echoscu/storescu/findscu sessions -> Tools/fuzz/corpus-pdu
     python3 make_seeds.py query      # C-FIND identifiers with every matching rule -> Tools/fuzz/corpus-query
     python3 make_seeds.py worklist   # Modality Worklist C-FIND identifiers -> Tools/fuzz/corpus-worklist
+    python3 make_seeds.py server     # peer sessions (DCMTK SCUs, wrong PDU sequences) -> Tools/fuzz/corpus-server
 """
 import os, subprocess, sys, tempfile
 import numpy as np, pydicom
@@ -19,7 +20,7 @@ target = sys.argv[1] if len(sys.argv) > 1 else "pure"
 corpus = os.path.join(here, {"pure": "corpus", "libjpeg": "corpus-libjpeg", "openjpeg": "corpus-openjpeg",
                              "dataset": "corpus-dataset", "pdu": "corpus-pdu",
                              "query": "corpus-query",
-                             "worklist": "corpus-worklist"}[target])
+                             "worklist": "corpus-worklist", "server": "corpus-server"}[target])
 os.makedirs(corpus, exist_ok=True)
 rng = np.random.default_rng(7)
 
@@ -161,6 +162,207 @@ if target == "pdu":
     body = struct.pack(">HH", 1, 0) + b"SCP".ljust(16) + b"SCU".ljust(16) + bytes(32)
     body += item(0x10, uid("1.2.840.10008.3.1.1.1")) + context + item(0x50, user)
     put(struct.pack(">BBI", 1, 0, len(body)) + body)
+    print("wrote", n, "seeds to", corpus)
+    sys.exit(0)
+
+if target == "server":
+    # FuzzServer.swift: byte 0 picks how the stream is written (chunking, half-close / reset after (byte 1 x 16) bytes /
+    # full close; 0x70: waiting mode; high nibble 8: a longer quiet time), byte 1 is its parameter, the rest is what a
+    # peer sends.
+    # Seeds: what DCMTK's echoscu, storescu, findscu, movescu and getscu send (recorded by a TCP relay in front of a
+    # pynetdicom SCP, called AE DCMSTORE, with the study of the fuzzer's seeded archive), and wrong sequences written
+    # by hand: P-DATA before the association, a second A-ASSOCIATE-RQ, A-RELEASE-RQ inside a data set, PDVs on an
+    # unnegotiated context, a command without its data set, a C-CANCEL for nothing, C-MOVE to a closed port and to an
+    # unknown AE, C-GET whose sub-operations are never answered, Storage Commitment, A-ABORT and A-RELEASE-RP from the
+    # requestor; each written whole, PDU by PDU, byte by byte, half-closed, reset part-way and in waiting mode.
+    import socket, struct, threading, warnings
+    from pynetdicom import AE, evt, AllStoragePresentationContexts, StoragePresentationContexts
+    from pynetdicom.sop_class import (Verification, StudyRootQueryRetrieveInformationModelFind,
+                                      StudyRootQueryRetrieveInformationModelMove, StudyRootQueryRetrieveInformationModelGet,
+                                      PatientRootQueryRetrieveInformationModelFind)
+    warnings.simplefilter("ignore")
+    n = 0
+    def put(stream, mode=0, parameter=0):
+        global n
+        with open(os.path.join(corpus, "seed%03d" % n), "wb") as f:
+            f.write(bytes([mode, parameter]) + stream)
+        n += 1
+    study = "1.2.826.0.1.3680043.10.1.1"   # a study of the archive FuzzServer.swift seeds
+    ct = "1.2.840.10008.5.1.4.1.1.2"
+    def instance():
+        ds = Dataset(); ds.file_meta = FileMetaDataset(); ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = ct
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = study + ".1.9"
+        ds.StudyInstanceUID = study; ds.SeriesInstanceUID = study + ".1"; ds.Modality = "CT"
+        ds.SpecificCharacterSet = "ISO_IR 192"; ds.PatientName = "Yamada^Tarou=山田^太郎"; ds.PatientID = "P1"
+        ds.Rows = ds.Columns = 2; ds.SamplesPerPixel = 1; ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.BitsAllocated = ds.BitsStored = 8; ds.HighBit = 7; ds.PixelRepresentation = 0; ds.PixelData = bytes(range(4))
+        return ds
+    def handle_find(event):
+        reply = Dataset(); reply.QueryRetrieveLevel = "STUDY"; reply.StudyInstanceUID = study
+        yield 0xFF00, reply
+    def handle_move(event):
+        yield None, None   # unknown destination: 0xA801
+    def handle_get(event):
+        yield 1
+        yield 0xFF00, instance()
+    ae = AE(ae_title="DCMSTORE")
+    ae.supported_contexts = AllStoragePresentationContexts
+    for context in (Verification, StudyRootQueryRetrieveInformationModelFind, StudyRootQueryRetrieveInformationModelMove,
+                    StudyRootQueryRetrieveInformationModelGet, PatientRootQueryRetrieveInformationModelFind):
+        ae.add_supported_context(context)
+    for context in StoragePresentationContexts:
+        ae.add_supported_context(context.abstract_syntax, scu_role=True, scp_role=True)
+    scp = ae.start_server(("127.0.0.1", 0), block=False,
+                          evt_handlers=[(evt.EVT_C_STORE, lambda e: 0x0000), (evt.EVT_C_FIND, handle_find),
+                                        (evt.EVT_C_MOVE, handle_move), (evt.EVT_C_GET, handle_get)])
+    scp_port = scp.socket.getsockname()[1]
+    relay = socket.socket(); relay.bind(("127.0.0.1", 0)); relay.listen(1)
+    relay_port = relay.getsockname()[1]
+    def session(record):
+        peer, _ = relay.accept()
+        upstream = socket.create_connection(("127.0.0.1", scp_port))
+        def pump(a, b, key):
+            while True:
+                chunk = a.recv(65536)
+                if not chunk:
+                    try: b.shutdown(socket.SHUT_WR)
+                    except OSError: pass
+                    return
+                record[key] += chunk
+                b.sendall(chunk)
+        threads = [threading.Thread(target=pump, args=(peer, upstream, "rq")), threading.Thread(target=pump, args=(upstream, peer, "ac"))]
+        for t in threads: t.start()
+        for t in threads: t.join(30)
+        peer.close(); upstream.close()
+    env = dict(os.environ, TCP_NODELAY="1")
+    recorded = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        small = os.path.join(tmp, "small.dcm")
+        instance().save_as(small, enforce_file_format=True)
+        def query_file(name, level, **keys):
+            q = Dataset(); q.QueryRetrieveLevel = level
+            for key, value in keys.items(): setattr(q, key, value)
+            path = os.path.join(tmp, name); q.save_as(path, implicit_vr=True, little_endian=True); return path
+        find = query_file("find.dcm", "STUDY", PatientName="FUZZ*", StudyInstanceUID="", PatientID="")
+        move = query_file("move.dcm", "STUDY", StudyInstanceUID=study)
+        commands = {"echo": (["/usr/bin/echoscu"], []), "store": (["/usr/bin/storescu"], [small]),
+                    "store-implicit": (["/usr/bin/storescu", "-xi"], [small]), "find": (["/usr/bin/findscu", "-S"], [find]),
+                    "find-patient": (["/usr/bin/findscu", "-P"], [find]),
+                    "move": (["/usr/bin/movescu", "-S", "-aem", "NOWHERE"], [move]),
+                    "get": (["/usr/bin/getscu", "-S"], [move]),
+                    "store-small-pdu": (["/usr/bin/storescu", "--max-pdu", "4096", "-xb"], [small])}
+        for name, (command, files) in commands.items():
+            record = {"rq": b"", "ac": b""}
+            t = threading.Thread(target=session, args=(record,)); t.start()
+            # In the temporary folder: getscu writes what it receives to its working directory.
+            subprocess.run(command + ["-aec", "DCMSTORE", "-aet", "FUZZSCU", "127.0.0.1", str(relay_port)] + files, env=env,
+                           check=False, capture_output=True, timeout=60, cwd=tmp)
+            t.join(30)
+            recorded[name] = record["rq"]
+            if not record["rq"]: sys.exit("no session recorded for " + name)
+            put(record["rq"]); put(record["rq"], 2); put(record["rq"], 4 | 2)
+    scp.shutdown()
+    # Hand-made sessions, from the PDUs and DIMSE commands of the standard (PS3.8 9.3, PS3.7 9.3 and 10.3).
+    def item(kind, body): return struct.pack(">BBH", kind, 0, len(body)) + body
+    def pdu(kind, body): return struct.pack(">BBI", kind, 0, len(body)) + body
+    def pad(text): return text.encode() + (b"\0" if len(text) % 2 else b"")
+    def element(group, number, value):
+        return struct.pack("<HHI", group, number, len(value)) + value
+    def command(field, message_id, sop_class, has_data=False, **extra):
+        # Elements in ascending tag order (PS3.7 6.3.1), group length first.
+        elements = {0x0002: pad(sop_class), 0x0100: struct.pack("<H", field),
+                    0x0800: struct.pack("<H", 0x0000 if has_data else 0x0101)}
+        # Requests carry Message ID; responses and C-CANCEL-RQ, Message ID Being Responded To.
+        elements[0x0110 if field & 0x8000 == 0 and field != 0x0FFF else 0x0120] = struct.pack("<H", message_id)
+        if field in (0x0001, 0x0020, 0x0021, 0x0010): elements[0x0700] = struct.pack("<H", 0)
+        if "status" in extra: elements[0x0900] = struct.pack("<H", extra["status"])
+        if "instance" in extra: elements[0x1000] = pad(extra["instance"])
+        if "destination" in extra: elements[0x0600] = extra["destination"].encode().ljust(16)
+        if "action" in extra: elements[0x1008] = struct.pack("<H", extra["action"])
+        if "requested" in extra: elements[0x1001] = pad(extra["requested"])
+        body = b"".join(element(0, number, value) for number, value in sorted(elements.items()))
+        return element(0, 0x0000, struct.pack("<I", len(body))) + body
+    def pdata(context, payload, is_command, last=True):
+        header = (1 if is_command else 0) | (2 if last else 0)
+        return pdu(4, struct.pack(">IB", len(payload) + 2, context) + bytes([header]) + payload)
+    def dataset(**keys):
+        ds = Dataset()
+        for key, value in keys.items(): setattr(ds, key, value)
+        from pydicom.filebase import DicomBytesIO
+        from pydicom.filewriter import write_dataset
+        out = DicomBytesIO(); out.is_little_endian = True; out.is_implicit_VR = True
+        write_dataset(out, ds); return out.getvalue()
+    def reference(sop_class, sop_instance):
+        ds = Dataset(); ds.ReferencedSOPClassUID = sop_class; ds.ReferencedSOPInstanceUID = sop_instance; return ds
+    implicit = "1.2.840.10008.1.2"
+    find_study = "1.2.840.10008.5.1.4.1.2.2.1"; move_study = "1.2.840.10008.5.1.4.1.2.2.2"; get_study = "1.2.840.10008.5.1.4.1.2.2.3"
+    commitment = "1.2.840.10008.1.20.1"
+    def associate(contexts, roles=()):
+        body = struct.pack(">HH", 1, 0) + b"DCMSTORE".ljust(16) + b"FUZZSCU".ljust(16) + bytes(32)
+        body += item(0x10, pad("1.2.840.10008.3.1.1.1").rstrip(b"\0"))
+        for id, abstract in contexts:
+            body += item(0x20, bytes([id, 0, 0, 0]) + item(0x30, abstract.encode()) + item(0x40, implicit.encode()))
+        user = item(0x51, struct.pack(">I", 16384)) + item(0x52, b"1.2.3.4")
+        for sop in roles:
+            user += item(0x54, struct.pack(">H", len(sop)) + sop.encode() + bytes([1, 1]))
+        return pdu(1, body + item(0x50, user))
+    contexts = [(1, "1.2.840.10008.1.1"), (3, ct), (5, find_study), (7, move_study), (9, get_study), (11, commitment)]
+    rq = associate(contexts, roles=[ct])
+    release = pdu(5, bytes(4)); abort = pdu(7, bytes([0, 0, 0, 0]))
+    echo = pdata(1, command(0x0030, 1, "1.2.840.10008.1.1"), True)
+    store_cmd = pdata(3, command(0x0001, 2, ct, has_data=True, instance=study + ".1.77"), True)
+    store_data = dataset(SOPClassUID=ct, SOPInstanceUID=study + ".1.77", StudyInstanceUID=study, SeriesInstanceUID=study + ".1",
+                         PatientID="P1", PatientName="FUZZ^P1")
+    find_id = dataset(QueryRetrieveLevel="STUDY", PatientName="FUZZ*", StudyInstanceUID="", PatientID="")
+    move_id = dataset(QueryRetrieveLevel="STUDY", StudyInstanceUID=study)
+    sessions = {
+        "pdata-before-associate": echo + rq + echo + release,
+        "second-associate-rq": rq + echo + rq + release,
+        "release-inside-dataset": rq + store_cmd + pdata(3, store_data[:20], False, last=False) + release
+                                  + pdata(3, store_data[20:], False),
+        "abort-inside-dataset": rq + store_cmd + pdata(3, store_data[:20], False, last=False) + abort,
+        "unnegotiated-context": rq + pdata(13, command(0x0030, 1, "1.2.840.10008.1.1"), True) + release,
+        "even-context": rq + pdata(2, command(0x0030, 1, "1.2.840.10008.1.1"), True) + release,
+        "command-without-dataset": rq + store_cmd + release,
+        "command-then-echo": rq + store_cmd + echo + release,
+        "dataset-without-command": rq + pdata(3, store_data, False) + release,
+        "store": rq + store_cmd + pdata(3, store_data, False) + release,
+        "store-no-release": rq + store_cmd + pdata(3, store_data, False),
+        "cancel-for-nothing": rq + pdata(5, command(0x0FFF, 9, find_study), True) + echo + release,
+        "find": rq + pdata(5, command(0x0020, 3, find_study, has_data=True), True) + pdata(5, find_id, False) + release,
+        "find-cancel": rq + pdata(5, command(0x0020, 3, find_study, has_data=True), True) + pdata(5, find_id, False)
+                       + pdata(5, command(0x0FFF, 3, find_study), True) + release,
+        "move-closed-port": rq + pdata(7, command(0x0021, 4, move_study, has_data=True, destination="NOWHERE"), True)
+                            + pdata(7, move_id, False) + release,
+        "move-unknown-ae": rq + pdata(7, command(0x0021, 4, move_study, has_data=True, destination="UNKNOWN"), True)
+                           + pdata(7, move_id, False) + release,
+        "get-unanswered": rq + pdata(9, command(0x0010, 5, get_study, has_data=True), True) + pdata(9, move_id, False) + release,
+        "get-answered": rq + pdata(9, command(0x0010, 5, get_study, has_data=True), True) + pdata(9, move_id, False)
+                        + pdata(3, command(0x8001, 1, ct, status=0, instance=study + ".1.1"), True) + release,
+        "store-rsp-for-nothing": rq + pdata(3, command(0x8001, 1, ct, status=0, instance=study + ".1.1"), True) + release,
+        "commitment": rq + pdata(11, command(0x0130, 6, commitment, has_data=True, action=1, requested="1.2.840.10008.1.20.1.1"), True)
+                      + pdata(11, dataset(TransactionUID="1.2.3.99", ReferencedSOPSequence=[
+                          reference(ct, study + ".1.1"), reference(ct, "1.2.3.404")]), False) + release,
+        "release-rp-from-requestor": rq + pdu(6, bytes(4)),
+        "release-twice": rq + release + release,
+        "abort-only": abort,
+        "release-before-associate": release,
+        "accept-from-requestor": pdu(2, rq[6:]),
+        "unknown-pdu-type": rq + pdu(9, bytes(4)),
+        "partial-header": rq[:3],
+        "partial-associate": rq[:40],
+    }
+    for name, stream in sessions.items():
+        put(stream)                  # whole, half-closed
+        put(stream, 2)               # PDU by PDU
+        put(stream, 3, 40)           # the first 40 bytes one at a time
+        put(stream, 4, len(stream) // 32)   # reset part-way
+        put(stream, 8)               # full close
+    for name in ("partial-header", "partial-associate", "store-no-release", "command-without-dataset"):
+        put(sessions[name], 0x70)    # waiting mode: the server's timers must end it
+    for name in ("move-closed-port", "get-unanswered", "get-answered", "commitment", "find-cancel"):
+        put(sessions[name], 0x80)    # 100 ms for the operation to run before the harness half-closes
     print("wrote", n, "seeds to", corpus)
     sys.exit(0)
 
