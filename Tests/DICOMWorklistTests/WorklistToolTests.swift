@@ -201,6 +201,28 @@ import Glibc
         return try #require(try json(line) as? [String: Any])
     }
 
+    /// An order added without --scheduled starts now (local time), to the minute.
+    @Test func addWithoutScheduledStartsNow() async throws {
+        let archive = try Harness.temporaryDirectory("cli-now")
+        defer { try? FileManager.default.removeItem(atPath: archive) }
+        func stamp(_ date: Date) -> (date: String, time: String) {
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = .current
+            let p = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
+            return (String(format: "%04d%02d%02d", p.year!, p.month!, p.day!), String(format: "%02d%02d", p.hour!, p.minute!))
+        }
+        let before = stamp(Date())
+        let output = try await Self.ok(["add", "--archive", archive, "--patient-id", "KG-NOW", "--patient-name", "Үсөнов^Ңурлан",
+                                        "--modality", "CT", "--station-aet", "CT1", "--json"])
+        let after = stamp(Date())
+        let order = try #require(try Self.json(output) as? [String: Any])
+        let date = try #require(order["scheduledDate"] as? String)
+        let time = try #require(order["scheduledTime"] as? String)
+        #expect(date == before.date || date == after.date)
+        #expect(time.hasPrefix(before.time) || time.hasPrefix(after.time), "scheduled \(date) \(time), ran \(before) – \(after)")
+        #expect(try await Self.ok(["list", "--archive", archive, "--station", "CT1"]).contains("Үсөнов^Ңурлан"))
+    }
+
     @Test func modalityWorklistAnswersFindscuAndPynetdicomWithExactlyTheScheduledEntries() async throws {
         let archive = try Harness.temporaryDirectory("mwl")
         defer { try? FileManager.default.removeItem(atPath: archive) }
