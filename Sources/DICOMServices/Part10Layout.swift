@@ -3,7 +3,7 @@ import DICOMIO
 import Foundation
 
 /// Where the data set starts in a Part 10 file (PS3.10 §7.1), so it can be sent byte for byte as stored.
-enum Part10Layout {
+public enum Part10Layout {
     /// The 128-byte preamble, `DICM` and File Meta Information (PS3.10 §7.1) of a file whose data set is already
     /// encoded in `transferSyntaxUID`: the header is encoded with a non-deflated stand-in carrying the same UID, as
     /// the data set bytes that follow are in the negotiated (possibly deflated) encoding.
@@ -17,7 +17,7 @@ enum Part10Layout {
 
     /// The byte offset of the data set after the preamble, `DICM` and the File Meta Information, located by
     /// the group length (0002,0000); nil when the file has no preamble or no group length element first.
-    static func dataSetOffset(in data: Data) -> Int? {
+    public static func dataSetOffset(in data: Data) -> Int? {
         guard data.count >= 144 else { return nil }
         let base = data.startIndex
         guard data[base + 128] == 0x44, data[base + 129] == 0x49, data[base + 130] == 0x43, data[base + 131] == 0x4D else { return nil }

@@ -121,6 +121,28 @@ struct StoreTests {
         #expect(archive.temporaryFiles().isEmpty)
     }
 
+    /// The same data set from another calling AE title: its file differs only in the File Meta Information's Source
+    /// AE Title, so it is the same instance, answered with success and not stored again.
+    @Test func identicalDataSetFromAnotherSenderIsStoredOnce() async throws {
+        let archive = try await StoreFixtures.archive("identical-other-ae")
+        defer { archive.remove() }
+        let dataSet = try StoreFixtures.dataSet(sop: "1.2.3.4.6.1")
+        let first = try await archive.store(dataSet, callingAETitle: "CT1")
+        let path = archive.layout.absolute(try #require(first.record).path)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let second = try await archive.store(dataSet, callingAETitle: "FORWARDER")
+        #expect(first.record?.sha256 != nil)
+        #expect(second.status == .success, "\(second.comment ?? "")")
+        #expect(second.outcome == .identicalDuplicate)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        #expect(await archive.records()["1.2.3.4.6.1"]?.callingAETitle == "CT1")
+        #expect(archive.dataFiles().count == 1)
+        #expect(archive.temporaryFiles().isEmpty)
+        // In another transfer syntax the bytes differ: still the "different instance" warning under keep.
+        let implicit = try await archive.store(dataSet, callingAETitle: "FORWARDER", syntax: .implicitVRLittleEndian)
+        #expect(implicit.outcome == .duplicateKept)
+    }
+
     @Test func differentDuplicateKeep() async throws {
         let archive = try await StoreFixtures.archive("keep")
         defer { archive.remove() }

@@ -10,7 +10,8 @@ import Glibc
 #endif
 
 /// What to do when an instance arrives whose SOP Instance UID is already stored with different content.
-/// (Identical content — same SHA-256 — is always answered with success and stored once.)
+/// (Identical content — the same data set bytes in the same transfer syntax, whichever AE sent it — is always answered
+/// with success and stored once.)
 public enum DuplicatePolicy: String, Sendable, Codable, CaseIterable {
     /// Keep the stored instance, discard the new one, answer with warning B000H.
     case keep
@@ -296,6 +297,16 @@ public final class ArchiveStore: Sendable {
         }
     }
 
+    /// Whether two Part 10 files hold the same data set bytes after their File Meta Information (false when either
+    /// cannot be read or has no group length to find its data set by).
+    static func sameDataSet(_ first: String, _ second: String) -> Bool {
+        guard let a = try? Data(contentsOf: URL(fileURLWithPath: first), options: .alwaysMapped),
+              let b = try? Data(contentsOf: URL(fileURLWithPath: second), options: .alwaysMapped),
+              let aStart = Part10Layout.dataSetOffset(in: a), let bStart = Part10Layout.dataSetOffset(in: b),
+              a.count - aStart == b.count - bStart else { return false }
+        return a[(a.startIndex + aStart)...] == b[(b.startIndex + bStart)...]
+    }
+
     private struct UnreadableDataSet: Error { var message: String }
     private struct NoPixelData: Error {}
 
@@ -324,6 +335,12 @@ public final class ArchiveStore: Sendable {
         if let existing {
             let existingPath = layout.absolute(existing.path)
             if existing.sha256 == record.sha256 && FileSystem.fileExists(existingPath) {
+                return StoreResult(status: .success, outcome: .identicalDuplicate,
+                                   comment: "an identical instance is already stored", record: existing)
+            }
+            // The same data set from another sender: only the File Meta Information (its Source AE Title) differs.
+            if existing.sha256 != record.sha256, existing.transferSyntaxUID == record.transferSyntaxUID,
+               (try? await runBlocking({ Self.sameDataSet(existingPath, temporary) })) == true {
                 return StoreResult(status: .success, outcome: .identicalDuplicate,
                                    comment: "an identical instance is already stored", record: existing)
             }
