@@ -271,8 +271,13 @@ struct AssociationService: Sendable {
             // Storage Commitment results the requestor did not acknowledge go on a new association (PS3.4 J.3.3).
             commitment.handOffUnanswered()
         }
+        // Waits for the running operation before the loop handles another request or an A-RELEASE-RQ. The loop reads
+        // nothing meanwhile, so no C-STORE-RSP can reach a C-GET any more (and after A-RELEASE-RQ the requestor may send
+        // none, PS3.8 Table 9-10 Sta8): its mailbox is closed first, so a C-GET still waiting for one ends at once
+        // instead of waiting out the idle timer with the loop blocked (and the peer's close unnoticed).
         func awaitActive() async {
             if let running = active {
+                running.mailbox.close()
                 await running.task.value
                 active = nil
             }

@@ -423,7 +423,8 @@ struct QueryRetrieveService: Sendable {
             try await connection.send(try fragmenter.pdus(for: store, dataSet: ByteBuffer(bytes: data), presentationContextID: context.id))
         }
         guard let response = await mailbox.nextStoreResponse(timeout: .seconds(Int64(timeouts.idle.nanoseconds / 1_000_000_000))) else {
-            throw DICOMServiceError(.timeout, "no C-STORE-RSP from the C-GET requestor")
+            throw DICOMServiceError(.timeout, "no C-STORE-RSP from the C-GET requestor (none within the idle time, or it "
+                                    + "sent another request or A-RELEASE-RQ before answering the sub-operation)")
         }
         return response.status
     }

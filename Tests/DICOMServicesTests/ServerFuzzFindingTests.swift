@@ -1,0 +1,132 @@
+import DICOMCore
+import DICOMIO
+import DICOMNetwork
+import DICOMServices
+import Foundation
+import NIOCore
+import Testing
+
+/// Regression tests for what `fuzz-server` (Tools/fuzz/FuzzServer.swift) found: a peer that breaks the protocol
+/// gets an A-ABORT at once and the association ends, instead of the server waiting out its idle timer.
+@Suite(.serialized) struct ServerFuzzFindingTests {
+    static let getModel = "1.2.840.10008.5.1.4.1.2.2.3"   // Study Root Query/Retrieve Information Model – GET
+    static let study = "1.2.826.0.1.3680043.10.999.70.1"
+
+    struct Discard: StorageHandler { func store(_ instance: ReceivedInstance) async -> DIMSEStatus { .success } }
+
+    /// A server with two instances of one study to C-GET, whose idle timer (60 s) is far longer than the bounds the
+    /// tests expect (10 s), so that waiting for it fails them.
+    static func startServer(in directory: String) async throws -> DICOMServer {
+        var entries: [InMemoryQueryRetrieve.Entry] = []
+        for index in 1...2 {
+            let uid = "1.2.826.0.1.3680043.10.999.71.\(index)"
+            var dataSet = try TestSupport.makeInstance(sopInstanceUID: uid)
+            dataSet.setASCII(Tag(0x0010, 0x0020), vr: .LO, "P1")
+            dataSet.setASCII(Tag(0x0020, 0x000D), vr: .UI, study)
+            let path = try TestSupport.writeInstance(dataSet, to: directory, name: "i\(index).dcm")
+            entries.append(.init(patientID: "P1", studyUID: study, sopClassUID: TestSupport.ctImageStorage, sopInstanceUID: uid, path: path))
+        }
+        let handler = InMemoryQueryRetrieve(entries: entries)
+        return try await DICOMServer.start(port: 0, policy: DICOMServer.defaultArchivePolicy(), storageHandler: Discard(),
+                                           queryHandler: handler, retrieveHandler: handler,
+                                           timeouts: DICOMServerTimeouts(artim: .seconds(2), idle: .seconds(60)),
+                                           temporaryDirectory: directory)
+    }
+
+    static func bytes(_ pdus: [PDU]) throws -> [UInt8] {
+        try pdus.flatMap { pdu -> [UInt8] in
+            let buffer = try pdu.encoded()
+            return Array(buffer.readableBytesView)
+        }
+    }
+
+    /// A-ASSOCIATE-RQ: C-GET (context 1), CT Image Storage with the SCP role (context 3, for the sub-operations),
+    /// Verification (context 5).
+    static func associateRequest() throws -> [UInt8] {
+        var user = UserInformation.swiftDICOM(maximumLength: 16384)
+        user.roleSelections = [RoleSelection(sopClassUID: TestSupport.ctImageStorage, scuRole: false, scpRole: true)]
+        let implicit = [TransferSyntax.implicitVRLittleEndian.uid]
+        let request = AssociationRequest(calledAETitle: "ANY-SCP", callingAETitle: "FUZZ",
+                                         presentationContexts: [
+                                             PresentationContext(id: 1, abstractSyntax: getModel, transferSyntaxes: implicit),
+                                             PresentationContext(id: 3, abstractSyntax: TestSupport.ctImageStorage,
+                                                                 transferSyntaxes: [TransferSyntax.explicitVRLittleEndian.uid]),
+                                             PresentationContext(id: 5, abstractSyntax: verificationSOPClassUID, transferSyntaxes: implicit),
+                                         ],
+                                         userInformation: user)
+        return try bytes([.associateRequest(request)])
+    }
+
+    /// C-GET-RQ with its identifier (the study of ``startServer(in:)``).
+    static func getRequest() throws -> [UInt8] {
+        var identifier = DataSet()
+        identifier.setASCII(Tag(0x0008, 0x0052), vr: .CS, "STUDY")
+        identifier.setASCII(Tag(0x0020, 0x000D), vr: .UI, study)
+        let encoded = try DataSetWriter.encode(identifier, transferSyntax: .implicitVRLittleEndian)
+        return try bytes(PDataFragmenter(maximumPDULength: 16384).pdus(for: CGetRequest(messageID: 1, affectedSOPClassUID: getModel),
+                                                                         dataSet: ByteBuffer(bytes: encoded), presentationContextID: 1))
+    }
+
+    /// Sends the A-ASSOCIATE-RQ, then the C-GET-RQ and `after` in one write, without ever answering a C-STORE
+    /// sub-operation. Returns the PDU types the server sent after its A-ASSOCIATE-AC until it closed, how long that took,
+    /// and whether its open connections went back to zero within 5 s after the peer closed. The server is shut down in
+    /// every case.
+    static func run(after: [UInt8]) async throws -> (types: [UInt8], elapsed: Duration, settled: Bool) {
+        let directory = try TestSupport.temporaryDirectory("serverfuzz")
+        let server = try await startServer(in: directory)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let peer = try RawSocketPeer(port: server.port)
+            defer { peer.close() }
+            try peer.write(try associateRequest())
+            let accept = await peer.readPDU()
+            #expect(accept?.type == 0x02, "A-ASSOCIATE-AC expected")
+            let start = ContinuousClock.now
+            try peer.write(try getRequest() + after)
+            var types: [UInt8] = []
+            while let pdu = await peer.readPDU() { types.append(pdu.type) }
+            let elapsed = ContinuousClock.now - start
+            peer.close()
+            let settled = await settles(server, within: .seconds(5))
+            await server.shutdown(gracePeriod: .seconds(1), handlerTimeout: .seconds(1))
+            return (types, elapsed, settled)
+        } catch {
+            await server.shutdown(gracePeriod: .seconds(1), handlerTimeout: .seconds(1))
+            throw error
+        }
+    }
+
+    /// Waits at most `bound` for the server's open connections to go back to zero.
+    static func settles(_ server: DICOMServer, within bound: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + bound
+        while server.openConnectionCount > 0 {
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return true
+    }
+
+    /// fuzz-server's first finding (Tools/fuzz/findings/server-get-release-stall.bin): A-RELEASE-RQ while a C-GET waits
+    /// for the C-STORE-RSP of a sub-operation. The release waited for the C-GET, which waited for a response the peer may
+    /// no longer send (PS3.8 Table 9-10, Sta8) for the whole idle time, while the loop read nothing, so the peer's close
+    /// went unnoticed too. Now the C-GET ends at once and the association is aborted.
+    @Test func releaseDuringUnansweredCGetAbortsAtOnce() async throws {
+        let (types, elapsed, settled) = try await Self.run(after: try Self.bytes([.releaseRequest]))
+        #expect(types.first == 0x04, "the first C-STORE sub-operation (P-DATA-TF) expected first, got \(types)")
+        #expect(types.last == 0x07, "A-ABORT expected, got \(types)")
+        #expect(!types.contains(0x06), "no A-RELEASE-RP while the C-GET is unanswered, got \(types)")
+        #expect(elapsed < .seconds(10), "the association ended after \(elapsed); it waited for the idle timer")
+        #expect(settled, "the association was still open 5 s after the peer closed")
+    }
+
+    /// The same with another request (C-ECHO-RQ) instead of A-RELEASE-RQ: the loop waited for the C-GET before handling
+    /// it and so never read a C-STORE-RSP; the C-GET waited for the idle timer. Now it ends at once with an A-ABORT.
+    @Test func requestDuringUnansweredCGetAbortsAtOnce() async throws {
+        let echo = try Self.bytes(PDataFragmenter(maximumPDULength: 16384).pdus(for: CEchoRequest(messageID: 2), presentationContextID: 5))
+        let (types, elapsed, settled) = try await Self.run(after: echo)
+        #expect(types.first == 0x04, "the first C-STORE sub-operation (P-DATA-TF) expected first, got \(types)")
+        #expect(types.last == 0x07, "A-ABORT expected, got \(types)")
+        #expect(elapsed < .seconds(10), "the association ended after \(elapsed); it waited for the idle timer")
+        #expect(settled, "the association was still open 5 s after the peer closed")
+    }
+}
