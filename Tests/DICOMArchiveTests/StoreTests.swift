@@ -138,9 +138,17 @@ struct StoreTests {
         #expect(await archive.records()["1.2.3.4.6.1"]?.callingAETitle == "CT1")
         #expect(archive.dataFiles().count == 1)
         #expect(archive.temporaryFiles().isEmpty)
-        // In another transfer syntax the bytes differ: still the "different instance" warning under keep.
+        // In another little endian syntax the bytes differ but the data set is the same.
         let implicit = try await archive.store(dataSet, callingAETitle: "FORWARDER", syntax: .implicitVRLittleEndian)
-        #expect(implicit.outcome == .duplicateKept)
+        #expect(implicit.status == .success, "\(implicit.comment ?? "")")
+        #expect(implicit.outcome == .identicalDuplicate)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        // A different data set in another syntax is a different instance (warning under keep), also under reject.
+        let other = try StoreFixtures.dataSet(sop: "1.2.3.4.6.1", seed: 9)
+        #expect(try await archive.store(other, callingAETitle: "FORWARDER", syntax: .implicitVRLittleEndian).outcome == .duplicateKept)
+        #expect(try await archive.store(other, callingAETitle: "FORWARDER").outcome == .duplicateKept)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        #expect(archive.temporaryFiles().isEmpty)
     }
 
     @Test func differentDuplicateKeep() async throws {

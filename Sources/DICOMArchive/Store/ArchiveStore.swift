@@ -10,8 +10,8 @@ import Glibc
 #endif
 
 /// What to do when an instance arrives whose SOP Instance UID is already stored with different content.
-/// (Identical content — the same data set bytes in the same transfer syntax, whichever AE sent it — is always answered
-/// with success and stored once.)
+/// (Identical content — the same data set, whichever AE sent it, in the same transfer syntax or in another little
+/// endian one — is always answered with success and stored once.)
 public enum DuplicatePolicy: String, Sendable, Codable, CaseIterable {
     /// Keep the stored instance, discard the new one, answer with warning B000H.
     case keep
@@ -307,6 +307,27 @@ public final class ArchiveStore: Sendable {
         return a[(a.startIndex + aStart)...] == b[(b.startIndex + bStart)...]
     }
 
+    /// The transfer syntaxes whose data sets ``sameContent(_:_:_:_:)`` compares: the little endian ones without
+    /// encapsulated pixel data, which read into the same elements.
+    static let comparableSyntaxes: Set<String> = [TransferSyntax.implicitVRLittleEndian.uid, TransferSyntax.explicitVRLittleEndian.uid,
+                                                  TransferSyntax.deflatedExplicitVRLittleEndian.uid]
+    /// The largest file ``sameContent(_:_:_:_:)`` reads whole to compare (larger ones count as different).
+    static let maximumComparedFileSize = 64 << 20
+
+    /// Whether two Part 10 files in different little endian transfer syntaxes hold the same data set: both read and
+    /// written again in Explicit VR Little Endian, byte for byte. False for other syntaxes, for a file larger than
+    /// ``maximumComparedFileSize``, when either does not read, or when a VR differs (an implicit VR file's private
+    /// elements read as UN).
+    static func sameContent(_ first: String, _ firstSyntax: String, _ second: String, _ secondSyntax: String) -> Bool {
+        guard comparableSyntaxes.contains(firstSyntax), comparableSyntaxes.contains(secondSyntax),
+              let firstSize = FileSystem.fileSize(first), let secondSize = FileSystem.fileSize(second),
+              firstSize <= maximumComparedFileSize, secondSize <= maximumComparedFileSize,
+              let a = try? DICOMFile(contentsOf: first), let b = try? DICOMFile(contentsOf: second),
+              let aBytes = try? DataSetWriter.encode(a.dataSet, transferSyntax: .explicitVRLittleEndian),
+              let bBytes = try? DataSetWriter.encode(b.dataSet, transferSyntax: .explicitVRLittleEndian) else { return false }
+        return aBytes == bBytes
+    }
+
     private struct UnreadableDataSet: Error { var message: String }
     private struct NoPixelData: Error {}
 
@@ -338,11 +359,19 @@ public final class ArchiveStore: Sendable {
                 return StoreResult(status: .success, outcome: .identicalDuplicate,
                                    comment: "an identical instance is already stored", record: existing)
             }
-            // The same data set from another sender: only the File Meta Information (its Source AE Title) differs.
-            if existing.sha256 != record.sha256, existing.transferSyntaxUID == record.transferSyntaxUID,
-               (try? await runBlocking({ Self.sameDataSet(existingPath, temporary) })) == true {
-                return StoreResult(status: .success, outcome: .identicalDuplicate,
-                                   comment: "an identical instance is already stored", record: existing)
+            // The same data set from another sender: only the File Meta Information (its Source AE Title) differs;
+            // or the same data set in another little endian syntax (implicit, explicit, deflated).
+            if existing.sha256 != record.sha256, FileSystem.fileExists(existingPath) {
+                let sameSyntax = existing.transferSyntaxUID == record.transferSyntaxUID
+                let existingSyntax = existing.transferSyntaxUID, newSyntax = record.transferSyntaxUID
+                let same = try? await runBlocking {
+                    sameSyntax ? Self.sameDataSet(existingPath, temporary)
+                        : Self.sameContent(existingPath, existingSyntax, temporary, newSyntax)
+                }
+                if same == true {
+                    return StoreResult(status: .success, outcome: .identicalDuplicate,
+                                       comment: "an identical instance is already stored", record: existing)
+                }
             }
             if existing.sha256 != record.sha256 {
                 switch configuration.duplicatePolicy {
