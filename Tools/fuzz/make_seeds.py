@@ -173,8 +173,10 @@ if target == "server":
     # pynetdicom SCP, called AE DCMSTORE, with the study of the fuzzer's seeded archive), and wrong sequences written
     # by hand: P-DATA before the association, a second A-ASSOCIATE-RQ, A-RELEASE-RQ inside a data set, PDVs on an
     # unnegotiated context, a command without its data set, a C-CANCEL for nothing, C-MOVE to a closed port and to an
-    # unknown AE, C-GET whose sub-operations are never answered, Storage Commitment, A-ABORT and A-RELEASE-RP from the
-    # requestor; each written whole, PDU by PDU, byte by byte, half-closed, reset part-way and in waiting mode.
+    # unknown AE, C-GET whose sub-operations are never answered (or answered once or twice), Storage Commitment (also
+    # for a requestor whose AE title points at the closed port, and without its data set), C-STOREs in an asynchronous
+    # operations window, an N-CREATE of an unsupported class, A-ABORT and A-RELEASE-RP from the requestor; each written
+    # whole, PDU by PDU, byte by byte, half-closed, reset part-way and in waiting mode.
     import socket, struct, threading, warnings
     from pynetdicom import AE, evt, AllStoragePresentationContexts, StoragePresentationContexts
     from pynetdicom.sop_class import (Verification, StudyRootQueryRetrieveInformationModelFind,
@@ -271,7 +273,8 @@ if target == "server":
         return struct.pack("<HHI", group, number, len(value)) + value
     def command(field, message_id, sop_class, has_data=False, **extra):
         # Elements in ascending tag order (PS3.7 6.3.1), group length first.
-        elements = {0x0002: pad(sop_class), 0x0100: struct.pack("<H", field),
+        # N-ACTION names the Requested SOP Class (0000,0003), the others the Affected one (0000,0002).
+        elements = {0x0003 if field == 0x0130 else 0x0002: pad(sop_class), 0x0100: struct.pack("<H", field),
                     0x0800: struct.pack("<H", 0x0000 if has_data else 0x0101)}
         # Requests carry Message ID; responses and C-CANCEL-RQ, Message ID Being Responded To.
         elements[0x0110 if field & 0x8000 == 0 and field != 0x0FFF else 0x0120] = struct.pack("<H", message_id)
@@ -298,14 +301,15 @@ if target == "server":
     implicit = "1.2.840.10008.1.2"
     find_study = "1.2.840.10008.5.1.4.1.2.2.1"; move_study = "1.2.840.10008.5.1.4.1.2.2.2"; get_study = "1.2.840.10008.5.1.4.1.2.2.3"
     commitment = "1.2.840.10008.1.20.1"
-    def associate(contexts, roles=()):
-        body = struct.pack(">HH", 1, 0) + b"DCMSTORE".ljust(16) + b"FUZZSCU".ljust(16) + bytes(32)
+    def associate(contexts, roles=(), calling="FUZZSCU", window=None):
+        body = struct.pack(">HH", 1, 0) + b"DCMSTORE".ljust(16) + calling.encode().ljust(16) + bytes(32)
         body += item(0x10, pad("1.2.840.10008.3.1.1.1").rstrip(b"\0"))
         for id, abstract in contexts:
             body += item(0x20, bytes([id, 0, 0, 0]) + item(0x30, abstract.encode()) + item(0x40, implicit.encode()))
         user = item(0x51, struct.pack(">I", 16384)) + item(0x52, b"1.2.3.4")
         for sop in roles:
             user += item(0x54, struct.pack(">H", len(sop)) + sop.encode() + bytes([1, 1]))
+        if window: user += item(0x53, struct.pack(">HH", *window))   # asynchronous operations window
         return pdu(1, body + item(0x50, user))
     contexts = [(1, "1.2.840.10008.1.1"), (3, ct), (5, find_study), (7, move_study), (9, get_study), (11, commitment)]
     rq = associate(contexts, roles=[ct])
@@ -344,6 +348,22 @@ if target == "server":
         "commitment": rq + pdata(11, command(0x0130, 6, commitment, has_data=True, action=1, requested="1.2.840.10008.1.20.1.1"), True)
                       + pdata(11, dataset(TransactionUID="1.2.3.99", ReferencedSOPSequence=[
                           reference(ct, study + ".1.1"), reference(ct, "1.2.3.404")]), False) + release,
+        "get-answered-twice": rq + pdata(9, command(0x0010, 5, get_study, has_data=True), True) + pdata(9, move_id, False)
+                              + pdata(3, command(0x8001, 1, ct, status=0, instance=study + ".1.1"), True)
+                              + pdata(3, command(0x8001, 2, ct, status=0, instance=study + ".1.2"), True) + release,
+        "window-stores": associate(contexts, roles=[ct], window=(4, 4))
+                         + b"".join(pdata(3, command(0x0001, 20 + k, ct, has_data=True, instance=study + ".1.8%d" % k), True)
+                                    + pdata(3, dataset(SOPClassUID=ct, SOPInstanceUID=study + ".1.8%d" % k, StudyInstanceUID=study,
+                                                       SeriesInstanceUID=study + ".1", PatientID="P1"), False) for k in range(3))
+                         + echo + release,
+        "commitment-to-closed-port": associate(contexts, calling="NOWHERE")
+                      + pdata(11, command(0x0130, 6, commitment, has_data=True, action=1, requested="1.2.840.10008.1.20.1.1"), True)
+                      + pdata(11, dataset(TransactionUID="1.2.3.98", ReferencedSOPSequence=[reference(ct, study + ".1.1")]), False)
+                      + release,
+        "commitment-without-dataset": rq + pdata(11, command(0x0130, 6, commitment, action=1, requested="1.2.840.10008.1.20.1.1"), True)
+                      + release,
+        "n-create-unsupported": rq + pdata(1, command(0x0140, 7, "1.2.840.10008.3.1.2.3.3", has_data=True), True)
+                      + pdata(1, dataset(PatientID="P1"), False) + release,
         "release-rp-from-requestor": rq + pdu(6, bytes(4)),
         "release-twice": rq + release + release,
         "abort-only": abort,
@@ -361,7 +381,8 @@ if target == "server":
         put(stream, 8)               # full close
     for name in ("partial-header", "partial-associate", "store-no-release", "command-without-dataset"):
         put(sessions[name], 0x70)    # waiting mode: the server's timers must end it
-    for name in ("move-closed-port", "get-unanswered", "get-answered", "commitment", "find-cancel"):
+    for name in ("move-closed-port", "get-unanswered", "get-answered", "get-answered-twice", "commitment",
+                 "commitment-to-closed-port", "find-cancel", "window-stores"):
         put(sessions[name], 0x80)    # 100 ms for the operation to run before the harness half-closes
     print("wrote", n, "seeds to", corpus)
     sys.exit(0)
