@@ -126,7 +126,10 @@ struct StoreTests {
     @Test func identicalDataSetFromAnotherSenderIsStoredOnce() async throws {
         let archive = try await StoreFixtures.archive("identical-other-ae")
         defer { archive.remove() }
-        let dataSet = try StoreFixtures.dataSet(sop: "1.2.3.4.6.1")
+        var dataSet = try StoreFixtures.dataSet(sop: "1.2.3.4.6.1")
+        // A private block: read back from Implicit VR its element is UN, from Explicit VR it is LO.
+        dataSet.setASCII(Tag(0x0009, 0x0010), vr: .LO, "ACME 1.0")
+        dataSet.setASCII(Tag(0x0009, 0x1001), vr: .LO, "private value")
         let first = try await archive.store(dataSet, callingAETitle: "CT1")
         let path = archive.layout.absolute(try #require(first.record).path)
         let before = try Data(contentsOf: URL(fileURLWithPath: path))

@@ -314,18 +314,37 @@ public final class ArchiveStore: Sendable {
     /// The largest file ``sameContent(_:_:_:_:)`` reads whole to compare (larger ones count as different).
     static let maximumComparedFileSize = 64 << 20
 
-    /// Whether two Part 10 files in different little endian transfer syntaxes hold the same data set: both read and
-    /// written again in Explicit VR Little Endian, byte for byte. False for other syntaxes, for a file larger than
-    /// ``maximumComparedFileSize``, when either does not read, or when a VR differs (an implicit VR file's private
-    /// elements read as UN).
+    /// Whether two Part 10 files in different little endian transfer syntaxes hold the same data set
+    /// (``sameElements(_:_:)``). False for other syntaxes, for a file larger than ``maximumComparedFileSize``, or when
+    /// either does not read.
     static func sameContent(_ first: String, _ firstSyntax: String, _ second: String, _ secondSyntax: String) -> Bool {
         guard comparableSyntaxes.contains(firstSyntax), comparableSyntaxes.contains(secondSyntax),
               let firstSize = FileSystem.fileSize(first), let secondSize = FileSystem.fileSize(second),
               firstSize <= maximumComparedFileSize, secondSize <= maximumComparedFileSize,
-              let a = try? DICOMFile(contentsOf: first), let b = try? DICOMFile(contentsOf: second),
-              let aBytes = try? DataSetWriter.encode(a.dataSet, transferSyntax: .explicitVRLittleEndian),
-              let bBytes = try? DataSetWriter.encode(b.dataSet, transferSyntax: .explicitVRLittleEndian) else { return false }
-        return aBytes == bBytes
+              let a = try? DICOMFile(contentsOf: first), let b = try? DICOMFile(contentsOf: second) else { return false }
+        return sameElements(a.dataSet, b.dataSet)
+    }
+
+    /// The same elements (group lengths aside) with the same value bytes, item by item in sequences. The VRs are not
+    /// compared: in little endian the value bytes are the same whatever the VR says (implicit VR reads private
+    /// elements as UN, Pixel Data as OW). A sequence on one side and UN bytes on the other count as different.
+    static func sameElements(_ a: DataSet, _ b: DataSet) -> Bool {
+        let first = a.elements.filter { !$0.tag.isGroupLength }, second = b.elements.filter { !$0.tag.isGroupLength }
+        guard first.count == second.count else { return false }
+        for (x, y) in zip(first, second) {
+            guard x.tag == y.tag else { return false }
+            switch (x.value, y.value) {
+            case (.bytes(let p), .bytes(let q)):
+                guard p == q else { return false }
+            case (.sequence(let i), .sequence(let j)):
+                guard i.count == j.count, zip(i, j).allSatisfy({ sameElements($0, $1) }) else { return false }
+            case (.encapsulated(let p), .encapsulated(let q)):
+                guard p == q else { return false }
+            default:
+                return false
+            }
+        }
+        return true
     }
 
     private struct UnreadableDataSet: Error { var message: String }
