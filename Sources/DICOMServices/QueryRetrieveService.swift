@@ -422,7 +422,8 @@ struct QueryRetrieveService: Sendable {
             let data = try OutgoingDataSet.encoded(fileAt: instance.path, in: contextSyntax)
             try await connection.send(try fragmenter.pdus(for: store, dataSet: ByteBuffer(bytes: data), presentationContextID: context.id))
         }
-        guard let response = await mailbox.nextStoreResponse(timeout: .seconds(Int64(timeouts.idle.nanoseconds / 1_000_000_000))) else {
+        // The whole idle time: truncated to seconds, an idle timer under a second gave no time at all.
+        guard let response = await mailbox.nextStoreResponse(timeout: .nanoseconds(timeouts.idle.nanoseconds)) else {
             throw DICOMServiceError(.timeout, "no C-STORE-RSP from the C-GET requestor (none within the idle time, or it "
                                     + "sent another request or A-RELEASE-RQ before answering the sub-operation)")
         }

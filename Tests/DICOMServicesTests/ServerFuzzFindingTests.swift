@@ -16,7 +16,7 @@ import Testing
 
     /// A server with two instances of one study to C-GET, whose idle timer (60 s) is far longer than the bounds the
     /// tests expect (10 s), so that waiting for it fails them.
-    static func startServer(in directory: String) async throws -> DICOMServer {
+    static func startServer(in directory: String, idle: TimeAmount = .seconds(60)) async throws -> DICOMServer {
         var entries: [InMemoryQueryRetrieve.Entry] = []
         for index in 1...2 {
             let uid = "1.2.826.0.1.3680043.10.999.71.\(index)"
@@ -29,7 +29,7 @@ import Testing
         let handler = InMemoryQueryRetrieve(entries: entries)
         return try await DICOMServer.start(port: 0, policy: DICOMServer.defaultArchivePolicy(), storageHandler: Discard(),
                                            queryHandler: handler, retrieveHandler: handler,
-                                           timeouts: DICOMServerTimeouts(artim: .seconds(2), idle: .seconds(60)),
+                                           timeouts: DICOMServerTimeouts(artim: .seconds(2), idle: idle),
                                            temporaryDirectory: directory)
     }
 
@@ -128,5 +128,76 @@ import Testing
         #expect(types.last == 0x07, "A-ABORT expected, got \(types)")
         #expect(elapsed < .seconds(10), "the association ended after \(elapsed); it waited for the idle timer")
         #expect(settled, "the association was still open 5 s after the peer closed")
+    }
+
+    /// The presentation data values of a P-DATA-TF body (PS3.8 §9.3.5): (is command, is last, bytes).
+    static func values(_ body: [UInt8]) -> [(isCommand: Bool, isLast: Bool, bytes: [UInt8])] {
+        var values: [(Bool, Bool, [UInt8])] = []
+        var at = 0
+        while body.count - at >= 6 {
+            let length = body[at..<(at + 4)].reduce(0) { $0 << 8 | Int($1) }
+            guard length >= 2, body.count - at - 4 >= length else { break }
+            let header = body[at + 5]
+            values.append((header & 1 != 0, header & 2 != 0, Array(body[(at + 6)..<(at + 4 + length)])))
+            at += 4 + length
+        }
+        return values
+    }
+
+    /// Seen while writing the harness (its first idle timer was 1 s): a C-GET waited for each C-STORE-RSP for the idle
+    /// time truncated to whole seconds, so with an idle timer under a second it gave up at once and aborted the
+    /// association. A requestor that answers each sub-operation after 50 ms, with an idle timer of 0.9 s, now gets
+    /// the C-GET done.
+    @Test func cGetWaitsTheSubSecondIdleTimeForEachResponse() async throws {
+        let directory = try TestSupport.temporaryDirectory("serverfuzz")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try await Self.startServer(in: directory, idle: .milliseconds(900))
+        var final: DIMSEStatus?
+        var aborted = false
+        var answered = 0
+        do {
+            let peer = try RawSocketPeer(port: server.port)
+            defer { peer.close() }
+            try peer.write(try Self.associateRequest())
+            #expect(await peer.readPDU()?.type == 0x02, "A-ASSOCIATE-AC expected")
+            try peer.write(try Self.getRequest())
+            var command: [UInt8] = []
+            var store: CStoreRequest?
+            reading: while let pdu = await peer.readPDU() {
+                if pdu.type == 0x07 { aborted = true; break }
+                guard pdu.type == 0x04 else { continue }
+                for value in Self.values(pdu.body) {
+                    if value.isCommand {
+                        command += value.bytes
+                        guard value.isLast else { continue }
+                        let set = try DataSetReader.read(Data(command), transferSyntax: .implicitVRLittleEndian)
+                        command = []
+                        if let request = try? CStoreRequest(commandSet: set) {
+                            store = request
+                        } else if let response = try? CGetResponse(commandSet: set), !response.status.isPending {
+                            final = response.status
+                            break reading
+                        }
+                    } else if value.isLast, let request = store {
+                        store = nil
+                        try await Task.sleep(for: .milliseconds(50))
+                        let reply = CStoreResponse(answering: request, status: .success)
+                        try peer.write(try Self.bytes(PDataFragmenter(maximumPDULength: 16384).pdus(for: reply, presentationContextID: 3)))
+                        answered += 1
+                    }
+                }
+            }
+            if final != nil {
+                try peer.write(try Self.bytes([.releaseRequest]))
+                #expect(await peer.readPDU()?.type == 0x06, "A-RELEASE-RP expected")
+            }
+        } catch {
+            await server.shutdown(gracePeriod: .seconds(1), handlerTimeout: .seconds(1))
+            throw error
+        }
+        await server.shutdown(gracePeriod: .seconds(1), handlerTimeout: .seconds(1))
+        #expect(!aborted, "the C-GET aborted the association after \(answered) answered sub-operation(s)")
+        #expect(answered == 2)
+        #expect(final == .success, "final C-GET-RSP status \(String(describing: final))")
     }
 }
