@@ -51,12 +51,12 @@ struct TimedLogHandler: LogHandler {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
-    func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
+    func log(event: LogEvent) {
         let elapsed = ContinuousClock.now - Self.start
         let milliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-        let fields = metadata.merging(extra ?? [:]) { $1 }.filter { $0.key != "dicom.peer" }.sorted { $0.key < $1.key }
-        FileHandle.standardError.write(Data("\(milliseconds) ms \(level) \(message) \(fields.map { "\($0.key)=\($0.value)" }.joined(separator: " "))\n".utf8))
+        let fields = metadata.merging(event.metadata ?? [:]) { $1 }.filter { $0.key != "dicom.peer" }.sorted { $0.key < $1.key }
+        let text = fields.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        FileHandle.standardError.write(Data("\(milliseconds) ms \(event.level) \(event.message) \(text)\n".utf8))
     }
 }
 
@@ -97,6 +97,9 @@ func seedInstance(patient: String, study: String, series: String, sop: String) t
     return try DataSetWriter.encode(dataSet, transferSyntax: .explicitVRLittleEndian)
 }
 
+/// The temporary archive folder, removed when the process exits.
+nonisolated(unsafe) var archiveRoot: String?
+
 /// The archive and server, wired as `dcmstore serve` wires them (DCMStore.serve): an ArchiveStore over a JSON index in
 /// a temporary folder, the archive's storage handler behind the order-linking one, Query/Retrieve (FIND, MOVE, GET;
 /// Patient and Study Root) with a C-MOVE peer table whose one entry points at a closed port, Storage Commitment, the
@@ -105,6 +108,8 @@ let server: DICOMServer = {
     do {
         return try blocking {
             let root = NSTemporaryDirectory() + "fuzz-server-\(getpid())-\(UUID().uuidString)"
+            archiveRoot = root
+            atexit { if let root = archiveRoot { try? FileManager.default.removeItem(atPath: root) } }
             let layout = ArchiveLayout(root: root)
             try layout.createDirectories()
             let index = try await JSONArchiveIndex.open(directory: layout.indexDirectory, checkingFilesIn: layout, logger: logger)
