@@ -10,7 +10,8 @@ import NIOPosix
 public struct DICOMServerTimeouts: Sendable, Equatable {
     /// Waiting for A-ASSOCIATE-RQ after the connection opens, and for the peer to close after a reject (ARTIM, PS3.8 §9.1.5).
     public var artim: TimeAmount
-    /// Waiting for the next PDU on an established association.
+    /// Waiting for the next PDU on an established association; also how long the peer may leave our writes unread
+    /// before the connection is closed.
     public var idle: TimeAmount
 
     public init(artim: TimeAmount = .seconds(30), idle: TimeAmount = .seconds(120)) {
@@ -105,7 +106,7 @@ public final class DICOMServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(tls.serverHandler()) }
                     let connection = try PDUConnection.install(on: channel, maximumPDULength: inboundLimit, role: .acceptor,
-                                                               artim: timeouts.artim, logger: logger)
+                                                               artim: timeouts.artim, writeStallLimit: timeouts.idle, logger: logger)
                     let id = connections.add(channel)
                     Task {
                         await service.serve(connection, peer: channel.remoteAddress?.description ?? "?")

@@ -94,6 +94,57 @@ final class PDUStreamHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 }
 
+/// Closes the connection when its writes make no progress for ``limit``: a peer that keeps the connection open but
+/// stops reading (a frozen workstation, a requestor that queued another request behind a C-FIND or C-GET and waits)
+/// would otherwise hold a send, and with it the association, for as long as the connection stays open. The receive
+/// timer does not help there: the association's task is waiting for the send, not receiving.
+///
+/// Writes pass through unchanged; the handler counts those not yet written and notes when one completes. One timer
+/// at a time checks, while writes are pending, that one completed within ``limit``. Event loop only.
+final class WriteStallHandler: ChannelOutboundHandler, @unchecked Sendable {
+    typealias OutboundIn = Any
+
+    let limit: TimeAmount
+    private let logger: Logger
+    /// Writes handed on and not yet completed.
+    private var pending = 0
+    /// When a write last completed, or when the first of the pending writes was issued.
+    private var lastProgress = NIODeadline.now()
+    private var checking = false
+
+    init(limit: TimeAmount, logger: Logger) {
+        self.limit = limit
+        self.logger = logger
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let observed = promise ?? context.eventLoop.makePromise()
+        if pending == 0 { lastProgress = .now() }
+        pending += 1
+        observed.futureResult.whenComplete { [self] _ in
+            pending -= 1
+            lastProgress = .now()
+        }
+        context.write(data, promise: observed)
+        if !checking {
+            checking = true
+            watch(context.channel, until: lastProgress + limit)
+        }
+    }
+
+    private func watch(_ channel: Channel, until deadline: NIODeadline) {
+        channel.eventLoop.scheduleTask(deadline: deadline) { [self] in
+            guard pending > 0 else { checking = false; return }
+            let due = lastProgress + limit
+            guard NIODeadline.now() >= due else { watch(channel, until: due); return }
+            checking = false
+            logger.warning("closing the connection: the peer read nothing for \(Double(limit.nanoseconds) / 1e9) s",
+                           metadata: ["dicom.pendingWrites": "\(pending)"])
+            channel.close(promise: nil)
+        }
+    }
+}
+
 /// The first error the pipeline reported (a failed TLS handshake, a reset): a write that fails afterwards only
 /// learns "I/O on closed channel", so it reports this cause instead.
 final class ConnectionFailure: @unchecked Sendable {
@@ -218,8 +269,10 @@ final class PDUConnection: @unchecked Sendable {
     ///   - role: the acceptor's machine starts at Evt5 (AE-5, Sta2); the requestor's at Evt1 (AE-1, Sta4), and sending
     ///     its A-ASSOCIATE-RQ is AE-2 (the transport connection is already open).
     ///   - artim: the ARTIM time (PS3.8 §9.1.5) Sta13 waits for the peer to close after an A-ABORT.
+    ///   - writeStallLimit: when set, the connection is closed once its writes make no progress for this long
+    ///     (``WriteStallHandler``): a peer that stops reading.
     static func install(on channel: Channel, maximumPDULength: UInt32, role: UpperLayerStateMachine.Role, artim: TimeAmount,
-                        logger: Logger) throws -> PDUConnection {
+                        writeStallLimit: TimeAmount? = nil, logger: Logger) throws -> PDUConnection {
         let (stream, continuation) = AsyncThrowingStream<[PDU], Error>.makeStream()
         let sync = channel.pipeline.syncOperations
         // Reads of up to 1 MiB: a P-DATA-TF of the usual sizes (16 to 64 KiB) then mostly lies whole in one read and is
@@ -232,6 +285,8 @@ final class PDUConnection: @unchecked Sendable {
         let failure = ConnectionFailure()
         let handler = PDUStreamHandler(continuation: continuation, backlog: backlog, failure: failure)
         try sync.addHandler(handler)
+        // Last, so that it sees each send's write (the writes of a channel enter at the tail).
+        if let writeStallLimit { try sync.addHandler(WriteStallHandler(limit: writeStallLimit, logger: logger)) }
         return PDUConnection(channel: channel, stream: stream, backlog: backlog, failure: failure, handler: handler, role: role,
                              artim: artim, logger: logger)
     }
