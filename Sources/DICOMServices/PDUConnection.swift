@@ -99,8 +99,10 @@ final class PDUStreamHandler: ChannelInboundHandler, @unchecked Sendable {
 /// would otherwise hold a send, and with it the association, for as long as the connection stays open. The receive
 /// timer does not help there: the association's task is waiting for the send, not receiving.
 ///
-/// Writes pass through unchanged; the handler counts those not yet written and notes when one completes. One timer
-/// at a time checks, while writes are pending, that one completed within ``limit``. Event loop only.
+/// Writes pass through unchanged; the handler counts those not yet written and notes when one completes. It sits next
+/// to the socket, where a large data set is many writes (one per P-DATA fragment of the peer's maximum PDU length), so
+/// a peer on a slow link that does read keeps showing progress. One timer at a time checks, while writes are pending,
+/// that one completed within ``limit``. Event loop only.
 final class WriteStallHandler: ChannelOutboundHandler, @unchecked Sendable {
     typealias OutboundIn = Any
 
@@ -279,14 +281,15 @@ final class PDUConnection: @unchecked Sendable {
         // handed on as slices of it, without being gathered into a buffer of its own.
         try channel.syncOptions?.setOption(ChannelOptions.recvAllocator,
                                            value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 64 * 1024, maximum: 1 << 20))
+        // Nearest the socket (after TLS), so that it sees the parts PDUWriteHandler writes — each large P-DATA fragment
+        // is one — and a slow but reading peer shows progress within a large data set, not only at its end.
+        if let writeStallLimit { try sync.addHandler(WriteStallHandler(limit: writeStallLimit, logger: logger)) }
         try sync.addHandler(PDUFrameHandler(maximumPDULength: maximumPDULength, logger: logger))
         try sync.addHandler(PDUWriteHandler())
         let backlog = InboundBacklog()
         let failure = ConnectionFailure()
         let handler = PDUStreamHandler(continuation: continuation, backlog: backlog, failure: failure)
         try sync.addHandler(handler)
-        // Last, so that it sees each send's write (the writes of a channel enter at the tail).
-        if let writeStallLimit { try sync.addHandler(WriteStallHandler(limit: writeStallLimit, logger: logger)) }
         return PDUConnection(channel: channel, stream: stream, backlog: backlog, failure: failure, handler: handler, role: role,
                              artim: artim, logger: logger)
     }
