@@ -40,6 +40,15 @@ public struct OrderInput: Codable, Sendable, Equatable {
     public init() {}
 }
 
+extension OrderInput {
+    /// A ``scheduled`` value for `date` in local time, to the minute (`YYYYMMDDTHHMM`): an examination registered at
+    /// the scanner starts now.
+    public static func scheduled(at date: Date) -> String {
+        let (day, time) = BasicTextReport.dicomDateTime(date)
+        return day + "T" + time.prefix(4)
+    }
+}
+
 /// Filters of ``WorklistStore/orders(matching:)``; nil matches everything.
 public struct OrderFilter: Sendable {
     public var statuses: Set<OrderStatus>?

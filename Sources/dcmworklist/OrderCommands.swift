@@ -62,15 +62,6 @@ struct Add: AsyncParsableCommand {
     @Option(help: "Import orders from a JSON file ('-' for standard input), a *.wl file or a folder of *.wl files.")
     var from: String?
 
-    /// The current local time as `--scheduled` takes it (YYYY-MM-DDTHH:MM).
-    static func now(_ date: Date = Date()) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = .current
-        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
-        func two(_ value: Int?) -> String { value.map { $0 < 10 ? "0\($0)" : "\($0)" } ?? "00" }
-        return "\(parts.year ?? 1970)-\(two(parts.month))-\(two(parts.day))T\(two(parts.hour)):\(two(parts.minute))"
-    }
-
     func validate() throws {
         if from != nil && (patientID != nil || fields.modality != nil || fields.scheduled != nil) {
             throw ValidationError("--from imports orders from a file; give the order fields there, not as options")
@@ -103,7 +94,7 @@ struct Add: AsyncParsableCommand {
                 input.issuer = issuer
                 fields.apply(to: &input)
                 // An examination registered at the scanner starts now: without --scheduled, the current local time.
-                if input.scheduled == nil { input.scheduled = Self.now() }
+                if input.scheduled == nil { input.scheduled = OrderInput.scheduled(at: Date()) }
                 inputs = [input]
             }
             let entries = try store.addOrders(inputs, sources: sources)

@@ -54,15 +54,7 @@ struct DCMStoreEndToEndTests {
         var queries = 0
         func findscu(_ model: String, _ keys: [String]) async throws -> [DataSet] {
             queries += 1
-            let directory = base + "/find\(queries)"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            var arguments = [model, "-aet", "FINDSCU", "-aec", "DCMSTORE", "-X", "-od", directory]
-            for key in keys { arguments += ["-k", key] }
-            let result = try await processes.run(try EndToEnd.dcmtk("findscu"), arguments + ["127.0.0.1", port])
-            #expect(result.status == 0, "findscu \(keys): \(result.errors)")
-            return try EndToEnd.files(under: directory).filter { $0.hasPrefix("rsp") }.map {
-                try DICOMFile(contentsOf: directory + "/" + $0).dataSet
-            }
+            return try await processes.findscu([model, "-aet", "FINDSCU"], keys: keys, port: port, into: base + "/find\(queries)")
         }
         let studyUID = ArchiveClient.studyUID, seriesUID = ArchiveClient.seriesUID, sopUID = ArchiveClient.sopUID
         let patientName = Tag(0x0010, 0x0010), patientID = Tag(0x0010, 0x0020)

@@ -204,6 +204,19 @@ final class ProcessGroup: @unchecked Sendable {
         return (status, child.output, child.errors)
     }
 
+    /// DCMTK `findscu` (`options` first, e.g. the model `-S` and `-aet`) asking DCMSTORE on `port` with `-k` `keys`,
+    /// its response identifiers written (`-X`) to `directory` and read back.
+    func findscu(_ options: [String], keys: [String], port: String, into directory: String) async throws -> [DataSet] {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var arguments = options + ["-aec", "DCMSTORE", "-X", "-od", directory]
+        for key in keys { arguments += ["-k", key] }
+        let result = try await run(try EndToEnd.dcmtk("findscu"), arguments + ["127.0.0.1", port])
+        #expect(result.status == 0, "findscu \(keys): \(result.errors)")
+        return try EndToEnd.files(under: directory).filter { $0.hasPrefix("rsp") }.map {
+            try DICOMFile(contentsOf: directory + "/" + $0).dataSet
+        }
+    }
+
     /// Runs a `dcmstore` subcommand on an archive (never while a server runs on it).
     func dcmstore(_ arguments: [String]) async throws -> (status: Int32?, output: String, errors: String) {
         let path = try #require(EndToEnd.dcmstorePath, "the dcmstore binary is not built next to the tests")

@@ -34,15 +34,7 @@ struct StoredCharacterSetEndToEndTests {
         var queries = 0
         func findscu(_ model: String, _ keys: [String]) async throws -> [DataSet] {
             queries += 1
-            let directory = base + "/find\(queries)"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            var arguments = [model, "-aec", "DCMSTORE", "-X", "-od", directory]
-            for key in keys { arguments += ["-k", key] }
-            let result = try await processes.run(try EndToEnd.dcmtk("findscu"), arguments + ["127.0.0.1", port])
-            #expect(result.status == 0, "findscu \(keys): \(result.errors)")
-            return try EndToEnd.files(under: directory).filter { $0.hasPrefix("rsp") }.map {
-                try DICOMFile(contentsOf: directory + "/" + $0).dataSet
-            }
+            return try await processes.findscu([model], keys: keys, port: port, into: base + "/find\(queries)")
         }
         let name = Tag(0x0010, 0x0010)
         for (model, level) in [("-P", "PATIENT"), ("-S", "STUDY")] {

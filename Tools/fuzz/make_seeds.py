@@ -24,6 +24,30 @@ corpus = os.path.join(here, {"pure": "corpus", "libjpeg": "corpus-libjpeg", "ope
 os.makedirs(corpus, exist_ok=True)
 rng = np.random.default_rng(7)
 
+
+def recording_relay(scp_port):
+    """A TCP relay on a free local port in front of 127.0.0.1:scp_port, and `session(record)`, which relays one
+    connection and appends what the peer sent to record["rq"] and what came back to record["ac"]."""
+    import socket, threading
+    relay = socket.socket(); relay.bind(("127.0.0.1", 0)); relay.listen(1)
+    def session(record):
+        peer, _ = relay.accept()
+        upstream = socket.create_connection(("127.0.0.1", scp_port))
+        def pump(a, b, key):
+            while True:
+                chunk = a.recv(65536)
+                if not chunk:
+                    try: b.shutdown(socket.SHUT_WR)
+                    except OSError: pass
+                    return
+                record[key] += chunk
+                b.sendall(chunk)
+        threads = [threading.Thread(target=pump, args=(peer, upstream, "rq")), threading.Thread(target=pump, args=(upstream, peer, "ac"))]
+        for t in threads: t.start()
+        for t in threads: t.join(30)
+        peer.close(); upstream.close()
+    return relay.getsockname()[1], session
+
 if target == "dataset":
     # FuzzDataSet.swift: the first byte picks the reader (0 Part 10, 1 Part 10 metadata only, 2 implicit VR LE,
     # 3 explicit VR LE, 4 explicit VR BE, 5 deflated explicit VR LE; +0x80 tolerates no defects).
@@ -93,24 +117,7 @@ if target == "pdu":
     scp = ae.start_server(("127.0.0.1", 0), block=False,
                           evt_handlers=[(evt.EVT_C_STORE, lambda e: 0x0000), (evt.EVT_C_FIND, handle_find)])
     scp_port = scp.socket.getsockname()[1]
-    relay = socket.socket(); relay.bind(("127.0.0.1", 0)); relay.listen(1)
-    relay_port = relay.getsockname()[1]
-    def session(record):
-        peer, _ = relay.accept()
-        upstream = socket.create_connection(("127.0.0.1", scp_port))
-        def pump(a, b, key):
-            while True:
-                chunk = a.recv(65536)
-                if not chunk:
-                    try: b.shutdown(socket.SHUT_WR)
-                    except OSError: pass
-                    return
-                record[key] += chunk
-                b.sendall(chunk)
-        threads = [threading.Thread(target=pump, args=(peer, upstream, "rq")), threading.Thread(target=pump, args=(upstream, peer, "ac"))]
-        for t in threads: t.start()
-        for t in threads: t.join(30)
-        peer.close(); upstream.close()
+    relay_port, session = recording_relay(scp_port)
     def pdus(stream):
         at = 0
         while at + 6 <= len(stream):
@@ -219,24 +226,7 @@ if target == "server":
                           evt_handlers=[(evt.EVT_C_STORE, lambda e: 0x0000), (evt.EVT_C_FIND, handle_find),
                                         (evt.EVT_C_MOVE, handle_move), (evt.EVT_C_GET, handle_get)])
     scp_port = scp.socket.getsockname()[1]
-    relay = socket.socket(); relay.bind(("127.0.0.1", 0)); relay.listen(1)
-    relay_port = relay.getsockname()[1]
-    def session(record):
-        peer, _ = relay.accept()
-        upstream = socket.create_connection(("127.0.0.1", scp_port))
-        def pump(a, b, key):
-            while True:
-                chunk = a.recv(65536)
-                if not chunk:
-                    try: b.shutdown(socket.SHUT_WR)
-                    except OSError: pass
-                    return
-                record[key] += chunk
-                b.sendall(chunk)
-        threads = [threading.Thread(target=pump, args=(peer, upstream, "rq")), threading.Thread(target=pump, args=(upstream, peer, "ac"))]
-        for t in threads: t.start()
-        for t in threads: t.join(30)
-        peer.close(); upstream.close()
+    relay_port, session = recording_relay(scp_port)
     env = dict(os.environ, TCP_NODELAY="1")
     recorded = {}
     with tempfile.TemporaryDirectory() as tmp:

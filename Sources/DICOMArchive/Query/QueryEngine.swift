@@ -461,7 +461,7 @@ struct QueryEngine {
         }
         if needsUnicode {
             if let stored = storedCharacterSet(chain),
-               let answer = Self.encodedResponse(values, level: query.level, characterSet: stored) {
+               let answer = Self.encodedResponse(values, level: query.level, characterSet: stored, strict: true) {
                 return answer
             }
             return Self.encodedResponse(values, level: query.level, unicode: true)
@@ -501,15 +501,31 @@ struct QueryEngine {
 
     /// A response built element by element through ``DataSet``'s encoders (`unicode`: declaring ISO_IR 192).
     static func encodedResponse(_ values: [(tag: Tag, vr: VR, value: String?)], level: QueryLevel, unicode: Bool) -> DataSet {
+        encodedResponse(values, level: level, characterSet: unicode ? "ISO_IR 192" : nil, strict: false) ?? DataSet()
+    }
+
+    /// A response declaring `characterSet` in (0008,0005) (nil: none, the default repertoire) with every text value
+    /// encoded in it. A text value that does not encode makes it nil when `strict` (or the set is not one the library
+    /// encodes); otherwise that value is written as its UTF-8 bytes.
+    static func encodedResponse(_ values: [(tag: Tag, vr: VR, value: String?)], level: QueryLevel,
+                                characterSet: String?, strict: Bool) -> DataSet? {
         var response = DataSet()
-        if unicode { response.setASCII(.specificCharacterSet, vr: .CS, "ISO_IR 192") }
+        if let characterSet { response.setASCII(.specificCharacterSet, vr: .CS, characterSet) }
         response.setASCII(.queryRetrieveLevel, vr: .CS, level.rawValue)
         for (tag, vr, text) in values {
             guard let text, !text.isEmpty else {
                 response[tag] = vr == .SQ ? DataElement(tag: tag, items: []) : DataElement(tag: tag, vr: vr, bytes: Data())
                 continue
             }
-            response[tag] = encodedElement(tag, vr, text, in: response)
+            switch vr {
+            case .US, .SS, .UL, .SL, .SV, .UV, .SQ:
+                response[tag] = encodedElement(tag, vr, text, in: response)
+            default:
+                if (try? response.set(tag, vr: vr, string: text)) == nil {
+                    if strict { return nil }
+                    response.setASCII(tag, vr: vr, text)
+                }
+            }
         }
         return response
     }
@@ -539,28 +555,6 @@ struct QueryEngine {
         if let record = chain.record, !add(record.specificCharacterSet) { return nil }
         guard let found, found != "ISO_IR 192" else { return nil }
         return found
-    }
-
-    /// A response declaring `characterSet` (a stored instance's Specific Character Set, as stored) with every text
-    /// value encoded in it; nil when a value does not encode in it (or the set is not one the library encodes).
-    static func encodedResponse(_ values: [(tag: Tag, vr: VR, value: String?)], level: QueryLevel,
-                                characterSet: String) -> DataSet? {
-        var response = DataSet()
-        response.setASCII(.specificCharacterSet, vr: .CS, characterSet)
-        response.setASCII(.queryRetrieveLevel, vr: .CS, level.rawValue)
-        for (tag, vr, text) in values {
-            guard let text, !text.isEmpty else {
-                response[tag] = vr == .SQ ? DataElement(tag: tag, items: []) : DataElement(tag: tag, vr: vr, bytes: Data())
-                continue
-            }
-            switch vr {
-            case .US, .SS, .UL, .SL, .SV, .UV, .SQ:
-                response[tag] = encodedElement(tag, vr, text, in: response)
-            default:
-                guard (try? response.set(tag, vr: vr, string: text)) != nil else { return nil }
-            }
-        }
-        return response
     }
 
     /// One non-empty response value encoded in the character set of `context`: binary integers for US, SS, UL, SL,

@@ -374,23 +374,19 @@ public final class ArchiveStore: Sendable {
         var outcome = StoreResult.Outcome.stored
         if let existing {
             let existingPath = layout.absolute(existing.path)
-            if existing.sha256 == record.sha256 && FileSystem.fileExists(existingPath) {
+            var identical = false
+            if FileSystem.fileExists(existingPath) {
+                // Another SHA-256 can still be the same data set: from another sender (only the File Meta
+                // Information's Source AE Title differs), or in another little endian syntax.
+                let existingSyntax = existing.transferSyntaxUID, newSyntax = record.transferSyntaxUID
+                identical = existing.sha256 == record.sha256 ? true : (try? await runBlocking {
+                    existingSyntax == newSyntax ? Self.sameDataSet(existingPath, temporary)
+                        : Self.sameContent(existingPath, existingSyntax, temporary, newSyntax)
+                }) == true
+            }
+            if identical {
                 return StoreResult(status: .success, outcome: .identicalDuplicate,
                                    comment: "an identical instance is already stored", record: existing)
-            }
-            // The same data set from another sender: only the File Meta Information (its Source AE Title) differs;
-            // or the same data set in another little endian syntax (implicit, explicit, deflated).
-            if existing.sha256 != record.sha256, FileSystem.fileExists(existingPath) {
-                let sameSyntax = existing.transferSyntaxUID == record.transferSyntaxUID
-                let existingSyntax = existing.transferSyntaxUID, newSyntax = record.transferSyntaxUID
-                let same = try? await runBlocking {
-                    sameSyntax ? Self.sameDataSet(existingPath, temporary)
-                        : Self.sameContent(existingPath, existingSyntax, temporary, newSyntax)
-                }
-                if same == true {
-                    return StoreResult(status: .success, outcome: .identicalDuplicate,
-                                       comment: "an identical instance is already stored", record: existing)
-                }
             }
             if existing.sha256 != record.sha256 {
                 switch configuration.duplicatePolicy {
