@@ -107,6 +107,8 @@ final class WriteStallHandler: ChannelOutboundHandler, @unchecked Sendable {
     typealias OutboundIn = Any
 
     let limit: TimeAmount
+    /// When a write last completed, for the connection's receive timer (traffic either way is not idle).
+    let activity: WriteActivity
     private let logger: Logger
     /// Writes handed on and not yet completed.
     private var pending = 0
@@ -114,8 +116,9 @@ final class WriteStallHandler: ChannelOutboundHandler, @unchecked Sendable {
     private var lastProgress = NIODeadline.now()
     private var checking = false
 
-    init(limit: TimeAmount, logger: Logger) {
+    init(limit: TimeAmount, activity: WriteActivity = WriteActivity(), logger: Logger) {
         self.limit = limit
+        self.activity = activity
         self.logger = logger
     }
 
@@ -123,9 +126,10 @@ final class WriteStallHandler: ChannelOutboundHandler, @unchecked Sendable {
         let observed = promise ?? context.eventLoop.makePromise()
         if pending == 0 { lastProgress = .now() }
         pending += 1
-        observed.futureResult.whenComplete { [self] _ in
+        observed.futureResult.whenComplete { [self] result in
             pending -= 1
             lastProgress = .now()
+            if case .success = result { activity.completed(at: lastProgress) }
         }
         context.write(data, promise: observed)
         if !checking {
@@ -145,6 +149,21 @@ final class WriteStallHandler: ChannelOutboundHandler, @unchecked Sendable {
             channel.close(promise: nil)
         }
     }
+}
+
+/// When the peer last took data from the connection: the time its last write completed. The receive timer counts it
+/// as traffic, so that an association sending a large data set to a slow reader (a C-GET sub-operation, a long C-FIND
+/// answer) is not closed as idle while the peer reads it.
+final class WriteActivity: @unchecked Sendable {
+    private let lock = NSLock()
+    private var last: NIODeadline?
+
+    init() {}
+
+    func completed(at time: NIODeadline) { lock.withLock { last = time } }
+
+    /// When a write last completed; nil before the first.
+    var lastCompletion: NIODeadline? { lock.withLock { last } }
 }
 
 /// The first error the pipeline reported (a failed TLS handshake, a reset): a write that fails afterwards only
@@ -173,18 +192,25 @@ final class TimeoutFlag: @unchecked Sendable {
 /// The receive timer of a connection. A receive sets a deadline; one event-loop task at a time watches it and, when it
 /// fires before the deadline (a later receive moved it), re-arms itself for the new one. Receiving a PDU then costs a
 /// locked store instead of scheduling and cancelling a task, each a wake-up of the event loop from outside it.
+///
+/// With a ``WriteActivity``, a receive expires only when neither a PDU arrived nor a write completed for its timeout:
+/// a peer busy reading what the connection sends is not idle.
 final class ReceiveTimer: @unchecked Sendable {
     private let lock = NSLock()
     /// The running receive's deadline; nil between receives.
     private var deadline: NIODeadline?
+    /// The running receive's timeout, to extend the deadline from the last completed write.
+    private var timeout = TimeAmount.zero
+    private let activity: WriteActivity?
     /// When the watching task fires; nil when none is pending.
     private var watchedUntil: NIODeadline?
     private let eventLoop: EventLoop
     private let expire: @Sendable () -> Void
 
     /// `expire` runs on the event loop when a deadline passes during a receive.
-    init(eventLoop: EventLoop, expire: @escaping @Sendable () -> Void) {
+    init(eventLoop: EventLoop, activity: WriteActivity? = nil, expire: @escaping @Sendable () -> Void) {
         self.eventLoop = eventLoop
+        self.activity = activity
         self.expire = expire
     }
 
@@ -193,6 +219,7 @@ final class ReceiveTimer: @unchecked Sendable {
         let due = NIODeadline.now() + timeout
         let schedule: Bool = lock.withLock {
             deadline = due
+            self.timeout = timeout
             if let watched = watchedUntil, watched <= due { return false }
             watchedUntil = due
             return true
@@ -210,10 +237,16 @@ final class ReceiveTimer: @unchecked Sendable {
     private func fire(scheduledFor time: NIODeadline) {
         enum Next { case expire, watch(NIODeadline), stop }
         let now = NIODeadline.now()
+        let lastWrite = activity?.lastCompletion
         let next: Next = lock.withLock {
             let current = watchedUntil == time
             if current { watchedUntil = nil }
-            guard let due = deadline else { return .stop }
+            guard var due = deadline else { return .stop }
+            if due <= now, let lastWrite, lastWrite + timeout > now {
+                // The peer took data within the timeout: the receive's idle time counts from then.
+                due = lastWrite + timeout
+                deadline = due
+            }
             if due <= now {
                 deadline = nil
                 return .expire
@@ -283,7 +316,10 @@ final class PDUConnection: @unchecked Sendable {
                                            value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 64 * 1024, maximum: 1 << 20))
         // Nearest the socket (after TLS), so that it sees the parts PDUWriteHandler writes — each large P-DATA fragment
         // is one — and a slow but reading peer shows progress within a large data set, not only at its end.
-        if let writeStallLimit { try sync.addHandler(WriteStallHandler(limit: writeStallLimit, logger: logger)) }
+        let activity = writeStallLimit.map { _ in WriteActivity() }
+        if let writeStallLimit, let activity {
+            try sync.addHandler(WriteStallHandler(limit: writeStallLimit, activity: activity, logger: logger))
+        }
         try sync.addHandler(PDUFrameHandler(maximumPDULength: maximumPDULength, logger: logger))
         try sync.addHandler(PDUWriteHandler())
         let backlog = InboundBacklog()
@@ -291,15 +327,16 @@ final class PDUConnection: @unchecked Sendable {
         let handler = PDUStreamHandler(continuation: continuation, backlog: backlog, failure: failure)
         try sync.addHandler(handler)
         return PDUConnection(channel: channel, stream: stream, backlog: backlog, failure: failure, handler: handler, role: role,
-                             artim: artim, logger: logger)
+                             artim: artim, writeActivity: activity, logger: logger)
     }
 
     private init(channel: Channel, stream: AsyncThrowingStream<[PDU], Error>, backlog: InboundBacklog, failure: ConnectionFailure,
-                 handler: PDUStreamHandler, role: UpperLayerStateMachine.Role, artim: TimeAmount, logger: Logger) {
+                 handler: PDUStreamHandler, role: UpperLayerStateMachine.Role, artim: TimeAmount, writeActivity: WriteActivity?,
+                 logger: Logger) {
         self.channel = channel
         let flag = TimeoutFlag()
         timedOut = flag
-        receiveTimer = ReceiveTimer(eventLoop: channel.eventLoop) {
+        receiveTimer = ReceiveTimer(eventLoop: channel.eventLoop, activity: writeActivity) {
             flag.set()
             channel.close(promise: nil)
         }
