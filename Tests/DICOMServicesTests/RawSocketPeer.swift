@@ -48,12 +48,17 @@ final class RawSocketPeer: @unchecked Sendable {
     /// One whole PDU (type and body), or nil at the end of the stream, on a timeout or a malformed length.
     func readPDU() async -> (type: UInt8, body: [UInt8])? {
         let fd = self.fd
-        return await onOwnThread {
-            guard let header = Self.readExactly(fd, 6) else { return nil }
-            let length = header[2...5].reduce(0) { $0 << 8 | Int($1) }
-            guard length <= 1 << 24, let body = Self.readExactly(fd, length) else { return nil }
-            return (header[0], body)
-        }
+        return await onOwnThread { Self.blockingReadPDU(fd) }
+    }
+
+    /// ``readPDU()`` on the calling thread, for a test that drives a whole exchange from a thread of its own.
+    func readPDUBlocking() -> (type: UInt8, body: [UInt8])? { Self.blockingReadPDU(fd) }
+
+    private static func blockingReadPDU(_ fd: Int32) -> (type: UInt8, body: [UInt8])? {
+        guard let header = readExactly(fd, 6) else { return nil }
+        let length = header[2...5].reduce(0) { $0 << 8 | Int($1) }
+        guard length <= 1 << 24, let body = readExactly(fd, length) else { return nil }
+        return (header[0], body)
     }
 
     /// Everything until the end of the stream (or the receive timeout), and whether the end was seen.

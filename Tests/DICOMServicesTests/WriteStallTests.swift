@@ -18,7 +18,11 @@ import Glibc
         var entries: [InMemoryQueryRetrieve.Entry] = []
         for index in 1...instances {
             let uid = "1.2.826.0.1.3680043.10.999.72.\(index)"
-            var dataSet = try TestSupport.makeInstance(sopInstanceUID: uid, rows: rows, columns: 2048)
+            var dataSet = try TestSupport.makeInstance(sopInstanceUID: uid, rows: 1, columns: 2048)
+            // Zeroed pixels: makeInstance's pattern costs seconds of CPU per 10 MB in a debug build, and loads the
+            // other suites' timers running alongside.
+            try dataSet.set(Tag(0x0028, 0x0010), vr: .US, integers: [rows])
+            dataSet.set(DataElement(tag: Tag(0x7FE0, 0x0010), vr: .OW, bytes: Data(count: rows * 2048 * 2)))
             dataSet.setASCII(Tag(0x0010, 0x0020), vr: .LO, "P1")
             dataSet.setASCII(Tag(0x0020, 0x000D), vr: .UI, ServerFuzzFindingTests.study)
             let path = try TestSupport.writeInstance(dataSet, to: directory, name: "big\(index).dcm")
@@ -62,71 +66,5 @@ import Glibc
             throw error
         }
         await server.shutdown(gracePeriod: .seconds(1), handlerTimeout: .seconds(1))
-    }
-
-    /// The other side: a C-GET requestor on a slow link that does read, taking each 12 MB sub-operation in well over
-    /// the idle time (16 KiB PDUs, 3 ms apart). The association's receive timer saw no PDU from it during a transfer
-    /// and closed the connection as idle after 2 s; a write completing is now traffic too, so the C-GET completes.
-    @Test(.timeLimit(.minutes(2)))
-    func slowReaderOfALargeCGetIsNotIdle() async throws {
-        let directory = try TestSupport.temporaryDirectory("writestall")
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let server = try await Self.startServer(in: directory, instances: 2, rows: 3072)
-        var final: DIMSEStatus?
-        var aborted = false
-        var answered = 0
-        var longest = Duration.zero
-        do {
-            let peer = try RawSocketPeer(port: server.port)
-            var small: Int32 = 16384
-            setsockopt(peer.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-            defer { peer.close() }
-            try peer.write(try ServerFuzzFindingTests.associateRequest())
-            #expect(await peer.readPDU()?.type == 0x02, "A-ASSOCIATE-AC expected")
-            try peer.write(try ServerFuzzFindingTests.getRequest())
-            var command: [UInt8] = []
-            var store: CStoreRequest?
-            var started = ContinuousClock.now
-            reading: while let pdu = await peer.readPDU() {
-                if pdu.type == 0x07 { aborted = true; break }
-                guard pdu.type == 0x04 else { continue }
-                for value in ServerFuzzFindingTests.values(pdu.body) {
-                    if value.isCommand {
-                        command += value.bytes
-                        guard value.isLast else { continue }
-                        let set = try DataSetReader.read(Data(command), transferSyntax: .implicitVRLittleEndian)
-                        command = []
-                        if let request = try? CStoreRequest(commandSet: set) {
-                            store = request
-                            started = ContinuousClock.now
-                        } else if let response = try? CGetResponse(commandSet: set), !response.status.isPending {
-                            final = response.status
-                            break reading
-                        }
-                    } else if value.isLast, let request = store {
-                        store = nil
-                        longest = max(longest, ContinuousClock.now - started)
-                        let reply = CStoreResponse(answering: request, status: .success)
-                        try peer.write(try ServerFuzzFindingTests.bytes(PDataFragmenter(maximumPDULength: 16384)
-                            .pdus(for: reply, presentationContextID: 3)))
-                        answered += 1
-                    }
-                }
-                try await Task.sleep(for: .milliseconds(3))
-            }
-            if final != nil {
-                try peer.write(try ServerFuzzFindingTests.bytes([.releaseRequest]))
-                #expect(await peer.readPDU()?.type == 0x06, "A-RELEASE-RP expected")
-            }
-        } catch {
-            await server.shutdown(gracePeriod: .seconds(1), handlerTimeout: .seconds(1))
-            throw error
-        }
-        await server.shutdown(gracePeriod: .seconds(1), handlerTimeout: .seconds(1))
-        #expect(!aborted, "the association was closed after \(answered) sub-operation(s) read")
-        #expect(final == .success, "final C-GET-RSP \(String(describing: final))")
-        #expect(answered == 2)
-        // Otherwise the test shows nothing: each transfer must outlast the idle time.
-        #expect(longest > .seconds(2), "a sub-operation took only \(longest) to read")
     }
 }

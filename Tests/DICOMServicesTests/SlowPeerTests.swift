@@ -1,0 +1,97 @@
+import DICOMCore
+import DICOMIO
+import DICOMNetwork
+import DICOMServices
+import Foundation
+import NIOCore
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Timing tests with a peer on a slow link. They run in a pass of their own (`Tools/test.sh`), not alongside the other
+/// network suites: their long paced transfers and the sub-second timers of those suites disturb each other on a
+/// 2-core machine.
+@Suite(.serialized) struct SlowPeerTests {
+    /// The other side: a C-GET requestor on a slow link that does read, taking each 25 MB sub-operation in more than the
+    /// idle time (16 KiB PDUs, 2 ms apart: about 3 s). The association's receive timer saw no PDU from it during a
+    /// transfer and closed the connection as idle after 2 s; a write completing is now traffic too, so the C-GET
+    /// completes. (What the sockets buffer after the server's last write, at most a few MB, drains in well under the
+    /// idle time at this pace.)
+    @Test(.timeLimit(.minutes(2)))
+    func slowReaderOfALargeCGetIsNotIdle() async throws {
+        let directory = try TestSupport.temporaryDirectory("writestall")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try await WriteStallTests.startServer(in: directory, instances: 2, rows: 6144)
+        struct Outcome: Sendable {
+            var final: DIMSEStatus?
+            var aborted = false
+            var answered = 0
+            var longest = Duration.zero
+            var error: String?
+        }
+        let peer: RawSocketPeer
+        do {
+            peer = try RawSocketPeer(port: server.port)
+        } catch {
+            await server.shutdown(gracePeriod: .seconds(1), handlerTimeout: .seconds(1))
+            throw error
+        }
+        defer { peer.close() }
+        var small: Int32 = 16384
+        setsockopt(peer.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        // One thread reads at a steady pace and answers, with blocking calls (no hand-off per PDU to be delayed).
+        let outcome: Outcome = await onOwnThread {
+            var outcome = Outcome()
+            do {
+                try peer.write(try ServerFuzzFindingTests.associateRequest())
+                guard peer.readPDUBlocking()?.type == 0x02 else { outcome.error = "no A-ASSOCIATE-AC"; return outcome }
+                try peer.write(try ServerFuzzFindingTests.getRequest())
+                var command: [UInt8] = []
+                var store: CStoreRequest?
+                var started = ContinuousClock.now
+                reading: while let pdu = peer.readPDUBlocking() {
+                    if pdu.type == 0x07 { outcome.aborted = true; break }
+                    guard pdu.type == 0x04 else { continue }
+                    for value in ServerFuzzFindingTests.values(pdu.body) {
+                        if value.isCommand {
+                            command += value.bytes
+                            guard value.isLast else { continue }
+                            let set = try DataSetReader.read(Data(command), transferSyntax: .implicitVRLittleEndian)
+                            command = []
+                            if let request = try? CStoreRequest(commandSet: set) {
+                                store = request
+                                started = ContinuousClock.now
+                            } else if let response = try? CGetResponse(commandSet: set), !response.status.isPending {
+                                outcome.final = response.status
+                                break reading
+                            }
+                        } else if value.isLast, let request = store {
+                            store = nil
+                            outcome.longest = max(outcome.longest, ContinuousClock.now - started)
+                            let reply = CStoreResponse(answering: request, status: .success)
+                            try peer.write(try ServerFuzzFindingTests.bytes(PDataFragmenter(maximumPDULength: 16384)
+                                .pdus(for: reply, presentationContextID: 3)))
+                            outcome.answered += 1
+                        }
+                    }
+                    usleep(2_000)
+                }
+                if outcome.final != nil {
+                    try peer.write(try ServerFuzzFindingTests.bytes([.releaseRequest]))
+                    if peer.readPDUBlocking()?.type != 0x06 { outcome.error = "no A-RELEASE-RP" }
+                }
+            } catch {
+                outcome.error = "\(error)"
+            }
+            return outcome
+        }
+        await server.shutdown(gracePeriod: .seconds(1), handlerTimeout: .seconds(1))
+        #expect(outcome.error == nil, "\(outcome.error ?? "")")
+        #expect(!outcome.aborted, "the association was aborted after \(outcome.answered) sub-operation(s) read")
+        #expect(outcome.final == .success, "final C-GET-RSP \(String(describing: outcome.final)) after \(outcome.answered) sub-operation(s)")
+        #expect(outcome.answered == 2)
+        // Otherwise the test shows nothing: each transfer must outlast the idle time.
+        #expect(outcome.longest > .seconds(2), "a sub-operation took only \(outcome.longest) to read")
+    }
+}
