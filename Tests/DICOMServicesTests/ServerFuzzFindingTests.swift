@@ -161,29 +161,21 @@ import Testing
             try peer.write(try Self.associateRequest())
             #expect(await peer.readPDU()?.type == 0x02, "A-ASSOCIATE-AC expected")
             try peer.write(try Self.getRequest())
-            var command: [UInt8] = []
-            var store: CStoreRequest?
+            var reader = CGetRequestorReader()
             reading: while let pdu = await peer.readPDU() {
                 if pdu.type == 0x07 { aborted = true; break }
                 guard pdu.type == 0x04 else { continue }
-                for value in Self.values(pdu.body) {
-                    if value.isCommand {
-                        command += value.bytes
-                        guard value.isLast else { continue }
-                        let set = try DataSetReader.read(Data(command), transferSyntax: .implicitVRLittleEndian)
-                        command = []
-                        if let request = try? CStoreRequest(commandSet: set) {
-                            store = request
-                        } else if let response = try? CGetResponse(commandSet: set), !response.status.isPending {
-                            final = response.status
-                            break reading
-                        }
-                    } else if value.isLast, let request = store {
-                        store = nil
+                for event in try reader.events(in: pdu.body) {
+                    switch event {
+                    case .storeStarted:
+                        break
+                    case .storeReceived(let request):
                         try await Task.sleep(for: .milliseconds(50))
-                        let reply = CStoreResponse(answering: request, status: .success)
-                        try peer.write(try Self.bytes(PDataFragmenter(maximumPDULength: 16384).pdus(for: reply, presentationContextID: 3)))
+                        try peer.write(try CGetRequestorReader.successResponse(to: request))
                         answered += 1
+                    case .finished(let status):
+                        final = status
+                        break reading
                     }
                 }
             }
@@ -199,5 +191,50 @@ import Testing
         #expect(!aborted, "the C-GET aborted the association after \(answered) answered sub-operation(s)")
         #expect(answered == 2)
         #expect(final == .success, "final C-GET-RSP status \(String(describing: final))")
+    }
+}
+
+/// What a C-GET requestor reads in the P-DATA-TF PDUs the C-GET SCP sends: its C-STORE sub-operations and its final
+/// C-GET-RSP (command sets in Implicit VR Little Endian).
+struct CGetRequestorReader {
+    enum Event {
+        /// A C-STORE-RQ's command set arrived; its data set follows.
+        case storeStarted(CStoreRequest)
+        /// The last fragment of the sub-operation's data set arrived.
+        case storeReceived(CStoreRequest)
+        /// The final (not pending) C-GET-RSP.
+        case finished(DIMSEStatus)
+    }
+
+    private var command: [UInt8] = []
+    private var store: CStoreRequest?
+
+    /// The events of one P-DATA-TF body, in order.
+    mutating func events(in body: [UInt8]) throws -> [Event] {
+        var events: [Event] = []
+        for value in ServerFuzzFindingTests.values(body) {
+            if value.isCommand {
+                command += value.bytes
+                guard value.isLast else { continue }
+                let set = try DataSetReader.read(Data(command), transferSyntax: .implicitVRLittleEndian)
+                command = []
+                if let request = try? CStoreRequest(commandSet: set) {
+                    store = request
+                    events.append(.storeStarted(request))
+                } else if let response = try? CGetResponse(commandSet: set), !response.status.isPending {
+                    events.append(.finished(response.status))
+                }
+            } else if value.isLast, let request = store {
+                store = nil
+                events.append(.storeReceived(request))
+            }
+        }
+        return events
+    }
+
+    /// The bytes of a success C-STORE-RSP to `request` on the storage context (3) of ``ServerFuzzFindingTests/associateRequest()``.
+    static func successResponse(to request: CStoreRequest) throws -> [UInt8] {
+        try ServerFuzzFindingTests.bytes(PDataFragmenter(maximumPDULength: 16384)
+            .pdus(for: CStoreResponse(answering: request, status: .success), presentationContextID: 3))
     }
 }

@@ -47,32 +47,22 @@ import Glibc
                 try peer.write(try ServerFuzzFindingTests.associateRequest())
                 guard peer.readPDUBlocking()?.type == 0x02 else { outcome.error = "no A-ASSOCIATE-AC"; return outcome }
                 try peer.write(try ServerFuzzFindingTests.getRequest())
-                var command: [UInt8] = []
-                var store: CStoreRequest?
+                var reader = CGetRequestorReader()
                 var started = ContinuousClock.now
                 reading: while let pdu = peer.readPDUBlocking() {
                     if pdu.type == 0x07 { outcome.aborted = true; break }
                     guard pdu.type == 0x04 else { continue }
-                    for value in ServerFuzzFindingTests.values(pdu.body) {
-                        if value.isCommand {
-                            command += value.bytes
-                            guard value.isLast else { continue }
-                            let set = try DataSetReader.read(Data(command), transferSyntax: .implicitVRLittleEndian)
-                            command = []
-                            if let request = try? CStoreRequest(commandSet: set) {
-                                store = request
-                                started = ContinuousClock.now
-                            } else if let response = try? CGetResponse(commandSet: set), !response.status.isPending {
-                                outcome.final = response.status
-                                break reading
-                            }
-                        } else if value.isLast, let request = store {
-                            store = nil
+                    for event in try reader.events(in: pdu.body) {
+                        switch event {
+                        case .storeStarted:
+                            started = ContinuousClock.now
+                        case .storeReceived(let request):
                             outcome.longest = max(outcome.longest, ContinuousClock.now - started)
-                            let reply = CStoreResponse(answering: request, status: .success)
-                            try peer.write(try ServerFuzzFindingTests.bytes(PDataFragmenter(maximumPDULength: 16384)
-                                .pdus(for: reply, presentationContextID: 3)))
+                            try peer.write(try CGetRequestorReader.successResponse(to: request))
                             outcome.answered += 1
+                        case .finished(let status):
+                            outcome.final = status
+                            break reading
                         }
                     }
                     usleep(2_000)
