@@ -292,6 +292,8 @@ final class PDUConnection: @unchecked Sendable {
     private let logger: Logger
     /// How long Sta13 waits for the peer to close after an A-ABORT (the ARTIM timer, PS3.8 §9.1.5).
     private let artim: TimeAmount
+    /// When the peer last took a write (server connections, which watch their writes; nil otherwise).
+    private let writeActivity: WriteActivity?
     /// Guards ``machine`` and ``lingers``: the owner receives while a task may send.
     private let stateLock = NSLock()
     private var machine: UpperLayerStateMachine
@@ -336,6 +338,7 @@ final class PDUConnection: @unchecked Sendable {
         self.channel = channel
         let flag = TimeoutFlag()
         timedOut = flag
+        self.writeActivity = writeActivity
         receiveTimer = ReceiveTimer(eventLoop: channel.eventLoop, activity: writeActivity) {
             flag.set()
             channel.close(promise: nil)
@@ -350,6 +353,10 @@ final class PDUConnection: @unchecked Sendable {
         let action = machine.handle(role == .acceptor ? .transportConnectionIndication : .associateRequestPrimitive)
         log(action, event: role == .acceptor ? .transportConnectionIndication : .associateRequestPrimitive)
     }
+
+    /// When the peer last took data this connection wrote: nil before the first write completes, and on connections
+    /// without ``WriteStallHandler`` (clients).
+    var lastWriteCompletion: NIODeadline? { writeActivity?.lastCompletion }
 
     /// The upper-layer state (PS3.8 Table 9-10).
     var state: UpperLayerStateMachine.State { stateLock.withLock { machine.state } }

@@ -16,6 +16,9 @@ final class OperationMailbox: @unchecked Sendable {
 
     var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
 
+    /// Whether the association's loop closed the mailbox (no response can arrive any more).
+    var isClosed: Bool { lock.lock(); defer { lock.unlock() }; return closed }
+
     func cancel() {
         lock.lock(); cancelled = true; lock.unlock()
     }
@@ -422,8 +425,16 @@ struct QueryRetrieveService: Sendable {
             let data = try OutgoingDataSet.encoded(fileAt: instance.path, in: contextSyntax)
             try await connection.send(try fragmenter.pdus(for: store, dataSet: ByteBuffer(bytes: data), presentationContextID: context.id))
         }
-        // The whole idle time: truncated to seconds, an idle timer under a second gave no time at all.
-        guard let response = await mailbox.nextStoreResponse(timeout: .nanoseconds(timeouts.idle.nanoseconds)) else {
+        // The whole idle time (truncated to seconds, an idle timer under a second gave no time at all), counted from
+        // the later of now and the last write the requestor took: the end of a large data set may still be on its
+        // way to a requestor on a slow link.
+        var answer = await mailbox.nextStoreResponse(timeout: .nanoseconds(timeouts.idle.nanoseconds))
+        while answer == nil, !mailbox.isClosed, let taken = connection.lastWriteCompletion {
+            let remaining = taken + timeouts.idle - NIODeadline.now()
+            guard remaining > .zero else { break }
+            answer = await mailbox.nextStoreResponse(timeout: .nanoseconds(remaining.nanoseconds))
+        }
+        guard let response = answer else {
             throw DICOMServiceError(.timeout, "no C-STORE-RSP from the C-GET requestor (none within the idle time, or it "
                                     + "sent another request or A-RELEASE-RQ before answering the sub-operation)")
         }

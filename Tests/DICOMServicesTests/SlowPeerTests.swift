@@ -13,23 +13,21 @@ import Glibc
 /// network suites: their long paced transfers and the sub-second timers of those suites disturb each other on a
 /// 2-core machine.
 @Suite(.serialized) struct SlowPeerTests {
-    /// The other side: a C-GET requestor on a slow link that does read, taking each 25 MB sub-operation in more than the
-    /// idle time (16 KiB PDUs, 2 ms apart: about 3 s). The association's receive timer saw no PDU from it during a
-    /// transfer and closed the connection as idle after 2 s; a write completing is now traffic too, so the C-GET
-    /// completes. (What the sockets buffer after the server's last write, at most a few MB, drains in well under the
-    /// idle time at this pace.)
-    @Test(.timeLimit(.minutes(2)))
-    func slowReaderOfALargeCGetIsNotIdle() async throws {
+    struct Outcome: Sendable {
+        var final: DIMSEStatus?
+        var aborted = false
+        var answered = 0
+        var longest = Duration.zero
+        var error: String?
+    }
+
+    /// A C-GET requestor on a slow link that does read: it C-GETs `instances` CT instances of `rows` × 2048 pixels from a
+    /// server whose idle time is 2 s, reading one 16 KiB PDU every `pause` microseconds, and answers each sub-operation
+    /// as soon as its data set is in.
+    static func getSlowly(instances: Int, rows: Int, pause: UInt32) async throws -> Outcome {
         let directory = try TestSupport.temporaryDirectory("writestall")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let server = try await WriteStallTests.startServer(in: directory, instances: 2, rows: 6144)
-        struct Outcome: Sendable {
-            var final: DIMSEStatus?
-            var aborted = false
-            var answered = 0
-            var longest = Duration.zero
-            var error: String?
-        }
+        let server = try await WriteStallTests.startServer(in: directory, instances: instances, rows: rows)
         let peer: RawSocketPeer
         do {
             peer = try RawSocketPeer(port: server.port)
@@ -65,7 +63,7 @@ import Glibc
                             break reading
                         }
                     }
-                    usleep(2_000)
+                    usleep(pause)
                 }
                 if outcome.final != nil {
                     try peer.write(try ServerFuzzFindingTests.bytes([.releaseRequest]))
@@ -77,11 +75,35 @@ import Glibc
             return outcome
         }
         await server.shutdown(gracePeriod: .seconds(1), handlerTimeout: .seconds(1))
+        return outcome
+    }
+
+    /// The association's receive timer saw no PDU from the requestor during a transfer (each 25 MB sub-operation takes
+    /// about 3 s at one PDU every 2 ms) and closed the connection as idle after 2 s; a write the peer takes is now
+    /// traffic too, so the C-GET completes. (What the sockets buffer after the server's last write, at most a few MB,
+    /// drains in well under the idle time at this pace.)
+    @Test(.timeLimit(.minutes(2)))
+    func slowReaderOfALargeCGetIsNotIdle() async throws {
+        let outcome = try await Self.getSlowly(instances: 2, rows: 6144, pause: 2_000)
         #expect(outcome.error == nil, "\(outcome.error ?? "")")
         #expect(!outcome.aborted, "the association was aborted after \(outcome.answered) sub-operation(s) read")
         #expect(outcome.final == .success, "final C-GET-RSP \(String(describing: outcome.final)) after \(outcome.answered) sub-operation(s)")
         #expect(outcome.answered == 2)
         // Otherwise the test shows nothing: each transfer must outlast the idle time.
         #expect(outcome.longest > .seconds(2), "a sub-operation took only \(outcome.longest) to read")
+    }
+
+    /// Slower still (one PDU every 10 ms, about 1.6 MB/s): the last slice of a data set (the server reads files in
+    /// slices of 4 MiB; 3,071 rows make the last one nearly whole), queued at once, takes the requestor longer than the
+    /// idle time to read. The C-GET's wait for the C-STORE-RSP started when that slice was queued and gave up after the
+    /// idle time, aborting the association; it now counts from the last write taken.
+    @Test(.timeLimit(.minutes(2)))
+    func cGetWaitsWhileTheEndOfADataSetIsStillBeingRead() async throws {
+        let outcome = try await Self.getSlowly(instances: 1, rows: 3071, pause: 10_000)
+        #expect(outcome.error == nil, "\(outcome.error ?? "")")
+        #expect(!outcome.aborted, "the association was aborted after \(outcome.answered) sub-operation(s) read")
+        #expect(outcome.final == .success, "final C-GET-RSP \(String(describing: outcome.final)) after \(outcome.answered) sub-operation(s)")
+        #expect(outcome.answered == 1)
+        #expect(outcome.longest > .seconds(5), "the sub-operation took only \(outcome.longest) to read")
     }
 }
