@@ -48,7 +48,9 @@ final class ClientConnection: @unchecked Sendable {
         self.base = base
         self.artim = artim
         self.logger = logger
-        timer = ReceiveTimer(eventLoop: base.channel.eventLoop) { [weak self] in self?.expire() }
+        // A response is awaited from the end of the request on: a request whose end is still being taken by a peer on
+        // a slow link is not idle (PS3.7's DIMSE timeout is no traffic for that long, as with DCMTK's blocking sends).
+        timer = ReceiveTimer(eventLoop: base.channel.eventLoop, activity: base.writeActivity) { [weak self] in self?.expire() }
     }
 
     /// Set once the acceptor released the association (its A-RELEASE-RQ answered with A-RELEASE-RP).

@@ -106,8 +106,9 @@ final class PDUStreamHandler: ChannelInboundHandler, @unchecked Sendable {
 final class WriteStallHandler: ChannelOutboundHandler, @unchecked Sendable {
     typealias OutboundIn = Any
 
-    let limit: TimeAmount
-    /// When a write last completed, for the connection's receive timer (traffic either way is not idle).
+    /// Nil: writes are only observed for ``activity`` (a client's connection), never closed for stalling.
+    let limit: TimeAmount?
+    /// When a write last completed, for the connection's receive timers (traffic either way is not idle).
     let activity: WriteActivity
     private let logger: Logger
     /// Writes handed on and not yet completed.
@@ -116,7 +117,7 @@ final class WriteStallHandler: ChannelOutboundHandler, @unchecked Sendable {
     private var lastProgress = NIODeadline.now()
     private var checking = false
 
-    init(limit: TimeAmount, activity: WriteActivity = WriteActivity(), logger: Logger) {
+    init(limit: TimeAmount?, activity: WriteActivity = WriteActivity(), logger: Logger) {
         self.limit = limit
         self.activity = activity
         self.logger = logger
@@ -132,17 +133,17 @@ final class WriteStallHandler: ChannelOutboundHandler, @unchecked Sendable {
             if case .success = result { activity.completed(at: lastProgress) }
         }
         context.write(data, promise: observed)
-        if !checking {
+        if !checking, let limit {
             checking = true
-            watch(context.channel, until: lastProgress + limit)
+            watch(context.channel, until: lastProgress + limit, limit: limit)
         }
     }
 
-    private func watch(_ channel: Channel, until deadline: NIODeadline) {
+    private func watch(_ channel: Channel, until deadline: NIODeadline, limit: TimeAmount) {
         channel.eventLoop.scheduleTask(deadline: deadline) { [self] in
             guard pending > 0 else { checking = false; return }
             let due = lastProgress + limit
-            guard NIODeadline.now() >= due else { watch(channel, until: due); return }
+            guard NIODeadline.now() >= due else { watch(channel, until: due, limit: limit); return }
             checking = false
             logger.warning("closing the connection: the peer read nothing for \(Double(limit.nanoseconds) / 1e9) s",
                            metadata: ["dicom.pendingWrites": "\(pending)"])
@@ -292,8 +293,8 @@ final class PDUConnection: @unchecked Sendable {
     private let logger: Logger
     /// How long Sta13 waits for the peer to close after an A-ABORT (the ARTIM timer, PS3.8 §9.1.5).
     private let artim: TimeAmount
-    /// When the peer last took a write (server connections, which watch their writes; nil otherwise).
-    private let writeActivity: WriteActivity?
+    /// When the peer last took a write.
+    let writeActivity: WriteActivity
     /// Guards ``machine`` and ``lingers``: the owner receives while a task may send.
     private let stateLock = NSLock()
     private var machine: UpperLayerStateMachine
@@ -318,10 +319,8 @@ final class PDUConnection: @unchecked Sendable {
                                            value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 64 * 1024, maximum: 1 << 20))
         // Nearest the socket (after TLS), so that it sees the parts PDUWriteHandler writes — each large P-DATA fragment
         // is one — and a slow but reading peer shows progress within a large data set, not only at its end.
-        let activity = writeStallLimit.map { _ in WriteActivity() }
-        if let writeStallLimit, let activity {
-            try sync.addHandler(WriteStallHandler(limit: writeStallLimit, activity: activity, logger: logger))
-        }
+        let activity = WriteActivity()
+        try sync.addHandler(WriteStallHandler(limit: writeStallLimit, activity: activity, logger: logger))
         try sync.addHandler(PDUFrameHandler(maximumPDULength: maximumPDULength, logger: logger))
         try sync.addHandler(PDUWriteHandler())
         let backlog = InboundBacklog()
@@ -333,7 +332,7 @@ final class PDUConnection: @unchecked Sendable {
     }
 
     private init(channel: Channel, stream: AsyncThrowingStream<[PDU], Error>, backlog: InboundBacklog, failure: ConnectionFailure,
-                 handler: PDUStreamHandler, role: UpperLayerStateMachine.Role, artim: TimeAmount, writeActivity: WriteActivity?,
+                 handler: PDUStreamHandler, role: UpperLayerStateMachine.Role, artim: TimeAmount, writeActivity: WriteActivity,
                  logger: Logger) {
         self.channel = channel
         let flag = TimeoutFlag()
@@ -354,9 +353,8 @@ final class PDUConnection: @unchecked Sendable {
         log(action, event: role == .acceptor ? .transportConnectionIndication : .associateRequestPrimitive)
     }
 
-    /// When the peer last took data this connection wrote: nil before the first write completes, and on connections
-    /// without ``WriteStallHandler`` (clients).
-    var lastWriteCompletion: NIODeadline? { writeActivity?.lastCompletion }
+    /// When the peer last took data this connection wrote: nil before the first write completes.
+    var lastWriteCompletion: NIODeadline? { writeActivity.lastCompletion }
 
     /// The upper-layer state (PS3.8 Table 9-10).
     var state: UpperLayerStateMachine.State { stateLock.withLock { machine.state } }

@@ -106,4 +106,61 @@ import Glibc
         #expect(outcome.answered == 1)
         #expect(outcome.longest > .seconds(5), "the sub-operation took only \(outcome.longest) to read")
     }
+
+    /// The requestor's side: our client sends an 8 MB instance (two slices of about 4 MiB) to an acceptor on a slow
+    /// link (it reads 16 KiB every 10 ms) with a DIMSE timeout of 2 s. The wait for the C-STORE-RSP started when the
+    /// last slice of the data set was queued, and timed out while the acceptor was still reading it; it now counts
+    /// from the last write the acceptor took.
+    @Test(.timeLimit(.minutes(2)))
+    func clientWaitsWhileTheEndOfItsDataSetIsStillBeingRead() async throws {
+        let directory = try TestSupport.temporaryDirectory("slowacceptor")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = try WriteStallTests.makeInstances(in: directory, count: 1, rows: 2047)[0].path
+        let acceptor = try FakeAcceptorSocket()
+        defer { acceptor.close() }
+        async let association = DICOMClient.connect(host: "127.0.0.1", port: acceptor.port, callingAE: "SCU", calledAE: "FAKE",
+                                                    presentationContexts: PeerReleaseTests.contexts,
+                                                    timeouts: DICOMTimeouts(connect: .seconds(10), artim: .seconds(10), dimse: .seconds(2)))
+        let peer = try await acceptor.accept()
+        defer { peer.close() }
+        var small: Int32 = 16384
+        setsockopt(peer.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        #expect(await peer.readPDU()?.type == 0x01, "A-ASSOCIATE-RQ first")
+        try peer.write(try PeerReleaseTests.associateAccept())
+        let client = try await association
+        // The acceptor: one thread reads at a steady pace and answers the C-STORE once its data set is in.
+        let reading = Task {
+            await onOwnThread { () -> (read: Duration, error: String?) in
+                let start = ContinuousClock.now
+                var reader = CGetRequestorReader()
+                while let pdu = peer.readPDUBlocking(), pdu.type == 0x04 {
+                    do {
+                        for case .storeReceived(let request) in try reader.events(in: pdu.body) {
+                            let read = ContinuousClock.now - start
+                            try peer.write(try CGetRequestorReader.successResponse(to: request))
+                            return (read, nil)
+                        }
+                    } catch {
+                        return (ContinuousClock.now - start, "\(error)")
+                    }
+                    usleep(UInt32(10_000 * max(1, pdu.body.count / 16384)))
+                }
+                return (ContinuousClock.now - start, "the connection ended before the data set")
+            }
+        }
+        var status: DIMSEStatus?
+        var failure: String?
+        do {
+            status = try await client.store(fileAt: file).status
+        } catch {
+            failure = "\(error)"
+        }
+        let (read, readerError) = await reading.value
+        if status != nil { try? await client.release() } else { await client.abort() }
+        #expect(failure == nil, "the C-STORE failed: \(failure ?? "")")
+        #expect(status == .success)
+        #expect(readerError == nil, "\(readerError ?? "")")
+        // Otherwise the test shows nothing: the transfer must outlast the DIMSE timeout.
+        #expect(read > .seconds(5), "the acceptor read the data set in only \(read)")
+    }
 }

@@ -15,8 +15,19 @@ import Glibc
     /// A server (idle time 2 s) with `instances` CT instances of `rows` × 2048 16-bit pixels in the study of
     /// ``ServerFuzzFindingTests/getRequest()``.
     static func startServer(in directory: String, instances: Int, rows: Int) async throws -> DICOMServer {
+        let entries = try makeInstances(in: directory, count: instances, rows: rows)
+        let handler = InMemoryQueryRetrieve(entries: entries)
+        struct Discard: StorageHandler { func store(_ instance: ReceivedInstance) async -> DIMSEStatus { .success } }
+        return try await DICOMServer.start(port: 0, policy: DICOMServer.defaultArchivePolicy(), storageHandler: Discard(),
+                                           queryHandler: handler, retrieveHandler: handler,
+                                           timeouts: DICOMServerTimeouts(artim: .seconds(2), idle: .seconds(2)),
+                                           temporaryDirectory: directory)
+    }
+
+    /// `count` CT instance files of `rows` × 2048 16-bit pixels (zeroed) in the study of ``ServerFuzzFindingTests/getRequest()``.
+    static func makeInstances(in directory: String, count: Int, rows: Int) throws -> [InMemoryQueryRetrieve.Entry] {
         var entries: [InMemoryQueryRetrieve.Entry] = []
-        for index in 1...instances {
+        for index in 1...count {
             let uid = "1.2.826.0.1.3680043.10.999.72.\(index)"
             var dataSet = try TestSupport.makeInstance(sopInstanceUID: uid, rows: 1, columns: 2048)
             // Zeroed pixels: makeInstance's pattern costs seconds of CPU per 10 MB in a debug build, and loads the
@@ -30,12 +41,7 @@ import Glibc
                                  sopInstanceUID: uid, path: path))
         }
         #expect((try FileManager.default.attributesOfItem(atPath: entries[0].path)[.size] as? Int ?? 0) > rows * 4096)
-        let handler = InMemoryQueryRetrieve(entries: entries)
-        struct Discard: StorageHandler { func store(_ instance: ReceivedInstance) async -> DIMSEStatus { .success } }
-        return try await DICOMServer.start(port: 0, policy: DICOMServer.defaultArchivePolicy(), storageHandler: Discard(),
-                                           queryHandler: handler, retrieveHandler: handler,
-                                           timeouts: DICOMServerTimeouts(artim: .seconds(2), idle: .seconds(2)),
-                                           temporaryDirectory: directory)
+        return entries
     }
 
     /// A C-GET of three 8 MB instances (more than the socket buffers of both ends hold) with a C-ECHO-RQ queued behind
