@@ -102,7 +102,8 @@ final class PDUStreamHandler: ChannelInboundHandler, @unchecked Sendable {
 /// Writes pass through unchanged; the handler counts those not yet written and notes when one completes. It sits next
 /// to the socket, where a large data set is many writes (one per P-DATA fragment of the peer's maximum PDU length), so
 /// a peer on a slow link that does read keeps showing progress. One timer at a time checks, while writes are pending,
-/// that one completed within ``limit``. Event loop only.
+/// that one completed within ``limit``. Every connection has one: it also records in ``activity`` when the peer last took
+/// a write, which the receive timers count as traffic; a client's has no limit and only records. Event loop only.
 final class WriteStallHandler: ChannelOutboundHandler, @unchecked Sendable {
     typealias OutboundIn = Any
 
