@@ -48,8 +48,8 @@ final class ClientConnection: @unchecked Sendable {
         self.base = base
         self.artim = artim
         self.logger = logger
-        // A response is awaited from the end of the request on: a request whose end is still being taken by a peer on
-        // a slow link is not idle (PS3.7's DIMSE timeout is no traffic for that long, as with DCMTK's blocking sends).
+        // A request whose end a peer on a slow link is still taking is not waiting for its response yet: the DIMSE
+        // timeout counts from the last write taken, as it does with DCMTK's blocking sends.
         timer = ReceiveTimer(eventLoop: base.channel.eventLoop, activity: base.writeActivity) { [weak self] in self?.expire() }
     }
 

@@ -294,7 +294,7 @@ final class PDUConnection: @unchecked Sendable {
     private let logger: Logger
     /// How long Sta13 waits for the peer to close after an A-ABORT (the ARTIM timer, PS3.8 §9.1.5).
     private let artim: TimeAmount
-    /// When the peer last took a write.
+    /// When the peer last took data this connection wrote (for timers that count that as traffic).
     let writeActivity: WriteActivity
     /// Guards ``machine`` and ``lingers``: the owner receives while a task may send.
     private let stateLock = NSLock()
@@ -353,9 +353,6 @@ final class PDUConnection: @unchecked Sendable {
         let action = machine.handle(role == .acceptor ? .transportConnectionIndication : .associateRequestPrimitive)
         log(action, event: role == .acceptor ? .transportConnectionIndication : .associateRequestPrimitive)
     }
-
-    /// When the peer last took data this connection wrote: nil before the first write completes.
-    var lastWriteCompletion: NIODeadline? { writeActivity.lastCompletion }
 
     /// The upper-layer state (PS3.8 Table 9-10).
     var state: UpperLayerStateMachine.State { stateLock.withLock { machine.state } }

@@ -429,7 +429,7 @@ struct QueryRetrieveService: Sendable {
         // the later of now and the last write the requestor took: the end of a large data set may still be on its
         // way to a requestor on a slow link.
         var answer = await mailbox.nextStoreResponse(timeout: .nanoseconds(timeouts.idle.nanoseconds))
-        while answer == nil, !mailbox.isClosed, let taken = connection.lastWriteCompletion {
+        while answer == nil, !mailbox.isClosed, let taken = connection.writeActivity.lastCompletion {
             let remaining = taken + timeouts.idle - NIODeadline.now()
             guard remaining > .zero else { break }
             answer = await mailbox.nextStoreResponse(timeout: .nanoseconds(remaining.nanoseconds))
