@@ -136,7 +136,7 @@ let package = Package(
             "DICOMCore", "DICOMIO", "DICOMJSON", "DICOMNetwork", "DICOMServices", "DICOMArchive", "dcmstore",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
-        .testTarget(name: "ToolTests", dependencies: ["DICOMCore", "DICOMIO", "DICOMJSON", "dcmdump"]),
+        .testTarget(name: "ToolTests", dependencies: ["DICOMCore", "DICOMIO", "DICOMJSON", "DICOMToolSupport", "dcmdump"]),
         .testTarget(name: "DICOMCodecsTests", dependencies: ["DICOMCore", "DICOMIO", "DICOMCodecs", "dcmconv", "dcmrender"]),
         .testTarget(name: "DICOMWorklistTests", dependencies: [
             "DICOMCore", "DICOMIO", "DICOMJSON", "DICOMNetwork", "DICOMServices", "DICOMArchive", "DICOMWorklist",

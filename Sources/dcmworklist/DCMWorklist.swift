@@ -67,13 +67,39 @@ extension Patient {
     }
 }
 
+extension Patient {
+    static let tableHeader = ["PATIENT ID", "ISSUER", "NAME", "BIRTH DATE", "SEX", "ID"]
+
+    /// The patient as a row of ``tableHeader``.
+    var tableRow: [String] {
+        [patientID, issuer ?? "", name, birthDate ?? "", sex ?? "", isLocalID ? "local" : "national"]
+    }
+
+    /// Patients as an aligned table with a header row.
+    static func table(_ patients: [Patient]) -> String {
+        TextTable.render(header: tableHeader, rows: patients.map(\.tableRow))
+    }
+}
+
 extension OrderEntry {
-    var line: String {
+    static let tableHeader = ["ACCESSION", "STATUS", "SCHEDULED", "MODALITY", "STATION", "PATIENT ID", "NAME", "IMAGES"]
+
+    /// The order as a row of ``tableHeader``; IMAGES is instances/series received, empty before any.
+    var tableRow: [String] {
         let o = order
-        let time = "\(o.scheduledDate.prefix(4))-\(o.scheduledDate.dropFirst(4).prefix(2))-\(o.scheduledDate.suffix(2)) \(o.scheduledTime.prefix(2)):\(o.scheduledTime.dropFirst(2).prefix(2))"
-        var parts = [o.accessionNumber, o.status.rawValue, time, o.modality, o.stationAETitle, patient.patientID, patient.name]
-        if let count = o.instanceCount { parts.append("\(count) instances in \(o.seriesCount ?? 0) series") }
-        return parts.joined(separator: "  ")
+        return [o.accessionNumber, o.status.rawValue, scheduled, o.modality, o.stationAETitle, patient.patientID, patient.name,
+                o.instanceCount.map { "\($0)/\(o.seriesCount ?? 0)" } ?? ""]
+    }
+
+    /// Orders as an aligned table with a header row.
+    static func table(_ entries: [OrderEntry]) -> String {
+        TextTable.render(header: tableHeader, rows: entries.map(\.tableRow))
+    }
+
+    /// The scheduled date and time as `YYYY-MM-DD HH:MM`.
+    var scheduled: String {
+        let o = order
+        return "\(o.scheduledDate.prefix(4))-\(o.scheduledDate.dropFirst(4).prefix(2))-\(o.scheduledDate.suffix(2)) \(o.scheduledTime.prefix(2)):\(o.scheduledTime.dropFirst(2).prefix(2))"
     }
 
     var details: String {

@@ -152,7 +152,7 @@ struct List: AsyncParsableCommand {
             filter.toDate = try to.map { try day($0, "--to") }
             if let date { filter.fromDate = try day(date, "--date"); filter.toDate = filter.fromDate }
             let entries = try options.store().orders(matching: filter)
-            if options.json { try printJSON(entries) } else { for entry in entries { print(entry.line) } }
+            if options.json { try printJSON(entries) } else { print(OrderEntry.table(entries), terminator: "") }
         }
     }
 }

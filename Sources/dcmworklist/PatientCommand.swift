@@ -45,7 +45,7 @@ struct FindPatient: AsyncParsableCommand {
     func run() async throws {
         try await perform {
             let patients = try options.store().findPatients(query)
-            if options.json { try printJSON(patients) } else { for patient in patients { print(patient.line) } }
+            if options.json { try printJSON(patients) } else { print(Patient.table(patients), terminator: "") }
         }
     }
 }
@@ -66,7 +66,7 @@ struct ShowPatient: AsyncParsableCommand {
                 try printJSON(Output(patient: patient, orders: orders.map(\.order)))
             } else {
                 print(patient.line)
-                for entry in orders { print("  " + entry.line) }
+                if !orders.isEmpty { print(""); print(OrderEntry.table(orders), terminator: "") }
             }
         }
     }
