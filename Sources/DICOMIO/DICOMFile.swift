@@ -54,6 +54,20 @@ public struct DICOMFile: Sendable {
         }
     }
 
+    /// Reads the metadata of a file — everything before the pixel data, as ``init(contentsOf:options:)`` with
+    /// ``ReadOptions/metadataOnly`` does — from its first bytes, when they are enough: the parse must reach the pixel
+    /// data within them (and the data set must not be deflated). The result is then the same as from the whole file.
+    /// Nil when they are not enough, including when the bytes end inside an element (read the file then). When
+    /// `isWholeFile`, `prefix` is the whole file and errors are thrown as the file reader throws them.
+    public static func metadata(fromPrefix prefix: Data, isWholeFile: Bool, options: ReadOptions = .metadataOnly) throws -> DICOMFile? {
+        var options = options
+        options.stopBeforePixelData = true
+        var stoppedAtPixelData = false
+        if isWholeFile { return try DICOMFile(data: prefix, options: options, stoppedAtPixelData: &stoppedAtPixelData) }
+        guard let file = try? DICOMFile(data: prefix, options: options, stoppedAtPixelData: &stoppedAtPixelData) else { return nil }
+        return stoppedAtPixelData && !file.transferSyntax.isDeflated ? file : nil
+    }
+
     /// Reads a file already in memory.
     public init(data: Data, options: ReadOptions = ReadOptions()) throws {
         var stoppedAtPixelData = false

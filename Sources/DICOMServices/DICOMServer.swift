@@ -472,7 +472,7 @@ struct AssociationService: Sendable {
         let instance = ReceivedInstance(request: incoming.request, transferSyntaxUID: context.transferSyntax,
                                         filePath: incoming.path, dataSetOffset: incoming.dataSetOffset, byteCount: incoming.byteCount,
                                         callingAETitle: negotiated.request.callingAETitle, calledAETitle: negotiated.request.calledAETitle,
-                                        sha256: incoming.sha256())
+                                        sha256: incoming.sha256(), leadingBytes: incoming.leadingBytes)
         let (status, comment) = await handler.storeExplained(instance)
         logger.info("C-STORE", metadata: ["dicom.sopInstance": "\(instance.sopInstanceUID)", "dicom.bytes": "\(instance.byteCount)",
                                           "dicom.status": "\(status)"])

@@ -24,6 +24,16 @@ final class IncomingDataSet {
     /// Why the data set could not be written.
     private(set) var writeError: Error?
     private var descriptor: Int32
+    /// The `O_DIRECT` writer of the file, for a handler that makes files durable (nil: buffered writes).
+    private var direct: DirectFileWriter?
+    /// The first bytes of the file (at most ``ReceivedInstance/leadingByteLimit``), kept when it is written directly:
+    /// the page cache then holds none of them.
+    private(set) var leading = Data()
+    /// The leading bytes for the handler when the file was written directly and nothing failed, else nil.
+    var leadingBytes: Data? { writesDirectlyToDisk && writeError == nil ? leading : nil }
+    private var writesDirectlyToDisk = false
+    /// Whether files a handler makes durable are written with `O_DIRECT` (``DirectFileWriter``).
+    static let writesDirectly = directIOFlag != nil && getenv("DICOM_BUFFERED_WRITES") == nil
     /// The SHA-256 of every byte written so far (header included), so a handler need not read the file back; nil when
     /// the handler does not use it.
     private let hasher: ConcurrentHasher?
@@ -45,7 +55,7 @@ final class IncomingDataSet {
          hashing: Bool = false, startingWriteback: Bool = false) {
         self.request = request
         hasher = hashing ? ConcurrentHasher() : nil
-        startsWriteback = startingWriteback && syncFileRange != nil
+        startsWriteback = startingWriteback && syncFileRange != nil && !Self.writesDirectly
         self.contextID = contextID
         // A new UID: 128 random bits from getrandom (Foundation's UUID() opens and reads /dev/urandom each time).
         path = (directory as NSString).appendingPathComponent("dicom-incoming-\(UID.make()).part")
@@ -59,7 +69,19 @@ final class IncomingDataSet {
             }
         }
         dataSetOffset = header.count
-        descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
+        descriptor = -1
+        if startingWriteback && Self.writesDirectly, let directIOFlag {
+            descriptor = open(path, flags | directIOFlag, 0o644)
+            if descriptor >= 0 {
+                direct = DirectFileWriter(descriptor: descriptor)
+                writesDirectlyToDisk = true
+            } else if errno == EINVAL {
+                // No direct I/O on this file system; the failed open may have created the file.
+                unlink(path)
+            }
+        }
+        if descriptor < 0 { descriptor = open(path, flags, 0o644) }
         if descriptor < 0 {
             writeError = writeError ?? DICOMError(.io, "cannot create temporary file \(path): \(String(cString: strerror(errno)))")
             return
@@ -78,6 +100,14 @@ final class IncomingDataSet {
 
     private func write(_ bytes: UnsafeRawBufferPointer) {
         guard writeError == nil, descriptor >= 0, let base = bytes.baseAddress else { return }
+        if let direct {
+            if leading.count < ReceivedInstance.leadingByteLimit {
+                leading.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes.prefix(ReceivedInstance.leadingByteLimit - leading.count)))
+            }
+            let failed = direct.append(bytes)
+            if failed != 0 { writeError = DICOMError(.io, "cannot write temporary file \(path): \(String(cString: strerror(failed)))") }
+            return
+        }
         var offset = 0
         while offset < bytes.count {
             let n = Glibc.write(descriptor, base + offset, bytes.count - offset)
@@ -100,6 +130,15 @@ final class IncomingDataSet {
     /// Ends writing. No fsync here: the handler makes the file (or its copy) durable, as ``DirectoryStorageHandler`` does.
     func close() throws {
         guard descriptor >= 0 else { return }
+        if let direct {
+            let failed = direct.finish()
+            self.direct = nil
+            let result = Glibc.close(descriptor)
+            descriptor = -1
+            if failed != 0 { throw DICOMError(.io, "cannot write temporary file \(path): \(String(cString: strerror(failed)))") }
+            if result != 0 { throw DICOMError(.io, "cannot close temporary file \(path): \(String(cString: strerror(errno)))") }
+            return
+        }
         if startsWriteback && written > writebackStarted, let start = syncFileRange {
             // The tail: its writeback starts now rather than in the handler's fsync, after the hand-over to the handler.
             _ = start(descriptor, Int64(writebackStarted), Int64(written - writebackStarted), 2)

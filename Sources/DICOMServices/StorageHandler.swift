@@ -29,10 +29,17 @@ public struct ReceivedInstance: Sendable {
     /// The SHA-256 of the whole file at ``filePath`` (lowercase hexadecimal), computed while it was written when the
     /// handler asked for it (``StorageHandler/usesSHA256``); nil otherwise.
     public var sha256: String?
+    /// The first bytes of the file at ``filePath`` (at most ``leadingByteLimit``), kept in memory as they were written
+    /// when the file was written past the page cache (``StorageHandler/makesFilesDurable``), so that a handler can
+    /// read the metadata without reading the file back from disk; nil otherwise.
+    public var leadingBytes: Data?
+    /// The most bytes ``leadingBytes`` holds.
+    public static let leadingByteLimit = 64 * 1024
 
     public init(request: CStoreRequest, transferSyntaxUID: String, filePath: String, dataSetOffset: Int = 0, byteCount: Int,
-                callingAETitle: AETitle, calledAETitle: AETitle, sha256: String? = nil) {
+                callingAETitle: AETitle, calledAETitle: AETitle, sha256: String? = nil, leadingBytes: Data? = nil) {
         self.sha256 = sha256
+        self.leadingBytes = leadingBytes
         self.request = request
         self.transferSyntaxUID = transferSyntaxUID
         self.filePath = filePath

@@ -12,17 +12,29 @@ import Testing
     /// Records the hash it was given and the SHA-256 of the file it was given.
     final class Recorder: StorageHandler, @unchecked Sendable {
         let usesSHA256: Bool
+        let makesFilesDurable: Bool
         private let lock = NSLock()
         private var seen: [(given: String?, actual: String)] = []
+        /// Per instance: whether the leading bytes it was given are the start of its file (nil: none given).
+        private var leading: [Bool?] = []
 
-        init(usesSHA256: Bool) { self.usesSHA256 = usesSHA256 }
+        init(usesSHA256: Bool, makesFilesDurable: Bool = false) {
+            self.usesSHA256 = usesSHA256
+            self.makesFilesDurable = makesFilesDurable
+        }
 
         func store(_ instance: ReceivedInstance) async -> DIMSEStatus {
             guard let bytes = FileManager.default.contents(atPath: instance.filePath) else { return .outOfResources }
             let actual = lowercaseHex(SHA256.hash(data: bytes))
-            lock.withLock { seen.append((instance.sha256, actual)) }
+            let prefix = instance.leadingBytes.map { !$0.isEmpty && bytes.prefix($0.count) == $0 }
+            lock.withLock {
+                seen.append((instance.sha256, actual))
+                leading.append(prefix)
+            }
             return .success
         }
+
+        var leadingBytesMatched: [Bool?] { lock.withLock { leading } }
 
         var records: [(given: String?, actual: String)] { lock.withLock { seen } }
     }
@@ -53,6 +65,16 @@ import Testing
         try await send(to: handler, name: "hash-on")
         #expect(handler.records.count == 3)
         for record in handler.records { #expect(record.given == record.actual) }
+    }
+
+    /// A handler that fsyncs its files gets them written past the page cache, with their first bytes in memory.
+    @Test func aDurableHandlerGetsTheSameHashAndTheLeadingBytesOfItsFile() async throws {
+        try #require(IncomingDataSet.writesDirectly, "direct writes are switched off (DICOM_BUFFERED_WRITES) or unknown here")
+        let handler = Recorder(usesSHA256: true, makesFilesDurable: true)
+        try await send(to: handler, name: "hash-durable")
+        #expect(handler.records.count == 3)
+        for record in handler.records { #expect(record.given == record.actual) }
+        #expect(handler.leadingBytesMatched == [true, true, true])
     }
 
     @Test func otherHandlersGetNoHash() async throws {

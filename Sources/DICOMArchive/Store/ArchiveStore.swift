@@ -138,7 +138,8 @@ public final class ArchiveStore: Sendable {
     /// Stores an instance received by C-STORE. A received Part 10 file on the archive's file system is hashed, checked
     /// and renamed into place (the data is written once); otherwise it is copied into the archive first.
     public func store(_ instance: ReceivedInstance, receivedAt: Date = Date()) async -> StoreResult {
-        let source: Source = instance.dataSetOffset > 0 ? .part10File(instance.filePath, sha256: instance.sha256) : .dataSet(instance.filePath)
+        let source: Source = instance.dataSetOffset > 0
+            ? .part10File(instance.filePath, sha256: instance.sha256, leadingBytes: instance.leadingBytes) : .dataSet(instance.filePath)
         return await store(source, transferSyntaxUID: instance.transferSyntaxUID, sopClassUID: instance.sopClassUID,
                            sopInstanceUID: instance.sopInstanceUID, callingAETitle: instance.callingAETitle.value,
                            receivedAt: receivedAt)
@@ -156,9 +157,9 @@ public final class ArchiveStore: Sendable {
     private enum Source {
         /// A bare data set, to be written behind new File Meta Information (the file is only read).
         case dataSet(String)
-        /// A complete Part 10 file whose File Meta Information matches the request, and its SHA-256 when known; moved
-        /// into the archive when it is on the archive's file system.
-        case part10File(String, sha256: String?)
+        /// A complete Part 10 file whose File Meta Information matches the request, its SHA-256 when known, and its
+        /// first bytes when kept in memory; moved into the archive when it is on the archive's file system.
+        case part10File(String, sha256: String?, leadingBytes: Data?)
     }
 
     private func store(_ source: Source, transferSyntaxUID: String, sopClassUID: String, sopInstanceUID: String,
@@ -185,6 +186,7 @@ public final class ArchiveStore: Sendable {
         var header = Data()
         var adopt = false
         var knownSHA256: String?
+        var knownLeadingBytes: Data?
         switch source {
         case .dataSet:
             // A non-deflated stand-in with the same UID, as the data set bytes that follow are already encoded.
@@ -198,11 +200,12 @@ public final class ArchiveStore: Sendable {
             } catch {
                 return StoreResult(status: .cannotUnderstand, outcome: .failed, comment: "cannot encode File Meta Information: \(error)")
             }
-        case .part10File(let path, let sha256):
+        case .part10File(let path, let sha256, let leadingBytes):
             if FileSystem.sameFileSystem(path, layout.temporaryDirectory) {
                 temporary = path
                 adopt = true
                 knownSHA256 = sha256
+                knownLeadingBytes = leadingBytes
             }
         }
         if !adopt { temporary = layout.temporaryFileName() }
@@ -216,8 +219,8 @@ public final class ArchiveStore: Sendable {
         let written: (size: Int, sha256: String, dataSet: DataSet)
         do {
             let fault = configuration.writeFault
-            let input: String = switch source { case .dataSet(let path), .part10File(let path, _): path }
-            written = try await runBlocking { [temporary, header, adopt, knownSHA256] in
+            let input: String = switch source { case .dataSet(let path), .part10File(let path, _, _): path }
+            written = try await runBlocking { [temporary, header, adopt, knownSHA256, knownLeadingBytes] in
                 let (size, sha256) = if adopt, let knownSHA256, let size = FileSystem.fileSize(temporary) {
                     (size, knownSHA256)
                 } else if adopt {
@@ -227,7 +230,14 @@ public final class ArchiveStore: Sendable {
                 }
                 let dataSet: DataSet
                 do {
-                    dataSet = try DICOMFile(contentsOf: temporary, options: .metadataOnly).dataSet
+                    // From the bytes kept in memory when they hold all the metadata (the file was written past the
+                    // page cache: reading it back would go to the disk); else from the file.
+                    if let knownLeadingBytes,
+                       let file = (try? DICOMFile.metadata(fromPrefix: knownLeadingBytes, isWholeFile: knownLeadingBytes.count == size)) ?? nil {
+                        dataSet = file.dataSet
+                    } else {
+                        dataSet = try DICOMFile(contentsOf: temporary, options: .metadataOnly).dataSet
+                    }
                 } catch {
                     throw UnreadableDataSet(message: "\(error)")
                 }

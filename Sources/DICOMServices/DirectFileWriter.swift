@@ -1,0 +1,162 @@
+import Dispatch
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes a new file with `O_DIRECT`: the bytes given are gathered into page-aligned chunks, and each full chunk is
+/// written from memory straight to the device on a queue of the writer's own while the caller gathers the next one.
+///
+/// Used for received data sets that the storage handler fsyncs anyway (``StorageHandler/makesFilesDurable``): the data
+/// never enters the page cache, so it is not copied there and then written back, and the handler's fsync has only
+/// the file's metadata and the device's cache to flush. On the 2-core VM the archive is measured on, filling new
+/// page-cache pages cost about 1.6 ms of CPU per 0.5 MB written, against 0.15 ms for the same bytes with `O_DIRECT`.
+///
+/// At most ``maximumChunksInFlight`` chunks wait for the device per file: a sender faster than the disk is held back
+/// (``append(_:)`` waits) instead of being buffered in memory.
+final class DirectFileWriter: @unchecked Sendable {
+    /// Bytes per write, a multiple of ``alignment``.
+    static let chunkSize = 256 * 1024
+    /// Buffer address, file offset and length alignment for `O_DIRECT` (the largest logical block size in use).
+    static let alignment = 4096
+    static let maximumChunksInFlight = 4
+
+    let descriptor: Int32
+    private var chunk: UnsafeMutableRawPointer
+    private var filled = 0
+    /// The file offset of the chunk being filled.
+    private var chunkStart = 0
+    /// Bytes handed over so far (the file's length once finished).
+    private(set) var length = 0
+    private let queue = DispatchQueue(label: "dicom.incoming.direct-write")
+    private let group = DispatchGroup()
+    private let slots = DispatchSemaphore(value: maximumChunksInFlight)
+    private let lock = NSLock()
+    /// The first write failure (an errno), set on the writer's queue.
+    private var failureCode: Int32 = 0
+    private var finished = false
+
+    /// A writer to `descriptor`, a new empty file opened with `O_DIRECT` (the caller keeps and closes it).
+    init(descriptor: Int32) {
+        self.descriptor = descriptor
+        chunk = AlignedChunkPool.shared.take()
+    }
+
+    deinit {
+        if !finished { group.wait() }
+        AlignedChunkPool.shared.give(chunk)
+    }
+
+    /// The errno of the first write that failed, or 0.
+    var failure: Int32 { lock.withLock { failureCode } }
+
+    /// Appends `bytes`; full chunks are written in the background. Returns the errno of a failed earlier write (the
+    /// bytes are then dropped), else 0.
+    func append(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        let failed = failure
+        guard failed == 0, let base = bytes.baseAddress else { return failed }
+        var offset = 0
+        while offset < bytes.count {
+            let n = min(Self.chunkSize - filled, bytes.count - offset)
+            (chunk + filled).copyMemory(from: base + offset, byteCount: n)
+            filled += n
+            offset += n
+            if filled == Self.chunkSize { submit(Self.chunkSize) }
+        }
+        length += bytes.count
+        return 0
+    }
+
+    /// Writes what is left (its last block padded with zeros, then the file truncated to its length), waits for every
+    /// write and returns the errno of the first failure, or 0.
+    func finish() -> Int32 {
+        guard !finished else { return failure }
+        if filled > 0 {
+            let padded = (filled + Self.alignment - 1) / Self.alignment * Self.alignment
+            (chunk + filled).initializeMemory(as: UInt8.self, repeating: 0, count: padded - filled)
+            submit(padded)
+        }
+        group.wait()
+        finished = true
+        let failed = failure
+        guard failed == 0 else { return failed }
+        if ftruncate(descriptor, off_t(length)) != 0 { return errno }
+        return 0
+    }
+
+    /// Hands the current chunk's first `count` bytes to the writer's queue and takes a fresh chunk.
+    private func submit(_ count: Int) {
+        slots.wait()
+        let buffer = Chunk(base: chunk), fileOffset = off_t(chunkStart)
+        chunkStart += filled
+        chunk = AlignedChunkPool.shared.take()
+        filled = 0
+        group.enter()
+        queue.async { [self] in
+            defer {
+                AlignedChunkPool.shared.give(buffer.base)
+                slots.signal()
+                group.leave()
+            }
+            guard failure == 0 else { return }
+            var written = 0
+            while written < count {
+                let n = pwrite(descriptor, buffer.base + written, count - written, fileOffset + off_t(written))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    let code = errno
+                    lock.withLock { if failureCode == 0 { failureCode = code } }
+                    return
+                }
+                if n == 0 {
+                    lock.withLock { if failureCode == 0 { failureCode = ENOSPC } }
+                    return
+                }
+                written += n
+            }
+        }
+    }
+}
+
+/// A chunk handed to the writer's queue (owned by the queue until written).
+private struct Chunk: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+}
+
+/// `O_DIRECT` for open(2): Glibc's module map leaves it out (it needs _GNU_SOURCE), and its value depends on the
+/// architecture. Nil where it is not known here.
+let directIOFlag: Int32? = {
+    #if os(Linux) && arch(x86_64)
+    return 0o40000
+    #elseif os(Linux) && arch(arm64)
+    return 0o200000
+    #else
+    return nil
+    #endif
+}()
+
+/// Page-aligned buffers of ``DirectFileWriter/chunkSize`` bytes, kept for reuse: a buffer already touched costs no
+/// page faults when it is filled again.
+final class AlignedChunkPool: @unchecked Sendable {
+    static let shared = AlignedChunkPool(limit: 64)
+
+    private let lock = NSLock()
+    private var free: [UnsafeMutableRawPointer] = []
+    private let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func take() -> UnsafeMutableRawPointer {
+        if let reused = lock.withLock({ free.popLast() }) { return reused }
+        return UnsafeMutableRawPointer.allocate(byteCount: DirectFileWriter.chunkSize, alignment: DirectFileWriter.alignment)
+    }
+
+    func give(_ buffer: UnsafeMutableRawPointer) {
+        let kept = lock.withLock { () -> Bool in
+            guard free.count < limit else { return false }
+            free.append(buffer)
+            return true
+        }
+        if !kept { buffer.deallocate() }
+    }
+}

@@ -1,0 +1,116 @@
+import Crypto
+import DICOMCore
+import DICOMIO
+import DICOMNetwork
+@testable import DICOMServices
+import Foundation
+import NIOCore
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Received data sets for handlers that make files durable are written with `O_DIRECT` (``DirectFileWriter``): the
+/// file must hold exactly the bytes received, and the handler gets the first bytes in memory to read the metadata from.
+@Suite struct DirectWriteTests {
+    /// A new file opened with `O_DIRECT` in `directory`.
+    static func openDirect(_ path: String) throws -> Int32 {
+        let flag = try #require(directIOFlag, "no O_DIRECT value for this platform")
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | flag, 0o644)
+        try #require(descriptor >= 0, "open with O_DIRECT failed: \(String(cString: strerror(errno)))")
+        return descriptor
+    }
+
+    @Test func theFileHoldsExactlyTheBytesGivenWhateverTheirLengthAndFragments() throws {
+        let directory = try TestSupport.temporaryDirectory("direct-writer")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let chunk = DirectFileWriter.chunkSize, block = DirectFileWriter.alignment
+        var generator = SystemRandomNumberGenerator()
+        for length in [0, 1, block - 1, block, block + 1, chunk - 1, chunk, chunk + 1, 3 * chunk + 123, 9 * chunk + block] {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let path = directory + "/file-\(length)"
+            let descriptor = try Self.openDirect(path)
+            let writer = DirectFileWriter(descriptor: descriptor)
+            var offset = 0
+            while offset < length {
+                // Fragments of every size, as PDVs come: from 1 byte to more than a chunk.
+                let n = min(length - offset, Int.random(in: 1...(chunk + 7000), using: &generator))
+                #expect(bytes[offset..<(offset + n)].withUnsafeBytes { writer.append($0) } == 0)
+                offset += n
+            }
+            #expect(writer.finish() == 0)
+            #expect(writer.length == length)
+            close(descriptor)
+            let written = try #require(FileManager.default.contents(atPath: path))
+            #expect(written.count == length, "length \(length)")
+            #expect(written == Data(bytes), "length \(length)")
+        }
+    }
+
+    @Test func aFailedWriteIsReportedNotLost() throws {
+        let directory = try TestSupport.temporaryDirectory("direct-writer-fail")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A read-only descriptor: every write fails with EBADF, which the writer must report from finish().
+        let path = directory + "/read-only"
+        close(try Self.openDirect(path))
+        let flag = try #require(directIOFlag)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | flag)
+        try #require(descriptor >= 0)
+        defer { close(descriptor) }
+        let writer = DirectFileWriter(descriptor: descriptor)
+        let bytes = [UInt8](repeating: 7, count: 2 * DirectFileWriter.chunkSize + 10)
+        _ = bytes.withUnsafeBytes { writer.append($0) }
+        #expect(writer.finish() == EBADF)
+        // Later bytes are refused with the same error.
+        #expect([UInt8(1)].withUnsafeBytes { writer.append($0) } == EBADF)
+    }
+
+    @Test func anIncomingDataSetForADurableHandlerKeepsItsLeadingBytesAndHashesWhatItWrote() throws {
+        let directory = try TestSupport.temporaryDirectory("direct-incoming")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try #require(IncomingDataSet.writesDirectly, "direct writes are switched off (DICOM_BUFFERED_WRITES) or unknown here")
+        let dataSet = try TestSupport.makeInstance(sopInstanceUID: "1.2.3.99.1", rows: 300, columns: 300)
+        let encoded = try DataSetWriter.encode(dataSet, transferSyntax: .explicitVRLittleEndian)
+        let request = CStoreRequest(messageID: 1, affectedSOPClassUID: TestSupport.ctImageStorage, affectedSOPInstanceUID: "1.2.3.99.1")
+        let incoming = IncomingDataSet(request: request, contextID: 1, directory: directory,
+                                       transferSyntaxUID: TransferSyntax.explicitVRLittleEndian.uid, sourceAETitle: "SCU",
+                                       hashing: true, startingWriteback: true)
+        var offset = 0
+        while offset < encoded.count {
+            let n = min(encoded.count - offset, 16_372)
+            incoming.append(ByteBuffer(bytes: encoded[offset..<(offset + n)]))
+            offset += n
+        }
+        try incoming.close()
+        defer { incoming.discard() }
+        let file = try #require(FileManager.default.contents(atPath: incoming.path))
+        #expect(file.count == incoming.dataSetOffset + encoded.count)
+        #expect(file.suffix(encoded.count) == Data(encoded))
+        #expect(incoming.sha256() == lowercaseHex(SHA256.hash(data: file)))
+        let leading = try #require(incoming.leadingBytes)
+        #expect(leading.count == ReceivedInstance.leadingByteLimit)
+        #expect(leading == file.prefix(ReceivedInstance.leadingByteLimit))
+        // The metadata read from the leading bytes is the metadata read from the file.
+        let fromPrefix = try #require(try DICOMFile.metadata(fromPrefix: leading, isWholeFile: false))
+        let fromFile = try DICOMFile(contentsOf: incoming.path, options: .metadataOnly)
+        #expect(fromPrefix.dataSet == fromFile.dataSet)
+        #expect(fromPrefix.dataSet.string(.sopInstanceUID) == "1.2.3.99.1")
+    }
+
+    @Test func aPrefixThatEndsBeforeThePixelDataIsNotEnough() throws {
+        let dataSet = try TestSupport.makeInstance(sopInstanceUID: "1.2.3.99.2", rows: 64, columns: 64)
+        let file = try DICOMFile(dataSet: dataSet, transferSyntax: .explicitVRLittleEndian).encoded()
+        let pixelDataTag = Data([0xE0, 0x7F, 0x10, 0x00])
+        let pixelData = try #require(file.range(of: pixelDataTag)).lowerBound - file.startIndex
+        // Cut inside the File Meta Information, inside the data set, just before the pixel data: not enough.
+        for length in [100, 400, pixelData - 1] {
+            #expect(try DICOMFile.metadata(fromPrefix: file.prefix(length), isWholeFile: false) == nil, "prefix of \(length) bytes")
+        }
+        // Past the pixel data's header: everything before it is there, and reads as from the whole file.
+        let enough = try #require(try DICOMFile.metadata(fromPrefix: file.prefix(pixelData + 100), isWholeFile: false))
+        #expect(enough.dataSet == (try DICOMFile(data: file, options: .metadataOnly)).dataSet)
+        // The whole file always reads; garbage as a whole file throws.
+        #expect(try DICOMFile.metadata(fromPrefix: file, isWholeFile: true)?.dataSet.string(.sopInstanceUID) == "1.2.3.99.2")
+        #expect(throws: (any Error).self) { try DICOMFile.metadata(fromPrefix: Data(repeating: 0xFF, count: 300), isWholeFile: true) }
+    }
+}
