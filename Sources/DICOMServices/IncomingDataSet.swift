@@ -55,7 +55,6 @@ final class IncomingDataSet {
          hashing: Bool = false, startingWriteback: Bool = false) {
         self.request = request
         hasher = hashing ? ConcurrentHasher() : nil
-        startsWriteback = startingWriteback && syncFileRange != nil && !Self.writesDirectly
         self.contextID = contextID
         // A new UID: 128 random bits from getrandom (Foundation's UUID() opens and reads /dev/urandom each time).
         path = (directory as NSString).appendingPathComponent("dicom-incoming-\(UID.make()).part")
@@ -82,6 +81,8 @@ final class IncomingDataSet {
             }
         }
         if descriptor < 0 { descriptor = open(path, flags, 0o644) }
+        // Written directly, the data needs no writeback started: it is on the device once each write returns.
+        startsWriteback = startingWriteback && syncFileRange != nil && direct == nil
         if descriptor < 0 {
             writeError = writeError ?? DICOMError(.io, "cannot create temporary file \(path): \(String(cString: strerror(errno)))")
             return
@@ -90,7 +91,11 @@ final class IncomingDataSet {
         header.withUnsafeBytes { write($0) }
     }
 
-    deinit { if descriptor >= 0 { Glibc.close(descriptor) } }
+    deinit {
+        // Writes still in flight use the descriptor: wait for them before closing it (its number could be reused).
+        _ = direct?.finish()
+        if descriptor >= 0 { Glibc.close(descriptor) }
+    }
 
     func append(_ bytes: ByteBuffer) {
         if writeError == nil { hasher?.update(bytes) }
