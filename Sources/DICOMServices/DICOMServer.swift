@@ -315,7 +315,8 @@ struct AssociationService: Sendable {
                             incoming = IncomingDataSet(request: store, contextID: id, directory: temporaryDirectory,
                                                        transferSyntaxUID: negotiated.acceptedContexts[id]?.transferSyntax,
                                                        sourceAETitle: negotiated.request.callingAETitle.value,
-                                                       hashing: handler.usesSHA256, startingWriteback: handler.makesFilesDurable)
+                                                       hashing: handler.usesSHA256, startingWriteback: handler.makesFilesDurable,
+                                                       writingDirectly: handler.makesFilesDurable && handler.writesDirectly)
                         case .cFindRequest, .cMoveRequest, .cGetRequest, .nSetRequest:
                             pendingIdentifier = (command, ByteBuffer())
                         case .nCreateRequest(let create) where create.hasDataSet:

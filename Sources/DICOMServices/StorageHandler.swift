@@ -30,7 +30,7 @@ public struct ReceivedInstance: Sendable {
     /// handler asked for it (``StorageHandler/usesSHA256``); nil otherwise.
     public var sha256: String?
     /// The first bytes of the file at ``filePath`` (at most ``leadingByteLimit``), kept in memory as they were written
-    /// when the file was written past the page cache (``StorageHandler/makesFilesDurable``), so that a handler can
+    /// when the file was written past the page cache (``StorageHandler/writesDirectly``), so that a handler can
     /// read the metadata without reading the file back from disk; nil otherwise.
     public var leadingBytes: Data?
     /// The most bytes ``leadingBytes`` holds.
@@ -64,15 +64,21 @@ public protocol StorageHandler: Sendable {
     /// (about a quarter of a millisecond per 0.5 MB). The default is false, and ``ReceivedInstance/sha256`` is nil.
     var usesSHA256: Bool { get }
     /// Whether the handler fsyncs the received file before answering (as the archive and ``DirectoryStorageHandler``
-    /// do): the server then starts the file's writeback while the data set arrives (`sync_file_range`, every 256 KB),
-    /// so that the final fsync waits for the last part only. The default is false: a handler that does not fsync leaves
-    /// writeback to the kernel.
+    /// do): the server then writes the file past the page cache (``writesDirectly``), or else starts its writeback
+    /// while the data set arrives (`sync_file_range`, every 256 KB), so that the final fsync waits for the last part
+    /// only. The default is false: a handler that does not fsync leaves writeback to the kernel.
     var makesFilesDurable: Bool { get }
+    /// For a handler that ``makesFilesDurable``: whether the received file is written with `O_DIRECT`, straight from
+    /// memory to the disk, where the file system supports it (the handler then gets ``ReceivedInstance/leadingBytes``).
+    /// The default is ``makesFilesDurable``; `DICOM_BUFFERED_WRITES=1` in the environment turns it off for every
+    /// handler.
+    var writesDirectly: Bool { get }
 }
 
 extension StorageHandler {
     public var usesSHA256: Bool { false }
     public var makesFilesDurable: Bool { false }
+    public var writesDirectly: Bool { makesFilesDurable }
 
     public func storeExplained(_ instance: ReceivedInstance) async -> (status: DIMSEStatus, comment: String?) {
         (await store(instance), nil)

@@ -31,6 +31,7 @@ public struct OrderLinkingStorageHandler: StorageHandler {
 
     public var usesSHA256: Bool { inner.usesSHA256 }
     public var makesFilesDurable: Bool { inner.makesFilesDurable }
+    public var writesDirectly: Bool { inner.writesDirectly }
 
     public func storeExplained(_ instance: ReceivedInstance) async -> (status: DIMSEStatus, comment: String?) {
         let result = await inner.storeExplained(instance)

@@ -13,6 +13,7 @@ import Foundation
 ///   "peers": { "VIEWER": { "host": "10.0.0.5", "port": 104, "tls": false } },
 ///   "duplicates": "keep",
 ///   "caseInsensitiveNames": true,
+///   "bufferedWrites": false,
 ///   "tls": { "certificate": "server.pem", "key": "server.key", "ca": "ca.pem", "clientCA": "clients.pem" },
 ///   "retention": { "imageYears": 5, "reportYears": 10 },
 ///   "organizations": { "HOSP_A": ["A_NODE", "A_CT"], "HOSP_B": { "aeTitles": ["B_NODE"], "users": ["dr.bekova"] } },
@@ -98,6 +99,8 @@ struct StoreConfiguration: Codable, Equatable {
     var peers: [String: Peer]?
     var duplicates: String?
     var caseInsensitiveNames: Bool?
+    /// Write received instances through the page cache rather than with `O_DIRECT` (`--buffered-writes`).
+    var bufferedWrites: Bool?
     var tls: TLS?
     var retention: Retention?
     var forward: Forward?

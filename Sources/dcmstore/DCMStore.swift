@@ -129,6 +129,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Match Person Names in C-FIND ignoring case.")
     var caseInsensitiveNames = false
 
+    @Flag(help: "Write received instances through the page cache instead of straight to the disk (O_DIRECT, the default where the file system supports it).")
+    var bufferedWrites = false
+
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: accept only TLS connections.")
     var tlsCertificate: String?
 
@@ -217,6 +220,7 @@ struct Serve: AsyncParsableCommand {
         let started = ContinuousClock.now
         let index = try await JSONArchiveIndex.open(directory: layout.indexDirectory, checkingFilesIn: layout, logger: logger)
         var storeConfiguration = ArchiveStoreConfiguration(duplicatePolicy: duplicatePolicy, allowedCallingAETitles: allowedTitles.map(Set.init))
+        storeConfiguration.writesDirectly = !(bufferedWrites || configuration.bufferedWrites == true)
         if let name = storeAs ?? configuration.storeAs {
             guard let syntax = TransferSyntaxNames.resolve(name) else {
                 throw ConfigurationError("--store-as \(name): not a transfer syntax name or UID (\(TransferSyntaxNames.names.joined(separator: ", ")))")

@@ -12,6 +12,7 @@ struct ConfigurationFileTests {
           "peers": { "VIEWER": { "host": "10.0.0.5", "port": 104, "tls": false }, "WS": { "host": "ws.example", "port": 11113 } },
           "duplicates": "replace",
           "caseInsensitiveNames": true,
+          "bufferedWrites": true,
           "tls": { "certificate": "server.pem", "key": "server.key", "ca": "ca.pem", "clientCA": "clients.pem" },
           "retention": { "imageYears": 7, "reportYears": 12 },
           "forward": {
@@ -41,6 +42,7 @@ struct ConfigurationFileTests {
             port: 11113
         duplicates: replace
         caseInsensitiveNames: true
+        bufferedWrites: true
         tls:
           certificate: server.pem
           key: server.key
@@ -107,6 +109,7 @@ struct ConfigurationFileTests {
         // Not vacuous: every section is there.
         #expect(fromYAML.aeTitle == "DCMSTORE" && fromYAML.port == 11112 && fromYAML.host == "127.0.0.1")
         #expect(fromYAML.allowedCallingAETitles == ["CT1", "MR1"])
+        #expect(fromYAML.bufferedWrites == true)
         #expect(fromYAML.peers?["VIEWER"] == StoreConfiguration.Peer(host: "10.0.0.5", port: 104, tls: false))
         #expect(fromYAML.peers?["WS"]?.port == 11113)
         #expect(fromYAML.tls?.clientCA == "clients.pem")

@@ -74,7 +74,7 @@ import Glibc
         let request = CStoreRequest(messageID: 1, affectedSOPClassUID: TestSupport.ctImageStorage, affectedSOPInstanceUID: "1.2.3.99.1")
         let incoming = IncomingDataSet(request: request, contextID: 1, directory: directory,
                                        transferSyntaxUID: TransferSyntax.explicitVRLittleEndian.uid, sourceAETitle: "SCU",
-                                       hashing: true, startingWriteback: true)
+                                       hashing: true, startingWriteback: true, writingDirectly: true)
         var offset = 0
         while offset < encoded.count {
             let n = min(encoded.count - offset, 16_372)

@@ -13,14 +13,16 @@ import Testing
     final class Recorder: StorageHandler, @unchecked Sendable {
         let usesSHA256: Bool
         let makesFilesDurable: Bool
+        let writesDirectly: Bool
         private let lock = NSLock()
         private var seen: [(given: String?, actual: String)] = []
         /// Per instance: whether the leading bytes it was given are the start of its file (nil: none given).
         private var leading: [Bool?] = []
 
-        init(usesSHA256: Bool, makesFilesDurable: Bool = false) {
+        init(usesSHA256: Bool, makesFilesDurable: Bool = false, writesDirectly: Bool? = nil) {
             self.usesSHA256 = usesSHA256
             self.makesFilesDurable = makesFilesDurable
+            self.writesDirectly = writesDirectly ?? makesFilesDurable
         }
 
         func store(_ instance: ReceivedInstance) async -> DIMSEStatus {
@@ -75,6 +77,15 @@ import Testing
         #expect(handler.records.count == 3)
         for record in handler.records { #expect(record.given == record.actual) }
         #expect(handler.leadingBytesMatched == [true, true, true])
+    }
+
+    /// A durable handler that asks for buffered writes gets no leading bytes (its file went through the page cache).
+    @Test func aDurableHandlerThatWantsBufferedWritesGetsThem() async throws {
+        let handler = Recorder(usesSHA256: true, makesFilesDurable: true, writesDirectly: false)
+        try await send(to: handler, name: "hash-buffered")
+        #expect(handler.records.count == 3)
+        for record in handler.records { #expect(record.given == record.actual) }
+        #expect(handler.leadingBytesMatched == [nil, nil, nil])
     }
 
     @Test func otherHandlersGetNoHash() async throws {

@@ -54,6 +54,7 @@ public struct ForwardingStorageHandler: StorageHandler {
 
     public var usesSHA256: Bool { inner.usesSHA256 }
     public var makesFilesDurable: Bool { inner.makesFilesDurable }
+    public var writesDirectly: Bool { inner.writesDirectly }
 
     public func store(_ instance: ReceivedInstance) async -> DIMSEStatus {
         let result = await inner.store.store(instance)

@@ -24,6 +24,7 @@ public struct ArchiveStorageHandler: StorageHandler {
     /// The archive records each file's SHA-256: hashed while it arrives, it is not read back.
     public var usesSHA256: Bool { true }
     public var makesFilesDurable: Bool { true }
+    public var writesDirectly: Bool { store.configuration.writesDirectly }
 
     public func storeExplained(_ instance: ReceivedInstance) async -> (status: DIMSEStatus, comment: String?) {
         let result = await store.store(instance)

@@ -34,6 +34,11 @@ public struct ArchiveStoreConfiguration: Sendable {
     /// disk over the retention period: pixel data is re-encoded on arrival with the built-in codecs. An instance
     /// that cannot be converted (no codec, corrupt frames, no pixel data) is stored as received.
     public var storageTransferSyntax: TransferSyntax?
+    /// Whether received instances are written straight to the disk (`O_DIRECT`, past the page cache) where the file
+    /// system supports it. Default true: about half the CPU per instance, and no page cache filled with data that is
+    /// on disk anyway; false writes through the page cache (a little quicker with one association when the machine
+    /// has warm free memory, see docs/BENCHMARKS.md, session 11).
+    public var writesDirectly = true
 
     /// Test hook: simulate a failing write (for example ENOSPC after some bytes).
     var writeFault: WriteFault?
