@@ -43,11 +43,7 @@ public struct DICOMFile: Sendable {
     public init(contentsOf path: String, options: ReadOptions = ReadOptions()) throws {
         do {
             self = try FileLoader.load(path, tryPrefixes: options.stopBeforePixelData ? FileLoader.metadataPrefixes : []) { data, isWhole in
-                var stoppedAtPixelData = false
-                let file = try DICOMFile(data: data, options: options, stoppedAtPixelData: &stoppedAtPixelData)
-                // A prefix is enough only when the parse reached the pixel data inside it: everything before
-                // the pixel data then lies in the prefix and reads exactly as from the whole file.
-                return isWhole || (stoppedAtPixelData && !file.transferSyntax.isDeflated) ? file : nil
+                try DICOMFile(start: data, isWholeFile: isWhole, options: options)
             }
         } catch let error as DICOMError {
             throw error.inFile(path)
@@ -62,10 +58,18 @@ public struct DICOMFile: Sendable {
     public static func metadata(fromPrefix prefix: Data, isWholeFile: Bool, options: ReadOptions = .metadataOnly) throws -> DICOMFile? {
         var options = options
         options.stopBeforePixelData = true
+        if isWholeFile { return try DICOMFile(start: prefix, isWholeFile: true, options: options) }
+        return (try? DICOMFile(start: prefix, isWholeFile: false, options: options)) ?? nil
+    }
+
+    /// Reads the start of a file, or the whole file: a start is enough only when the parse reached the pixel data
+    /// inside it (everything before the pixel data then lies in it and reads exactly as from the whole file) and
+    /// the data set is not deflated; nil otherwise.
+    private init?(start data: Data, isWholeFile: Bool, options: ReadOptions) throws {
         var stoppedAtPixelData = false
-        if isWholeFile { return try DICOMFile(data: prefix, options: options, stoppedAtPixelData: &stoppedAtPixelData) }
-        guard let file = try? DICOMFile(data: prefix, options: options, stoppedAtPixelData: &stoppedAtPixelData) else { return nil }
-        return stoppedAtPixelData && !file.transferSyntax.isDeflated ? file : nil
+        let file = try DICOMFile(data: data, options: options, stoppedAtPixelData: &stoppedAtPixelData)
+        guard isWholeFile || (stoppedAtPixelData && !file.transferSyntax.isDeflated) else { return nil }
+        self = file
     }
 
     /// Reads a file already in memory.

@@ -27,7 +27,7 @@ final class DirectFileWriter: @unchecked Sendable {
     /// The file offset of the chunk being filled.
     private var chunkStart = 0
     /// Bytes handed over so far (the file's length once finished).
-    private(set) var length = 0
+    var length: Int { chunkStart + filled }
     private let queue = DispatchQueue(label: "dicom.incoming.direct-write")
     private let group = DispatchGroup()
     private let slots = DispatchSemaphore(value: maximumChunksInFlight)
@@ -43,7 +43,7 @@ final class DirectFileWriter: @unchecked Sendable {
     }
 
     deinit {
-        if !finished { group.wait() }
+        // No write can be pending here: each holds the writer until it is done.
         AlignedChunkPool.shared.give(chunk)
     }
 
@@ -63,7 +63,6 @@ final class DirectFileWriter: @unchecked Sendable {
             offset += n
             if filled == Self.chunkSize { submit(Self.chunkSize) }
         }
-        length += bytes.count
         return 0
     }
 
