@@ -354,7 +354,7 @@ extension Association {
                         }
                     case .dataSetFragment(var bytes, let id, let isLast):
                         if let current = incoming, let storage {
-                            current.append(bytes)
+                            await current.append(bytes)
                             guard isLast else { continue }
                             incoming = nil
                             let status = await storage.finish(current, negotiated: negotiated)
@@ -439,7 +439,8 @@ final class GetStorage: @unchecked Sendable {
     func finish(_ incoming: IncomingDataSet, negotiated: NegotiatedAssociation) async -> DIMSEStatus {
         defer { incoming.discard() }
         let status: DIMSEStatus
-        if incoming.writeError != nil || (try? incoming.close()) == nil {
+        let written = incoming.writeError == nil ? (try? await incoming.close()) != nil : false
+        if !written {
             status = .outOfResources
         } else if let context = negotiated.acceptedContexts[incoming.contextID] {
             if context.abstractSyntax != incoming.request.affectedSOPClassUID {

@@ -336,7 +336,7 @@ struct AssociationService: Sendable {
                         }
                     case .dataSetFragment(var bytes, let id, let isLast):
                         if let current = incoming {
-                            current.append(bytes)
+                            await current.append(bytes)
                             if isLast {
                                 incoming = nil
                                 if window > 1 {
@@ -460,7 +460,7 @@ struct AssociationService: Sendable {
             return (.outOfResources, "cannot write the data set to \((temporaryDirectory as NSString).lastPathComponent): \(error)")
         }
         do {
-            try incoming.close()
+            try await incoming.close()
         } catch {
             return (.outOfResources, "cannot write the data set: \(error)")
         }
@@ -473,7 +473,7 @@ struct AssociationService: Sendable {
         let instance = ReceivedInstance(request: incoming.request, transferSyntaxUID: context.transferSyntax,
                                         filePath: incoming.path, dataSetOffset: incoming.dataSetOffset, byteCount: incoming.byteCount,
                                         callingAETitle: negotiated.request.callingAETitle, calledAETitle: negotiated.request.calledAETitle,
-                                        sha256: incoming.sha256(), leadingBytes: incoming.leadingBytes)
+                                        sha256: await incoming.sha256(), leadingBytes: incoming.leadingBytes)
         let (status, comment) = await handler.storeExplained(instance)
         logger.info("C-STORE", metadata: ["dicom.sopInstance": "\(instance.sopInstanceUID)", "dicom.bytes": "\(instance.byteCount)",
                                           "dicom.status": "\(status)"])

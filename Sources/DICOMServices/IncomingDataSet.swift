@@ -94,15 +94,29 @@ final class IncomingDataSet {
     }
 
     deinit {
-        // Writes still in flight use the descriptor: wait for them before closing it (its number could be reused).
-        _ = direct?.finish()
-        if descriptor >= 0 { Glibc.close(descriptor) }
+        closeWithoutWaiting()
     }
 
-    func append(_ bytes: ByteBuffer) {
+    /// Writes `bytes` (written directly, it returns once few enough chunks wait for the device: a sender faster than
+    /// the disk is held back here, suspended rather than blocking a thread).
+    func append(_ bytes: ByteBuffer) async {
         if writeError == nil { hasher?.update(bytes) }
         bytes.withUnsafeReadableBytes { write($0) }
         if writeError == nil { byteCount += bytes.readableBytes }
+        if let direct { await direct.waitForRoom() }
+    }
+
+    /// Closes the file without waiting for writes still in flight (the writer closes it after them: they use the
+    /// descriptor, and its number could be reused by then).
+    private func closeWithoutWaiting() {
+        guard descriptor >= 0 else { return }
+        if let direct {
+            direct.close(afterWrites: descriptor)
+            self.direct = nil
+        } else {
+            Glibc.close(descriptor)
+        }
+        descriptor = -1
     }
 
     private func write(_ bytes: UnsafeRawBufferPointer) {
@@ -135,10 +149,10 @@ final class IncomingDataSet {
     }
 
     /// Ends writing. No fsync here: the handler makes the file (or its copy) durable, as ``DirectoryStorageHandler`` does.
-    func close() throws {
+    func close() async throws {
         guard descriptor >= 0 else { return }
         if let direct {
-            let failed = direct.finish()
+            let failed = await direct.finish()
             self.direct = nil
             let result = Glibc.close(descriptor)
             descriptor = -1
@@ -158,14 +172,14 @@ final class IncomingDataSet {
 
     /// The SHA-256 of the file's content (lowercase hexadecimal), or nil when not hashing or when writing failed. Call
     /// once, after the last fragment.
-    func sha256() -> String? {
+    func sha256() async -> String? {
         guard writeError == nil, let hasher else { return nil }
-        return hasher.finalize()
+        return await hasher.finalize()
     }
 
     /// Closes and deletes the file, unless a handler moved it away.
     func discard() {
-        try? close()
+        closeWithoutWaiting()
         unlink(path)
     }
 }
@@ -186,9 +200,11 @@ final class ConcurrentHasher: @unchecked Sendable {
         queue.async { self.hasher.update(data: data) }
     }
 
-    /// Waits for the updates given so far; the digest in lowercase hexadecimal. Call once.
-    func finalize() -> String {
-        queue.sync { lowercaseHex(hasher.finalize()) }
+    /// The digest in lowercase hexadecimal, once the updates given so far are hashed (suspending meanwhile). Call once.
+    func finalize() async -> String {
+        await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: lowercaseHex(self.hasher.finalize())) }
+        }
     }
 }
 

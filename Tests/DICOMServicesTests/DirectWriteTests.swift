@@ -21,7 +21,7 @@ import Glibc
         return descriptor
     }
 
-    @Test func theFileHoldsExactlyTheBytesGivenWhateverTheirLengthAndFragments() throws {
+    @Test func theFileHoldsExactlyTheBytesGivenWhateverTheirLengthAndFragments() async throws {
         let directory = try TestSupport.temporaryDirectory("direct-writer")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let chunk = DirectFileWriter.chunkSize, block = DirectFileWriter.alignment
@@ -36,9 +36,12 @@ import Glibc
                 // Fragments of every size, as PDVs come: from 1 byte to more than a chunk.
                 let n = min(length - offset, Int.random(in: 1...(chunk + 7000), using: &generator))
                 #expect(bytes[offset..<(offset + n)].withUnsafeBytes { writer.append($0) } == 0)
+                await writer.waitForRoom()
+                #expect(writer.chunksInFlight <= DirectFileWriter.maximumChunksInFlight)
                 offset += n
             }
-            #expect(writer.finish() == 0)
+            #expect(await writer.finish() == 0)
+            #expect(writer.chunksInFlight == 0)
             #expect(writer.length == length)
             close(descriptor)
             let written = try #require(FileManager.default.contents(atPath: path))
@@ -47,7 +50,7 @@ import Glibc
         }
     }
 
-    @Test func aFailedWriteIsReportedNotLost() throws {
+    @Test func aFailedWriteIsReportedNotLost() async throws {
         let directory = try TestSupport.temporaryDirectory("direct-writer-fail")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // A read-only descriptor: every write fails with EBADF, which the writer must report from finish().
@@ -60,12 +63,12 @@ import Glibc
         let writer = DirectFileWriter(descriptor: descriptor)
         let bytes = [UInt8](repeating: 7, count: 2 * DirectFileWriter.chunkSize + 10)
         _ = bytes.withUnsafeBytes { writer.append($0) }
-        #expect(writer.finish() == EBADF)
+        #expect(await writer.finish() == EBADF)
         // Later bytes are refused with the same error.
         #expect([UInt8(1)].withUnsafeBytes { writer.append($0) } == EBADF)
     }
 
-    @Test func anIncomingDataSetForADurableHandlerKeepsItsLeadingBytesAndHashesWhatItWrote() throws {
+    @Test func anIncomingDataSetForADurableHandlerKeepsItsLeadingBytesAndHashesWhatItWrote() async throws {
         let directory = try TestSupport.temporaryDirectory("direct-incoming")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try #require(IncomingDataSet.writesDirectly, "direct writes are switched off (DICOM_BUFFERED_WRITES) or unknown here")
@@ -78,15 +81,15 @@ import Glibc
         var offset = 0
         while offset < encoded.count {
             let n = min(encoded.count - offset, 16_372)
-            incoming.append(ByteBuffer(bytes: encoded[offset..<(offset + n)]))
+            await incoming.append(ByteBuffer(bytes: encoded[offset..<(offset + n)]))
             offset += n
         }
-        try incoming.close()
+        try await incoming.close()
         defer { incoming.discard() }
         let file = try #require(FileManager.default.contents(atPath: incoming.path))
         #expect(file.count == incoming.dataSetOffset + encoded.count)
         #expect(file.suffix(encoded.count) == Data(encoded))
-        #expect(incoming.sha256() == lowercaseHex(SHA256.hash(data: file)))
+        #expect(await incoming.sha256() == lowercaseHex(SHA256.hash(data: file)))
         let leading = try #require(incoming.leadingBytes)
         #expect(leading.count == ReceivedInstance.leadingByteLimit)
         #expect(leading == file.prefix(ReceivedInstance.leadingByteLimit))
@@ -112,5 +115,30 @@ import Glibc
         // The whole file always reads; garbage as a whole file throws.
         #expect(try DICOMFile.metadata(fromPrefix: file, isWholeFile: true)?.dataSet.string(.sopInstanceUID) == "1.2.3.99.2")
         #expect(throws: (any Error).self) { try DICOMFile.metadata(fromPrefix: Data(repeating: 0xFF, count: 300), isWholeFile: true) }
+    }
+
+    /// A data set given up while its chunks are still being written (the association aborted): discarding it waits for
+    /// nothing, and the file is deleted and its descriptor closed once those writes are done.
+    @Test func aDiscardedIncomingDataSetClosesItsFileAfterItsWrites() async throws {
+        let directory = try TestSupport.temporaryDirectory("direct-discard")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try #require(IncomingDataSet.writesDirectly, "direct writes are switched off (DICOM_BUFFERED_WRITES) or unknown here")
+        let request = CStoreRequest(messageID: 1, affectedSOPClassUID: TestSupport.ctImageStorage, affectedSOPInstanceUID: "1.2.3.99.3")
+        let incoming = IncomingDataSet(request: request, contextID: 1, directory: directory,
+                                       transferSyntaxUID: TransferSyntax.explicitVRLittleEndian.uid, sourceAETitle: "SCU",
+                                       writingDirectly: true)
+        let path = incoming.path
+        try #require(incoming.leadingBytes != nil, "the file system refused O_DIRECT")
+        await incoming.append(ByteBuffer(repeating: 0x5A, count: 3 * DirectFileWriter.chunkSize + 100))
+        incoming.discard()
+        #expect(!FileManager.default.fileExists(atPath: path))
+        // No descriptor of this process is left on the deleted file once the writer's queue is done (bounded wait).
+        func openOnIt() -> Bool {
+            let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+            return descriptors.contains { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0))?.hasPrefix(path) == true }
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while openOnIt() && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(!openOnIt(), "a descriptor of the discarded file is still open")
     }
 }

@@ -22,7 +22,7 @@ import Testing
     }
 
     /// 1 MB arriving in fragments of 64 KB and odd sizes, with and without writeback: identical files.
-    @Test func writtenBytesAreTheSameWithWriteback() throws {
+    @Test func writtenBytesAreTheSameWithWriteback() async throws {
         let directory = try TestSupport.temporaryDirectory("early-writeback")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let request = CStoreRequest(messageID: 1, affectedSOPClassUID: TestSupport.ctImageStorage, affectedSOPInstanceUID: "1.2.3.4")
@@ -35,11 +35,11 @@ import Testing
             var offset = 0, step = 0
             while offset < payload.count {
                 let size = min([65_536, 1, 333_333, 7][step % 4], payload.count - offset)
-                incoming.append(ByteBuffer(bytes: payload[offset..<offset + size]))
+                await incoming.append(ByteBuffer(bytes: payload[offset..<offset + size]))
                 offset += size
                 step += 1
             }
-            try incoming.close()
+            try await incoming.close()
             #expect(incoming.byteCount == payload.count)
             let data = try Data(contentsOf: URL(fileURLWithPath: incoming.path))
             #expect(data.suffix(payload.count) == Data(payload))
