@@ -51,7 +51,7 @@ public struct ModalityWorklistHandler: QueryHandler {
         }
         let query = try WorklistQuery(identifier)
         let database: WorklistDatabase
-        do { database = try store.read() } catch {
+        do { database = try await store.readingOffThePool() } catch {
             throw DIMSEFailure(.outOfResourcesUnableToCalculateMatches, "cannot read the worklist: \(error)")
         }
         // Match before sorting: a worklist holds thousands of orders, a station's day a few dozen.

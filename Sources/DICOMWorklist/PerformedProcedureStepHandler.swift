@@ -35,7 +35,7 @@ public struct PerformedProcedureStepHandler: ManagedObjectHandler {
         let steps = attributes.items(.scheduledStepAttributesSequence) ?? []
         let caller = context.callingAETitle.value
         let now = Date()
-        let accessions: [String] = try modify { database in
+        let accessions: [String] = try await modify { database in
             if database.performedSteps?.contains(where: { $0.sopInstanceUID == uid }) == true {
                 throw DIMSEFailure(.duplicateSOPInstance, "performed procedure step \(uid) exists already")
             }
@@ -85,7 +85,7 @@ public struct PerformedProcedureStepHandler: ManagedObjectHandler {
         }
         let caller = context.callingAETitle.value
         let now = Date()
-        try modify { database in
+        try await modify { database in
             guard let stepIndex = database.performedSteps?.firstIndex(where: { $0.sopInstanceUID == sopInstanceUID }),
                   var record = database.performedSteps?[stepIndex] else {
                 throw DIMSEFailure(.noSuchSOPInstance, "no performed procedure step \(sopInstanceUID)")
@@ -111,10 +111,10 @@ public struct PerformedProcedureStepHandler: ManagedObjectHandler {
         return ManagedObjectResult(sopInstanceUID: sopInstanceUID)
     }
 
-    /// Runs a change, turning worklist errors into DIMSE failures.
-    private func modify<T>(_ change: (inout WorklistDatabase) throws -> T) throws -> T {
+    /// Runs a change off the cooperative pool, turning worklist errors into DIMSE failures.
+    private func modify<T: Sendable>(_ change: @escaping @Sendable (inout WorklistDatabase) throws -> T) async throws -> T {
         do {
-            return try store.modify(change)
+            return try await store.modifyingOffThePool(change)
         } catch let failure as DIMSEFailure {
             throw failure
         } catch let error as WorklistError where error.code == .illegalTransition {
