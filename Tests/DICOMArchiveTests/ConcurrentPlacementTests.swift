@@ -17,7 +17,7 @@ import Testing
     static func writeFile(of record: InstanceRecord, in layout: ArchiveLayout) throws {
         let path = layout.absolute(record.path)
         try FileSystem.makeDirectories((path as NSString).deletingLastPathComponent)
-        try Data(repeating: 7, count: 100).write(to: URL(fileURLWithPath: path))
+        try Data(repeating: 7, count: record.size).write(to: URL(fileURLWithPath: path))
     }
 
     static func archive() throws -> (root: String, layout: ArchiveLayout) {
@@ -115,6 +115,26 @@ import Testing
         #expect(lines.count == 2)
         #expect(lines.last?.contains("checkFiles") == false)
         await index.close()
+    }
+
+    /// A file at the record's path that is not the record's (another size: left by an earlier store of the UID that
+    /// the index never took) does not make the record placed.
+    @Test func aFileOfAnotherSizeAtTheRecordsPathIsNotItsFile() async throws {
+        let (root, layout) = try Self.archive()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let index = try await JSONArchiveIndex.open(directory: layout.indexDirectory, checkingFilesIn: layout)
+        let record = try Self.placedRecord("1.2.3.1.1.11", in: layout)
+        var earlier = record
+        earlier.size = record.size + 7
+        try Self.writeFile(of: earlier, in: layout)
+        await #expect(throws: ArchiveError.self) {
+            try await index.add([record], placing: { throw ArchiveError(.outOfSpace, "disk full (test)") })
+        }
+        await index.close()
+        let reopened = try await JSONArchiveIndex.open(directory: layout.indexDirectory, checkingFilesIn: layout)
+        #expect(await reopened.allRecords().isEmpty)
+        #expect(await reopened.diagnostics.first?.contains("skipped instance 1.2.3.1.1.11") == true)
+        await reopened.close()
     }
 
     @Test func directorySyncServesEveryCallerAndNamesAMissingDirectory() async throws {

@@ -96,7 +96,7 @@ public actor JSONArchiveIndex: ArchiveIndex {
                     if isPlaced(record, in: layout) {
                         placed.append(record)
                     } else {
-                        diagnostics.append("\(journalPath): skipped instance \(record.sopInstanceUID): its store was interrupted before \(record.path) was in place (never acknowledged)")
+                        diagnostics.append("\(journalPath): skipped instance \(record.sopInstanceUID): \(record.path) is missing or not of its size (a store interrupted before its file was in place, never acknowledged; or replaced or purged since)")
                     }
                 }
                 entry.records = placed
@@ -112,11 +112,13 @@ public actor JSONArchiveIndex: ArchiveIndex {
         return JSONArchiveIndex(directory: directory, state: state, journal: journal, diagnostics: diagnostics, logger: logger)
     }
 
-    /// Whether a record's file is in the archive, in `data/` or (trashed since) in `trash/`.
+    /// Whether a record's file is in the archive, in `data/` or (trashed since) in `trash/`, with the record's size (a
+    /// file of another size at that path is not this record's: one left by an earlier store of the UID that the index
+    /// never took, and that `reindex` picks up).
     private static func isPlaced(_ record: InstanceRecord, in layout: ArchiveLayout) -> Bool {
-        if FileSystem.fileExists(layout.absolute(record.path)) { return true }
+        if FileSystem.fileSize(layout.absolute(record.path)) == record.size { return true }
         guard let trashed = try? layout.relativePath(record.path, movedTo: .trash) else { return false }
-        return FileSystem.fileExists(layout.absolute(trashed))
+        return FileSystem.fileSize(layout.absolute(trashed)) == record.size
     }
 
     /// An index kept only in memory, loaded with `records` (tests, benchmarks, tools that do not persist).

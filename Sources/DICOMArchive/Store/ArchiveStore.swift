@@ -104,8 +104,9 @@ public struct StoreResult: Sendable {
 ///
 /// Each instance is written to `tmp/` (File Meta Information plus the data set bytes streamed from the received file,
 /// SHA-256 computed on the way; a received Part 10 file is taken as it is, hashed while it arrived), parsed (metadata
-/// only) to check its identifying attributes, fsynced and renamed into place; then its directory is fsynced while the
-/// index writes its journal entry, and success is answered once both are durable. Many associations may store at
+/// only) to check its identifying attributes; then, while the index writes its journal entry, it is fsynced, renamed
+/// into place and its directory fsynced, and success is answered once both are durable (an entry whose file did not
+/// make it into place before a crash was never acknowledged, and the index drops it when it opens). Many associations may store at
 /// once (their journal entries and fsyncs of a shared directory are grouped); the same SOP Instance UID is handled one
 /// at a time.
 ///
@@ -214,9 +215,6 @@ public final class ArchiveStore: Sendable {
             }
         }
         if !adopt { temporary = layout.temporaryFileName() }
-        // Without a storage syntax to convert to, the file checked here is the one stored: it is fsynced right after
-        // the check, in the same blocking call, and the commit only renames it.
-        let syncsWhenChecked = configuration.storageTransferSyntax == nil
         var temporaryExists = adopt
         defer { if temporaryExists { unlink(temporary) } }
 
@@ -246,7 +244,6 @@ public final class ArchiveStore: Sendable {
                 } catch {
                     throw UnreadableDataSet(message: "\(error)")
                 }
-                if syncsWhenChecked { try FileSystem.syncFile(temporary) }
                 return (size, sha256, dataSet)
             }
             temporaryExists = true
@@ -306,9 +303,8 @@ public final class ArchiveStore: Sendable {
         }
 
         // 3. Duplicates, then move into place and index — one SOP Instance UID at a time.
-        let synced = syncsWhenChecked
         return await locks.withLock(sopInstanceUID) {
-            await commit(record, temporary: temporary, isSynced: synced, temporaryExists: &temporaryExists)
+            await commit(record, temporary: temporary, temporaryExists: &temporaryExists)
         }
     }
 
@@ -381,9 +377,8 @@ public final class ArchiveStore: Sendable {
         return try FileSystem.sha256(ofFileAt: output)
     }
 
-    /// Moves the checked file into place and indexes it. `isSynced`: the file was fsynced already; it is only renamed
-    /// (a rename and, for a new series, a `mkdir`: done here rather than handed to another thread).
-    private func commit(_ record: InstanceRecord, temporary: String, isSynced: Bool, temporaryExists: inout Bool) async -> StoreResult {
+    /// Moves the checked file into place and indexes it.
+    private func commit(_ record: InstanceRecord, temporary: String, temporaryExists: inout Bool) async -> StoreResult {
         let destination = layout.absolute(record.path)
         let existing = await index.instance(sopInstanceUID: record.sopInstanceUID)
         var outcome = StoreResult.Outcome.stored
@@ -419,28 +414,25 @@ public final class ArchiveStore: Sendable {
         }
         let previousPath = existing.map { layout.absolute($0.path) }
         let trashCopy = layout.absolute((try? layout.relativePath(record.path, movedTo: .trash)) ?? record.path)
-        do {
-            if isSynced {
+        // The file is fsynced, renamed into place and its directory fsynced (shared with concurrent stores into it)
+        // while the index writes its journal entry: the answer waits for the longer of the two, not for both in a row.
+        // (An instance replacing one the index holds is placed first, then indexed: the index does that itself.)
+        let directory = (destination as NSString).deletingLastPathComponent
+        let placing: @Sendable () async throws -> Void = { [directorySync] in
+            try await runBlocking {
+                try FileSystem.syncFile(temporary)
                 try FileSystem.move(temporary, to: destination, syncingDirectories: false)
-            } else {
-                try await runBlocking {
-                    try FileSystem.syncFile(temporary)
-                    try FileSystem.move(temporary, to: destination, syncingDirectories: false)
-                }
             }
+            try await directorySync.sync(directory)
+        }
+        do {
+            try await index.add([record], placing: placing)
             temporaryExists = false
         } catch {
-            return failure(error, doing: "store")
-        }
-        // The rename is made durable (fsync of the directory, shared with concurrent stores into it) while the index
-        // writes its journal: the answer waits for the longer of the two, not for both in a row.
-        let directory = (destination as NSString).deletingLastPathComponent
-        do {
-            try await index.add([record], placing: { [directorySync] in try await directorySync.sync(directory) })
-        } catch {
+            temporaryExists = FileSystem.fileExists(temporary)
             // Not durable: take a new file back out so that disk and index agree (a replaced file stays replaced;
             // `reindex` picks it up).
-            if existing == nil { unlink(destination) }
+            if !temporaryExists && existing == nil { unlink(destination) }
             if let error = error as? ArchiveError { return failure(error, doing: "store") }
             return StoreResult(status: .processingFailure, outcome: .failed, comment: "cannot update the index: \(error)")
         }
