@@ -79,20 +79,38 @@ final class DirectFileWriter: @unchecked Sendable {
         await waitUntilInFlight(atMost: Self.maximumChunksInFlight)
     }
 
-    /// Writes what is left (its last block padded with zeros, then the file truncated to its length), waits for every
-    /// write and returns the errno of the first failure, or 0.
+    /// Writes what is left and waits for every write; returns the errno of the first failure, or 0.
+    ///
+    /// The whole blocks left go with `O_DIRECT`; the last partial block (under ``alignment`` bytes) is written through
+    /// the page cache once the direct writes are done, so the file ends at its length. Padding it to a block and
+    /// truncating the file instead made `ftruncate` read that block back from the device (the file system zeroes the
+    /// rest of a partial last block, and the block was not in the page cache): a synchronous read per file. The
+    /// tail's writeback is started at once, so the handler's fsync finds it under way.
     func finish() async -> Int32 {
         guard !finished else { return failure }
         finished = true
-        if filled > 0 {
-            let padded = (filled + Self.alignment - 1) / Self.alignment * Self.alignment
-            (chunk + filled).initializeMemory(as: UInt8.self, repeating: 0, count: padded - filled)
-            submit(padded)
-        }
+        let whole = filled / Self.alignment * Self.alignment
+        let tail = Data(bytes: chunk + whole, count: filled - whole)
+        let tailOffset = off_t(chunkStart + whole)
+        if whole > 0 { submit(whole) }
         await waitUntilInFlight(atMost: 0)
         let failed = failure
         guard failed == 0 else { return failed }
-        if ftruncate(descriptor, off_t(length)) != 0 { return errno }
+        guard !tail.isEmpty else { return 0 }
+        let flags = fcntl(descriptor, F_GETFL)
+        if flags < 0 || fcntl(descriptor, F_SETFL, flags & ~(directIOFlag ?? 0)) != 0 { return errno }
+        var written = 0
+        while written < tail.count {
+            let n = tail.withUnsafeBytes { pwrite(descriptor, $0.baseAddress! + written, tail.count - written, tailOffset + off_t(written)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            if n == 0 { return ENOSPC }
+            written += n
+        }
+        // SYNC_FILE_RANGE_WRITE (2): start the tail's writeback without waiting (best effort; the fsync makes it durable).
+        if let start = syncFileRange { _ = start(descriptor, Int64(tailOffset), Int64(tail.count), 2) }
         return 0
     }
 
