@@ -24,8 +24,10 @@ import Testing
         import sys
         from pydicom.dataset import Dataset
         from pydicom.uid import generate_uid
-        from pynetdicom import AE
+        from pynetdicom import AE, debug_logger
         from pynetdicom.sop_class import ModalityPerformedProcedureStep, Verification
+        # The exchange in pynetdicom's words on stderr: shown only if the script fails (a response that never came).
+        debug_logger()
         ae = AE(ae_title='CT1')
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 20
         ae.add_requested_context(ModalityPerformedProcedureStep)
