@@ -56,7 +56,7 @@ public actor JSONArchiveIndex: ArchiveIndex {
     /// Opens (creating if needed) the index in `directory`: loads the snapshot, replays the journal.
     ///
     /// `layout` is the archive whose files the records name: journal entries written by ``add(_:placing:)`` while
-    /// their files were being placed are checked against it, and a record whose file is in neither `data/` nor
+    /// their files were being placed are checked against it, and a record with no file of its size in `data/` or
     /// `trash/` (a store cut short by a crash, never acknowledged) is skipped and reported in ``diagnostics``.
     /// Without a layout such records are kept.
     /// Throws ``ArchiveIndexError`` when a file cannot be read, the snapshot is corrupt or from a newer schema,
