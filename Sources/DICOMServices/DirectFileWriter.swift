@@ -133,7 +133,8 @@ final class DirectFileWriter: @unchecked Sendable {
         }
     }
 
-    /// Hands the current chunk's first `count` bytes to the writer's queue and takes a fresh chunk.
+    /// Hands the current chunk's first `count` bytes to the writer's queue and takes a fresh chunk (bytes past `count`,
+    /// the last partial block in ``finish()``, are the caller's to write).
     private func submit(_ count: Int) {
         let buffer = Chunk(base: chunk), fileOffset = off_t(chunkStart)
         chunkStart += filled
