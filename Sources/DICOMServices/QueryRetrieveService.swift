@@ -356,8 +356,10 @@ struct QueryRetrieveService: Sendable {
             return false
         }
         var cancelled = false
-        for instance in instances {
+        var readAhead = ReadAhead(paths: instances.map(\.path))
+        for (index, instance) in instances.enumerated() {
             if mailbox.isCancelled { cancelled = true; break }
+            readAhead.willSend(index)
             var status: DIMSEStatus?
             do {
                 status = try await association.store(fileAt: instance.path).status
@@ -382,8 +384,10 @@ struct QueryRetrieveService: Sendable {
     private func getSuboperations(_ instances: [RetrievableInstance], request: CGetRequest, progress: inout Progress,
                                   contextID: UInt8, mailbox: OperationMailbox) async throws -> Bool {
         var messageID: UInt16 = 1
-        for instance in instances {
+        var readAhead = ReadAhead(paths: instances.map(\.path))
+        for (index, instance) in instances.enumerated() {
             if mailbox.isCancelled { return true }
+            readAhead.willSend(index)
             var status: DIMSEStatus?
             do {
                 status = try await storeOnThisAssociation(instance, messageID: messageID, request: request, mailbox: mailbox)

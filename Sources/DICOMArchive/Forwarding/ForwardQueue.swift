@@ -321,10 +321,14 @@ public actor ForwardQueue {
 
     /// The destination answered success (or warning), or, with `committed`, confirmed the instance by Storage
     /// Commitment (counted in ``ForwardQueueStatus/committed``): the entry leaves the queue.
+    ///
+    /// Not fsynced (the next durable change fsyncs it with the rest): a record lost with the machine's power only makes
+    /// the instance go again, and the destination answers an identical copy without storing it twice. An fsync per
+    /// instance sent was a wait for the disk between two C-STOREs.
     public func complete(destination: String, sopInstanceUID: String, committed: Bool = false) throws {
         let key = Key(destination: destination, sopInstanceUID: sopInstanceUID)
         guard table[key] != nil else { return }
-        try append([Event(op: "done", destination: destination, sop: sopInstanceUID, committed: committed ? true : nil)], durable: true)
+        try append([Event(op: "done", destination: destination, sop: sopInstanceUID, committed: committed ? true : nil)], durable: false)
         table[key] = nil
         if committed { committedCounts[destination, default: 0] += 1 }
     }

@@ -208,8 +208,10 @@ public struct Forwarder: Sendable {
             // With commitment: the entries stored on this association, waiting for their commitment request.
             var stored: [ForwardEntry] = []
             var associationLost = false
-            for entry in batch where !blockedStudies.contains(entry.studyInstanceUID) {
+            var readAhead = ReadAhead(paths: batch.map { archiveRoot + "/" + $0.path })
+            for (index, entry) in batch.enumerated() where !blockedStudies.contains(entry.studyInstanceUID) {
                 if Task.isCancelled { break }
+                readAhead.willSend(index)
                 do {
                     let (_, status) = try await current.store(fileAt: archiveRoot + "/" + entry.path)
                     if status.isSuccessOrWarning && destination.commit {
