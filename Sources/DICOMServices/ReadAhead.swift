@@ -14,9 +14,9 @@ import Glibc
 /// file being read from start to end.
 public struct ReadAhead: Sendable {
     /// How many files after the current one are asked for.
-    public static let filesAhead = 4
+    public static let filesAhead = 16
     /// The most asked for per file.
-    public static let bytesPerFile = 8 * 1024 * 1024
+    public static let bytesPerFile = 4 * 1024 * 1024
 
     private let paths: [String]
     private var advisedThrough = -1

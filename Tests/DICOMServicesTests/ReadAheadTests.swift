@@ -17,20 +17,22 @@ import Testing
 
     @Test func eachFileIsAskedForOnceAheadOfItsTurn() {
         let asked = Asked()
-        let paths = (0..<10).map { "/archive/f\($0).dcm" }
+        let ahead = ReadAhead.filesAhead
+        let paths = (0..<(2 * ahead + 4)).map { "/archive/f\($0).dcm" }
         var readAhead = ReadAhead(paths: paths, advise: { asked.add($0) })
         readAhead.willSend(0)
-        #expect(asked.taken() == Array(paths[0...ReadAhead.filesAhead]))
+        #expect(asked.taken() == Array(paths[0...ahead]))
         readAhead.willSend(1)
-        #expect(asked.taken() == [paths[ReadAhead.filesAhead + 1]])
+        #expect(asked.taken() == [paths[ahead + 1]])
         // The same turn again (a retry) asks for nothing more.
         readAhead.willSend(1)
         #expect(asked.taken().isEmpty)
         // Files skipped by the sender (a study held back) are not asked for late; the end of the list bounds the window.
-        readAhead.willSend(8)
-        #expect(asked.taken() == [paths[8], paths[9]])
-        readAhead.willSend(9)
-        readAhead.willSend(10)
+        let last = paths.count - 1
+        readAhead.willSend(last - 1)
+        #expect(asked.taken() == [paths[last - 1], paths[last]])
+        readAhead.willSend(last)
+        readAhead.willSend(last + 1)
         #expect(asked.taken().isEmpty)
     }
 
