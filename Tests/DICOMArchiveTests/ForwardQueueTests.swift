@@ -110,6 +110,31 @@ struct ForwardQueueTests {
         #expect(await reopened.pendingCount() == 2)
     }
 
+    /// Entries queued while their instance is being stored are not sent, and hold back their study, until released;
+    /// withdrawn ones leave the queue, also across a reopen.
+    @Test func heldEntriesWaitForTheirStoreAndWithdrawnOnesLeave() async throws {
+        let directory = try StoreFixtures.temporaryDirectory("fwdq-held")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let early = Self.entry("3.1", study: "9.3"), later = Self.entry("3.2", study: "9.3"), other = Self.entry("3.3", study: "9.4")
+        let failedStore = Self.entry("3.4", study: "9.5")
+        do {
+            let queue = try ForwardQueue(directory: directory)
+            try await queue.enqueue([early], held: true)
+            try await queue.enqueue([later, other])
+            try await queue.enqueue([failedStore], held: true)
+            // The held entry and what follows it in its study wait; another study goes.
+            #expect(await queue.due(destination: "CENTRE").entries.map(\.sopInstanceUID) == ["3.3"])
+            await queue.release([early])
+            #expect(await queue.due(destination: "CENTRE").entries.map(\.sopInstanceUID) == ["3.1", "3.2", "3.3"])
+            try await queue.withdraw([failedStore])
+            #expect(await queue.entries(destination: "CENTRE", state: .pending).map(\.sopInstanceUID) == ["3.1", "3.2", "3.3"])
+            await queue.close()
+        }
+        let reopened = try ForwardQueue(directory: directory)
+        #expect(await reopened.entries(destination: "CENTRE", state: .pending).map(\.sopInstanceUID) == ["3.1", "3.2", "3.3"])
+        await reopened.close()
+    }
+
     @Test func backoffDoublesUpToTheMaximum() {
         let backoff = ForwardBackoff(initial: .seconds(1), maximum: .seconds(300))
         #expect(backoff.delay(afterFailures: 1) == .seconds(1))

@@ -97,6 +97,9 @@ public actor ForwardQueue {
     public nonisolated let directory: String
     nonisolated var journalPath: String { directory + "/journal.jsonl" }
     private var table: [Key: ForwardEntry] = [:]
+    /// Entries queued while their instance is still being stored (``enqueue(_:held:)``): not sent, and holding back the
+    /// rest of their study, until ``release(_:)``. Kept in memory only.
+    private var held: Set<Key> = []
     /// Instances committed per destination (``ForwardQueueStatus/committed``).
     private var committedCounts: [String: Int] = [:]
     /// Why the link to a destination is down (cannot connect, TLS refused…), until it works again.
@@ -300,7 +303,12 @@ public actor ForwardQueue {
 
     /// Adds entries durably (an entry for a destination and SOP Instance UID already queued is replaced and made
     /// pending again). Returns after the journal is fsynced.
-    public func enqueue(_ newEntries: [ForwardEntry]) throws {
+    ///
+    /// `held`: the instance is still being stored (the queue is written alongside the store); the entries are not sent
+    /// until ``release(_:)``, or are taken back with ``withdraw(_:)`` if the store fails. If the process stops in
+    /// between, they are pending when the queue is next opened; an entry whose file never arrived goes to the failed
+    /// list when it is sent, and the sender's new attempt at the store queues it again.
+    public func enqueue(_ newEntries: [ForwardEntry], held holding: Bool = false) throws {
         guard !newEntries.isEmpty else { return }
         var events: [Event] = []
         var added: [ForwardEntry] = []
@@ -316,7 +324,28 @@ public actor ForwardQueue {
         }
         guard !events.isEmpty else { return }
         try append(events, durable: true)
-        for entry in added { table[entry.key] = entry }
+        for entry in added {
+            table[entry.key] = entry
+            if holding { held.insert(entry.key) }
+        }
+    }
+
+    /// The instances of entries queued with `held` are stored: they may be sent.
+    public func release(_ entries: [ForwardEntry]) {
+        for entry in entries { held.remove(entry.key) }
+    }
+
+    /// The instances of entries queued with `held` were not stored: the entries leave the queue (not fsynced: an entry
+    /// that comes back after a power failure goes to the failed list when its file is not found).
+    public func withdraw(_ entries: [ForwardEntry]) throws {
+        var events: [Event] = []
+        for entry in entries {
+            held.remove(entry.key)
+            guard let queued = table[entry.key], queued.state == .pending, queued.path == entry.path else { continue }
+            table[entry.key] = nil
+            events.append(Event(op: "drop", destination: entry.destination, sop: entry.sopInstanceUID))
+        }
+        if !events.isEmpty { try append(events, durable: false) }
     }
 
     /// The destination answered success (or warning), or, with `committed`, confirmed the instance by Storage
@@ -450,6 +479,10 @@ public actor ForwardQueue {
         where entry.destination == destination && entry.state == .pending
             && Self.worker(forStudy: entry.studyInstanceUID, of: workers) == worker {
             if blockedStudies.contains(entry.studyInstanceUID) { continue }
+            if held.contains(entry.key) {
+                blockedStudies.insert(entry.studyInstanceUID)
+                continue
+            }
             if let next = entry.nextAttempt, next > now {
                 blockedStudies.insert(entry.studyInstanceUID)
                 nextDue = min(nextDue ?? next, next)

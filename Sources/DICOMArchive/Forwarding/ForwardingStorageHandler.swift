@@ -34,10 +34,13 @@ public struct ForwardRule: Sendable, Codable, Equatable {
     }
 }
 
-/// A C-STORE handler that stores through an ``ArchiveStorageHandler`` and, when the instance was stored (new,
-/// identical re-send or replacement), queues it durably to the destinations whose ``ForwardRule`` matches before
-/// the status is answered. If the queue cannot be written, the requestor gets 0110H (processing failure) and will
-/// send again; the re-send is an identical duplicate for the store and is queued then.
+/// A C-STORE handler that stores through an ``ArchiveStorageHandler`` and queues each instance stored (new, identical
+/// re-send or replacement) durably to the destinations whose ``ForwardRule`` matches before the status is answered.
+///
+/// A new or replacing instance is queued while the archive makes it durable (its journal fsync alongside the file's and
+/// the index's): held until the store is done, then released to the forwarder, or taken back out if the store fails.
+/// An identical re-send is queued after the store. If the queue cannot be written, the requestor gets 0110H
+/// (processing failure) and will send again; the re-send is an identical duplicate for the store and is queued then.
 public struct ForwardingStorageHandler: StorageHandler {
     public let inner: ArchiveStorageHandler
     public let queue: ForwardQueue
@@ -57,25 +60,80 @@ public struct ForwardingStorageHandler: StorageHandler {
     public var writesDirectly: Bool { inner.writesDirectly }
 
     public func store(_ instance: ReceivedInstance) async -> DIMSEStatus {
-        let result = await inner.store.store(instance)
+        await storeExplained(instance).status
+    }
+
+    public func storeExplained(_ instance: ReceivedInstance) async -> (status: DIMSEStatus, comment: String?) {
+        let queuing = Queuing()
+        let result = await inner.storeRecorded(instance, whileCommitting: { [queue] record in
+            let entries = self.entries(for: record)
+            guard !entries.isEmpty else { return }
+            do {
+                try await queue.enqueue(entries, held: true)
+                queuing.set(.queued(entries))
+            } catch {
+                queuing.set(.failed(error))
+            }
+        })
+        let answer = (result.status, result.status.isSuccess ? nil : result.comment)
+        let state = queuing.state
         guard let record = result.record, [.stored, .identicalDuplicate, .replaced].contains(result.outcome) else {
-            return result.status
+            // Not stored: what was queued alongside goes back out.
+            if case .queued(let entries) = state {
+                do { try await queue.withdraw(entries) } catch {
+                    logger.warning("cannot take \(instance.sopInstanceUID) back out of the forward queue: \(error)")
+                }
+            }
+            return answer
         }
+        switch state {
+        case .queued(let entries):
+            await queue.release(entries)
+            return answer
+        case .failed(let error):
+            return refusal(record, error)
+        case .notRun:
+            // An identical re-send (or a record no rule selects): queued now.
+            let entries = entries(for: record)
+            guard !entries.isEmpty else { return answer }
+            do {
+                try await queue.enqueue(entries)
+            } catch {
+                return refusal(record, error)
+            }
+            return answer
+        }
+    }
+
+    /// The entries of a stored instance, one per destination whose rule selects it.
+    func entries(for record: InstanceRecord) -> [ForwardEntry] {
         var destinations: [String] = []
         for rule in rules where rule.matches(record) && !destinations.contains(rule.destination) {
             destinations.append(rule.destination)
         }
-        guard !destinations.isEmpty else { return result.status }
-        let entries = destinations.map {
+        return destinations.map {
             ForwardEntry(destination: $0, sopInstanceUID: record.sopInstanceUID, sopClassUID: record.sopClassUID,
                          studyInstanceUID: record.studyInstanceUID, path: record.path, transferSyntaxUID: record.transferSyntaxUID)
         }
-        do {
-            try await queue.enqueue(entries)
-        } catch {
-            logger.error("cannot queue \(record.sopInstanceUID) for forwarding: \(error)")
-            return .processingFailure
-        }
-        return result.status
     }
+
+    private func refusal(_ record: InstanceRecord, _ error: Error) -> (status: DIMSEStatus, comment: String?) {
+        logger.error("cannot queue \(record.sopInstanceUID) for forwarding: \(error)")
+        return (.processingFailure, String("cannot queue the instance for forwarding: \(error)".prefix(64)))
+    }
+}
+
+/// What the queuing alongside a store did (set from the store's child task, read after the store).
+private final class Queuing: @unchecked Sendable {
+    enum State {
+        case notRun
+        case queued([ForwardEntry])
+        case failed(Error)
+    }
+
+    private let lock = NSLock()
+    private var value = State.notRun
+
+    func set(_ state: State) { lock.withLock { value = state } }
+    var state: State { lock.withLock { value } }
 }

@@ -27,7 +27,15 @@ public struct ArchiveStorageHandler: StorageHandler {
     public var writesDirectly: Bool { store.configuration.writesDirectly }
 
     public func storeExplained(_ instance: ReceivedInstance) async -> (status: DIMSEStatus, comment: String?) {
-        let result = await store.store(instance)
+        let result = await storeRecorded(instance)
+        return (result.status, result.status.isSuccess ? nil : result.comment)
+    }
+
+    /// Stores the instance and writes the audit entry; `whileCommitting` as in
+    /// ``ArchiveStore/store(_:receivedAt:whileCommitting:)``.
+    public func storeRecorded(_ instance: ReceivedInstance,
+                              whileCommitting work: (@Sendable (InstanceRecord) async -> Void)? = nil) async -> StoreResult {
+        let result = await store.store(instance, whileCommitting: work)
         if let audit {
             let caller = instance.callingAETitle.value
             audit.record(AuditEntry(time: Date(), action: "store", level: "instance", uid: instance.sopInstanceUID, count: 1,
@@ -36,7 +44,7 @@ public struct ArchiveStorageHandler: StorageHandler {
                                     organization: organizations?.organization(ofAETitle: caller),
                                     studies: result.record.map { [$0.studyInstanceUID] }, status: result.status.hexCode))
         }
-        return (result.status, result.status.isSuccess ? nil : result.comment)
+        return result
     }
 }
 

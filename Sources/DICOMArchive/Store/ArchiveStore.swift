@@ -143,12 +143,17 @@ public final class ArchiveStore: Sendable {
 
     /// Stores an instance received by C-STORE. A received Part 10 file on the archive's file system is hashed, checked
     /// and renamed into place (the data is written once); otherwise it is copied into the archive first.
-    public func store(_ instance: ReceivedInstance, receivedAt: Date = Date()) async -> StoreResult {
+    ///
+    /// `whileCommitting` runs with the record of an instance about to be stored or to replace the stored one, while
+    /// its file and index entry are made durable (not for duplicates or refusals); the store returns once both are
+    /// done. A forwarding node queues the instance there instead of after the store.
+    public func store(_ instance: ReceivedInstance, receivedAt: Date = Date(),
+                      whileCommitting work: (@Sendable (InstanceRecord) async -> Void)? = nil) async -> StoreResult {
         let source: Source = instance.dataSetOffset > 0
             ? .part10File(instance.filePath, sha256: instance.sha256, leadingBytes: instance.leadingBytes) : .dataSet(instance.filePath)
         return await store(source, transferSyntaxUID: instance.transferSyntaxUID, sopClassUID: instance.sopClassUID,
                            sopInstanceUID: instance.sopInstanceUID, callingAETitle: instance.callingAETitle.value,
-                           receivedAt: receivedAt)
+                           receivedAt: receivedAt, whileCommitting: work)
     }
 
     /// Stores a bare data set (no File Meta Information) encoded in `transferSyntaxUID` from the file at `path`,
@@ -169,9 +174,11 @@ public final class ArchiveStore: Sendable {
     }
 
     private func store(_ source: Source, transferSyntaxUID: String, sopClassUID: String, sopInstanceUID: String,
-                       callingAETitle: String, receivedAt: Date) async -> StoreResult {
+                       callingAETitle: String, receivedAt: Date,
+                       whileCommitting work: (@Sendable (InstanceRecord) async -> Void)? = nil) async -> StoreResult {
         let result = await storeUnlogged(source, transferSyntaxUID: transferSyntaxUID, sopClassUID: sopClassUID,
-                                         sopInstanceUID: sopInstanceUID, callingAETitle: callingAETitle, receivedAt: receivedAt)
+                                         sopInstanceUID: sopInstanceUID, callingAETitle: callingAETitle, receivedAt: receivedAt,
+                                         whileCommitting: work)
         if result.status.category == .success {
             logger.debug("stored", metadata: ["sop": "\(sopInstanceUID)", "outcome": "\(result.outcome.rawValue)"])
         } else {
@@ -181,7 +188,8 @@ public final class ArchiveStore: Sendable {
     }
 
     private func storeUnlogged(_ source: Source, transferSyntaxUID: String, sopClassUID: String, sopInstanceUID: String,
-                               callingAETitle: String, receivedAt: Date) async -> StoreResult {
+                               callingAETitle: String, receivedAt: Date,
+                               whileCommitting work: (@Sendable (InstanceRecord) async -> Void)?) async -> StoreResult {
         if let allowed = configuration.allowedCallingAETitles, !allowed.contains(callingAETitle) {
             return StoreResult(status: .notAuthorized, outcome: .failed,
                                comment: "calling AE title \"\(callingAETitle)\" is not allowed to store in this archive")
@@ -304,7 +312,7 @@ public final class ArchiveStore: Sendable {
 
         // 3. Duplicates, then move into place and index — one SOP Instance UID at a time.
         return await locks.withLock(sopInstanceUID) {
-            await commit(record, temporary: temporary, temporaryExists: &temporaryExists)
+            await commit(record, temporary: temporary, temporaryExists: &temporaryExists, whileCommitting: work)
         }
     }
 
@@ -377,8 +385,9 @@ public final class ArchiveStore: Sendable {
         return try FileSystem.sha256(ofFileAt: output)
     }
 
-    /// Moves the checked file into place and indexes it.
-    private func commit(_ record: InstanceRecord, temporary: String, temporaryExists: inout Bool) async -> StoreResult {
+    /// Moves the checked file into place and indexes it, running `work` meanwhile.
+    private func commit(_ record: InstanceRecord, temporary: String, temporaryExists: inout Bool,
+                        whileCommitting work: (@Sendable (InstanceRecord) async -> Void)?) async -> StoreResult {
         let destination = layout.absolute(record.path)
         let existing = await index.instance(sopInstanceUID: record.sopInstanceUID)
         var outcome = StoreResult.Outcome.stored
@@ -425,10 +434,13 @@ public final class ArchiveStore: Sendable {
             }
             try await directorySync.sync(directory)
         }
+        async let alongside: Void = Self.run(work, with: record)
         do {
             try await index.add([record], placing: placing)
             temporaryExists = false
+            await alongside
         } catch {
+            await alongside
             temporaryExists = FileSystem.fileExists(temporary)
             // Not durable: take a new file back out so that disk and index agree (a replaced file stays replaced;
             // `reindex` picks it up).
@@ -442,6 +454,10 @@ public final class ArchiveStore: Sendable {
         if trashCopy != destination && FileSystem.fileExists(trashCopy) { unlink(trashCopy) }
         return StoreResult(status: .success, outcome: outcome,
                            comment: outcome == .replaced ? "replaced the stored instance with different content" : nil, record: record)
+    }
+
+    private static func run(_ work: (@Sendable (InstanceRecord) async -> Void)?, with record: InstanceRecord) async {
+        if let work { await work(record) }
     }
 
     private func failure(_ error: Error, doing what: String) -> StoreResult {
