@@ -62,6 +62,30 @@ import Testing
         await queue.close()
     }
 
+    /// The node's C-STOREs are audited as the archive's are, refusals included, with their Error Comment.
+    @Test func theNodesStoresAreAuditedAndExplained() async throws {
+        let archive = try await StoreFixtures.archive("fwd-while-audit")
+        defer { archive.remove() }
+        let audit = AuditTrail(path: archive.root + "/audit.jsonl")
+        let queue = try ForwardQueue(directory: ForwardQueue.directory(inArchive: archive.layout.root))
+        let handler = ForwardingStorageHandler(inner: ArchiveStorageHandler(store: archive.store, audit: audit), queue: queue,
+                                               rules: [ForwardRule(destination: "CENTRE")])
+        let (stored, _) = await handler.storeExplained(try Self.received("1.2.826.0.1.3680043.10.781.3", in: archive.incoming))
+        #expect(stored == .success)
+        // The affected SOP Instance UID differs from the data set's: refused, with the reason as the Error Comment.
+        var mismatched = try Self.received("1.2.826.0.1.3680043.10.781.4", in: archive.incoming)
+        mismatched.request = CStoreRequest(messageID: 2, affectedSOPClassUID: StoreFixtures.ctImage, affectedSOPInstanceUID: "1.2.826.0.1.3680043.10.781.5")
+        let (refused, comment) = await handler.storeExplained(mismatched)
+        #expect(!refused.isSuccess)
+        #expect(comment?.contains("SOP Instance UID") == true, "\(comment ?? "")")
+        audit.flush()
+        let entries = try AuditLog(path: archive.root + "/audit.jsonl").entries().filter { $0.action == "store" }
+        #expect(entries.map(\.uid) == ["1.2.826.0.1.3680043.10.781.3", "1.2.826.0.1.3680043.10.781.5"])
+        #expect(entries.map(\.status) == ["0000", refused.hexCode])
+        #expect(await queue.pendingCount() == 1)
+        await queue.close()
+    }
+
     @Test func anInstanceTheArchiveCouldNotStoreLeavesTheQueue() async throws {
         let base = try StoreFixtures.temporaryDirectory("fwd-while-fail")
         defer { try? FileManager.default.removeItem(atPath: base) }
