@@ -434,13 +434,22 @@ public final class ArchiveStore: Sendable {
             }
             try await directorySync.sync(directory)
         }
-        async let alongside: Void = Self.run(work, with: record)
         do {
-            try await index.add([record], placing: placing)
+            if let work {
+                async let alongside: Void = work(record)
+                do {
+                    try await index.add([record], placing: placing)
+                } catch {
+                    await alongside
+                    throw error
+                }
+                await alongside
+            } else {
+                // No child task when there is nothing to run alongside.
+                try await index.add([record], placing: placing)
+            }
             temporaryExists = false
-            await alongside
         } catch {
-            await alongside
             temporaryExists = FileSystem.fileExists(temporary)
             // Not durable: take a new file back out so that disk and index agree (a replaced file stays replaced;
             // `reindex` picks it up).
@@ -454,10 +463,6 @@ public final class ArchiveStore: Sendable {
         if trashCopy != destination && FileSystem.fileExists(trashCopy) { unlink(trashCopy) }
         return StoreResult(status: .success, outcome: outcome,
                            comment: outcome == .replaced ? "replaced the stored instance with different content" : nil, record: record)
-    }
-
-    private static func run(_ work: (@Sendable (InstanceRecord) async -> Void)?, with record: InstanceRecord) async {
-        if let work { await work(record) }
     }
 
     private func failure(_ error: Error, doing what: String) -> StoreResult {
