@@ -108,6 +108,9 @@ public actor ForwardQueue {
     private var fd: Int32 = -1
     private var lockFD: Int32 = -1
     private var eventsSinceCompaction = 0
+    /// fsyncs of ``enqueue(_:held:)`` running off the actor: the journal is not compacted meanwhile (its rewrite,
+    /// from the entries table, would leave out the entries they are making durable).
+    private var syncsInFlight = 0
     private let logger: Logger
     private let encoder = ForwardQueue.makeEncoder()
     static func makeEncoder() -> JSONEncoder {
@@ -283,6 +286,21 @@ public actor ForwardQueue {
         }
     }
 
+    /// fsync of the journal on a duplicate of its descriptor (the queue may close its own meanwhile), off the actor.
+    private static func sync(_ descriptor: Int32, path: String) async throws {
+        let copy = dup(descriptor)
+        guard copy >= 0 else { throw ArchiveError.system("cannot fsync", path: path, errno: errno) }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            syncQueue.async {
+                let result = fsync(copy) == 0 ? Result<Void, Error>.success(()) : .failure(ArchiveError.system("cannot fsync", path: path, errno: errno))
+                Glibc.close(copy)
+                continuation.resume(with: result)
+            }
+        }
+    }
+
+    private static let syncQueue = DispatchQueue(label: "dicom.archive.forward.fsync", attributes: .concurrent)
+
     /// Appends events; fsyncs when `durable`. Compacts when the journal holds many more events than live entries.
     private func append(_ events: [Event], durable: Bool) throws {
         guard fd >= 0 else { throw ArchiveError(.io, "the forward queue journal is not open", path: journalPath) }
@@ -294,7 +312,7 @@ public actor ForwardQueue {
         try Self.writeAll(data, to: fd, path: journalPath)
         if durable, fsync(fd) != 0 { throw ArchiveError.system("cannot fsync", path: journalPath, errno: errno) }
         eventsSinceCompaction += events.count
-        if eventsSinceCompaction > 10_000 && eventsSinceCompaction > 4 * table.count {
+        if syncsInFlight == 0 && eventsSinceCompaction > 10_000 && eventsSinceCompaction > 4 * table.count {
             do { try rewriteJournal() } catch { logger.warning("forward queue: compaction failed: \(error)") }
         }
     }
@@ -308,7 +326,7 @@ public actor ForwardQueue {
     /// until ``release(_:)``, or are taken back with ``withdraw(_:)`` if the store fails. If the process stops in
     /// between, they are pending when the queue is next opened; an entry whose file never arrived goes to the failed
     /// list when it is sent, and the sender's new attempt at the store queues it again.
-    public func enqueue(_ newEntries: [ForwardEntry], held holding: Bool = false) throws {
+    public func enqueue(_ newEntries: [ForwardEntry], held holding: Bool = false) async throws {
         guard !newEntries.isEmpty else { return }
         var events: [Event] = []
         var added: [ForwardEntry] = []
@@ -323,7 +341,12 @@ public actor ForwardQueue {
             added.append(entry)
         }
         guard !events.isEmpty else { return }
-        try append(events, durable: true)
+        // Written here, in order with every other change; fsynced on a thread of its own, so that the queue (and the
+        // cooperative thread it runs on) serves other stores meanwhile.
+        try append(events, durable: false)
+        syncsInFlight += 1
+        defer { syncsInFlight -= 1 }
+        try await Self.sync(fd, path: journalPath)
         for entry in added {
             table[entry.key] = entry
             if holding { held.insert(entry.key) }
