@@ -292,9 +292,9 @@ public actor ForwardQueue {
         guard copy >= 0 else { throw ArchiveError.system("cannot fsync", path: path, errno: errno) }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
             syncQueue.async {
-                let result = fsync(copy) == 0 ? Result<Void, Error>.success(()) : .failure(ArchiveError.system("cannot fsync", path: path, errno: errno))
+                let synced = fsync(copy) == 0, number = errno
                 Glibc.close(copy)
-                continuation.resume(with: result)
+                continuation.resume(with: synced ? .success(()) : .failure(ArchiveError.system("cannot fsync", path: path, errno: number)))
             }
         }
     }

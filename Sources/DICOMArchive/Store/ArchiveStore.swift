@@ -106,9 +106,9 @@ public struct StoreResult: Sendable {
 /// SHA-256 computed on the way; a received Part 10 file is taken as it is, hashed while it arrived), parsed (metadata
 /// only) to check its identifying attributes; then, while the index writes its journal entry, it is fsynced, renamed
 /// into place and its directory fsynced, and success is answered once both are durable (an entry whose file did not
-/// make it into place before a crash was never acknowledged, and the index drops it when it opens). Many associations may store at
-/// once (their journal entries and fsyncs of a shared directory are grouped); the same SOP Instance UID is handled one
-/// at a time.
+/// make it into place before a crash was never acknowledged, and the index drops it when it opens). Many associations
+/// may store at once (their journal entries and fsyncs of a shared directory are grouped); the same SOP Instance UID is
+/// handled one at a time.
 ///
 /// Status codes (PS3.4 Table B.2-1, PS3.7 Annex C):
 /// - 0000H success (also for an identical duplicate);
