@@ -135,6 +135,28 @@ struct ForwardQueueTests {
         await reopened.close()
     }
 
+    /// Stores queuing at the same time share the journal's fsyncs: every call returns (none left waiting for an
+    /// fsync that never comes), and every entry is there after a reopen.
+    @Test(.timeLimit(.minutes(1)))
+    func concurrentEnqueuesAllBecomeDurable() async throws {
+        let directory = try StoreFixtures.temporaryDirectory("fwdq-group")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            let queue = try ForwardQueue(directory: directory)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for n in 0..<32 {
+                    group.addTask { try await queue.enqueue([Self.entry("4.\(n)", study: "9.\(n % 5)")], held: n % 2 == 0) }
+                }
+                try await group.waitForAll()
+            }
+            #expect(await queue.pendingCount() == 32)
+            await queue.close()
+        }
+        let reopened = try ForwardQueue(directory: directory)
+        #expect(Set(await reopened.entries(destination: "CENTRE", state: .pending).map(\.sopInstanceUID)) == Set((0..<32).map { "4.\($0)" }))
+        await reopened.close()
+    }
+
     @Test func backoffDoublesUpToTheMaximum() {
         let backoff = ForwardBackoff(initial: .seconds(1), maximum: .seconds(300))
         #expect(backoff.delay(afterFailures: 1) == .seconds(1))
