@@ -148,7 +148,22 @@ import Testing
     /// time truncated to whole seconds, so with an idle timer under a second it gave up at once and aborted the
     /// association. A requestor that answers each sub-operation after 50 ms, with an idle timer of 0.9 s, now gets
     /// the C-GET done.
+    ///
+    /// Up to three attempts: the truncation fails every one of them at once, while on a loaded 2-core machine (the
+    /// whole first test pass runs in parallel) the requestor's thread was once held for most of the 0.9 s.
     @Test func cGetWaitsTheSubSecondIdleTimeForEachResponse() async throws {
+        var outcome = (aborted: false, answered: 0, final: DIMSEStatus?.none)
+        for _ in 1...3 {
+            outcome = try await Self.getAnsweringAfter50ms()
+            if outcome.final == .success { break }
+        }
+        #expect(!outcome.aborted, "the C-GET aborted the association after \(outcome.answered) answered sub-operation(s)")
+        #expect(outcome.answered == 2)
+        #expect(outcome.final == .success, "final C-GET-RSP status \(String(describing: outcome.final))")
+    }
+
+    /// One C-GET of two instances from a server whose idle time is 0.9 s, each sub-operation answered after 50 ms.
+    static func getAnsweringAfter50ms() async throws -> (aborted: Bool, answered: Int, final: DIMSEStatus?) {
         let directory = try TestSupport.temporaryDirectory("serverfuzz")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let server = try await Self.startServer(in: directory, idle: .milliseconds(900))
@@ -188,9 +203,7 @@ import Testing
             throw error
         }
         await server.shutdown(gracePeriod: .seconds(1), handlerTimeout: .seconds(1))
-        #expect(!aborted, "the C-GET aborted the association after \(answered) answered sub-operation(s)")
-        #expect(answered == 2)
-        #expect(final == .success, "final C-GET-RSP status \(String(describing: final))")
+        return (aborted, answered, final)
     }
 }
 
