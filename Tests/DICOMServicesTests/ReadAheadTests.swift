@@ -82,12 +82,15 @@ import Testing
         try #require(before.total > 0 && before.resident < before.total / 2, "\(before.resident) of \(before.total) pages still cached")
         ReadAhead.advise(directory + "/missing.dcm")
         ReadAhead.advise(path)
-        let deadline = ContinuousClock.now + .seconds(5)
+        // Read-ahead is best effort (a loaded CI run once left the last 4 of 245 pages out): most of the file, where
+        // without the advice none of it comes back.
+        let enough = before.total * 3 / 4
+        let deadline = ContinuousClock.now + .seconds(10)
         var after = Self.residentPages(path)
-        while after.resident < after.total && ContinuousClock.now < deadline {
+        while after.resident < enough && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
             after = Self.residentPages(path)
         }
-        #expect(after.resident == after.total, "\(after.resident) of \(after.total) pages in the page cache after the advice")
+        #expect(after.resident >= enough, "\(after.resident) of \(after.total) pages in the page cache after the advice")
     }
 }
