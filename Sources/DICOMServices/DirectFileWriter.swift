@@ -99,16 +99,8 @@ final class DirectFileWriter: @unchecked Sendable {
         guard !tail.isEmpty else { return 0 }
         let flags = fcntl(descriptor, F_GETFL)
         if flags < 0 || fcntl(descriptor, F_SETFL, flags & ~(directIOFlag ?? 0)) != 0 { return errno }
-        var written = 0
-        while written < tail.count {
-            let n = tail.withUnsafeBytes { pwrite(descriptor, $0.baseAddress! + written, tail.count - written, tailOffset + off_t(written)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return errno
-            }
-            if n == 0 { return ENOSPC }
-            written += n
-        }
+        let code = tail.withUnsafeBytes { Self.write($0.baseAddress!, count: tail.count, to: descriptor, at: tailOffset) }
+        if code != 0 { return code }
         // SYNC_FILE_RANGE_WRITE (2): start the tail's writeback without waiting (best effort; the fsync makes it durable).
         if let start = syncFileRange { _ = start(descriptor, Int64(tailOffset), Int64(tail.count), 2) }
         return 0
@@ -154,22 +146,25 @@ final class DirectFileWriter: @unchecked Sendable {
                 for waiter in ready { waiter.resume() }
             }
             guard failure == 0 else { return }
-            var written = 0
-            while written < count {
-                let n = pwrite(descriptor, buffer.base + written, count - written, fileOffset + off_t(written))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    let code = errno
-                    lock.withLock { if failureCode == 0 { failureCode = code } }
-                    return
-                }
-                if n == 0 {
-                    lock.withLock { if failureCode == 0 { failureCode = ENOSPC } }
-                    return
-                }
-                written += n
-            }
+            let code = Self.write(UnsafeRawPointer(buffer.base), count: count, to: descriptor, at: fileOffset)
+            if code != 0 { lock.withLock { if failureCode == 0 { failureCode = code } } }
         }
+    }
+
+    /// `pwrite` of all `count` bytes at `offset`, retried after EINTR; the errno of a failure (ENOSPC when nothing more
+    /// is written), else 0.
+    private static func write(_ base: UnsafeRawPointer, count: Int, to descriptor: Int32, at offset: off_t) -> Int32 {
+        var written = 0
+        while written < count {
+            let n = pwrite(descriptor, base + written, count - written, offset + off_t(written))
+            if n < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            if n == 0 { return ENOSPC }
+            written += n
+        }
+        return 0
     }
 }
 

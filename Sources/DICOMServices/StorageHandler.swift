@@ -111,15 +111,11 @@ public struct DirectoryStorageHandler: StorageHandler {
     public func store(_ instance: ReceivedInstance) async -> DIMSEStatus {
         let destination = path(forSOPInstanceUID: instance.sopInstanceUID)
         // The copy and its fsyncs block; run them off the cooperative pool so other associations keep going.
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                do {
-                    try Self.writePart10(instance, to: destination)
-                    continuation.resume(returning: .success)
-                } catch {
-                    continuation.resume(returning: .outOfResources)
-                }
-            }
+        do {
+            try await runBlocking { try Self.writePart10(instance, to: destination) }
+            return .success
+        } catch {
+            return .outOfResources
         }
     }
 

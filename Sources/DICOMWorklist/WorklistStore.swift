@@ -157,18 +157,12 @@ public final class WorklistStore: Sendable {
     /// ``read()`` for a server's handler: run on a thread of its own, so that waiting for the lock (another process
     /// writing) or for the disk never holds a thread of the cooperative pool that every association shares.
     func readingOffThePool() async throws -> WorklistDatabase {
-        try await Self.offThePool { try self.read() }
+        try await runBlocking { try self.read() }
     }
 
     /// ``modify(_:)`` for a server's handler, on a thread of its own (see ``readingOffThePool()``).
     func modifyingOffThePool<T: Sendable>(_ change: @escaping @Sendable (inout WorklistDatabase) throws -> T) async throws -> T {
-        try await Self.offThePool { try self.modify(change) }
-    }
-
-    private static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-        }
+        try await runBlocking { try self.modify(change) }
     }
 }
 

@@ -1,4 +1,5 @@
 import DICOMCore
+import DICOMIO
 import Foundation
 import Testing
 @testable import DICOMArchive

@@ -108,13 +108,11 @@ public actor ForwardQueue {
     private var fd: Int32 = -1
     private var lockFD: Int32 = -1
     private var eventsSinceCompaction = 0
-    /// Group commit of ``enqueue(_:held:)``: each call takes a ticket after writing its events; one fsync at a time
-    /// runs off the actor and covers every ticket taken before it started. While any is waiting the journal is not
-    /// compacted (its rewrite, from the entries table, would leave out the entries being made durable).
-    private var syncTickets = 0
-    private var syncedThrough = 0
-    private var syncRunning = false
-    private var syncWaiters: [(ticket: Int, continuation: CheckedContinuation<Void, Error>)] = []
+    /// fsyncs of ``enqueue(_:held:)``, grouped for concurrent stores and run off the actor.
+    private let journalSync = DirectorySync(syncing: FileSystem.syncFile)
+    /// Those in progress: the journal is not compacted meanwhile (its rewrite, from the entries table, would leave out
+    /// the entries being made durable).
+    private var syncsInFlight = 0
     private let logger: Logger
     private let encoder = ForwardQueue.makeEncoder()
     static func makeEncoder() -> JSONEncoder {
@@ -290,52 +288,6 @@ public actor ForwardQueue {
         }
     }
 
-    /// Returns once an fsync that started after this call has completed (concurrent callers share it).
-    private func syncJournal() async throws {
-        syncTickets += 1
-        let ticket = syncTickets
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            syncWaiters.append((ticket, continuation))
-            if !syncRunning {
-                syncRunning = true
-                Task { await self.runSyncs() }
-            }
-        }
-    }
-
-    /// fsyncs the journal until every ticket is covered, resuming the callers each fsync covers.
-    private func runSyncs() async {
-        while syncedThrough < syncTickets {
-            let covers = syncTickets
-            let result: Result<Void, Error>
-            if fd >= 0 {
-                do { try await Self.sync(fd, path: journalPath); result = .success(()) } catch { result = .failure(error) }
-            } else {
-                result = .failure(ArchiveError(.io, "the forward queue journal is not open", path: journalPath))
-            }
-            syncedThrough = covers
-            let covered = syncWaiters.filter { $0.ticket <= covers }
-            syncWaiters.removeAll { $0.ticket <= covers }
-            for waiter in covered { waiter.continuation.resume(with: result) }
-        }
-        syncRunning = false
-    }
-
-    /// fsync of the journal on a duplicate of its descriptor (the queue may close its own meanwhile), off the actor.
-    private static func sync(_ descriptor: Int32, path: String) async throws {
-        let copy = dup(descriptor)
-        guard copy >= 0 else { throw ArchiveError.system("cannot fsync", path: path, errno: errno) }
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            syncQueue.async {
-                let synced = fsync(copy) == 0, number = errno
-                Glibc.close(copy)
-                continuation.resume(with: synced ? .success(()) : .failure(ArchiveError.system("cannot fsync", path: path, errno: number)))
-            }
-        }
-    }
-
-    private static let syncQueue = DispatchQueue(label: "dicom.archive.forward.fsync", attributes: .concurrent)
-
     /// Appends events; fsyncs when `durable`. Compacts when the journal holds many more events than live entries.
     private func append(_ events: [Event], durable: Bool) throws {
         guard fd >= 0 else { throw ArchiveError(.io, "the forward queue journal is not open", path: journalPath) }
@@ -347,7 +299,7 @@ public actor ForwardQueue {
         try Self.writeAll(data, to: fd, path: journalPath)
         if durable, fsync(fd) != 0 { throw ArchiveError.system("cannot fsync", path: journalPath, errno: errno) }
         eventsSinceCompaction += events.count
-        if !syncRunning && eventsSinceCompaction > 10_000 && eventsSinceCompaction > 4 * table.count {
+        if syncsInFlight == 0 && eventsSinceCompaction > 10_000 && eventsSinceCompaction > 4 * table.count {
             do { try rewriteJournal() } catch { logger.warning("forward queue: compaction failed: \(error)") }
         }
     }
@@ -379,7 +331,9 @@ public actor ForwardQueue {
         // Written here, in order with every other change; fsynced on a thread of its own, so that the queue (and the
         // cooperative thread it runs on) serves other stores meanwhile.
         try append(events, durable: false)
-        try await syncJournal()
+        syncsInFlight += 1
+        defer { syncsInFlight -= 1 }
+        try await journalSync.sync(journalPath)
         for entry in added {
             table[entry.key] = entry
             if holding { held.insert(entry.key) }

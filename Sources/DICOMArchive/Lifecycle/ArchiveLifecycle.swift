@@ -1,3 +1,4 @@
+import DICOMIO
 import DICOMCore
 import Foundation
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import DICOMIO
 import Foundation
 import Logging
 #if canImport(Glibc)

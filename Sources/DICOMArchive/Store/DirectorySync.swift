@@ -9,6 +9,9 @@ import Glibc
 /// stores into one series directory share their fsyncs.
 ///
 /// An fsync covers every entry created before it started; a caller waits for an fsync that starts after its request.
+///
+/// With `syncing: FileSystem.syncFile` it groups the fsyncs of a file the same way: the forward queue's journal, appended
+/// to by concurrent stores.
 final class DirectorySync: @unchecked Sendable {
     private struct Progress {
         /// Requests made so far (each request gets the next ticket).
@@ -24,6 +27,12 @@ final class DirectorySync: @unchecked Sendable {
     private let queue = DispatchQueue(label: "dicom.archive.directory-sync", attributes: .concurrent)
     /// fsyncs performed, for tests of the grouping.
     private(set) var syncCount = 0
+    private let syncPath: @Sendable (String) throws -> Void
+
+    /// `syncing`: the fsync of one path, by default a directory's.
+    init(syncing: @escaping @Sendable (String) throws -> Void = FileSystem.syncDirectoryReportingErrors) {
+        syncPath = syncing
+    }
 
     /// Returns once every entry created in `directory` before this call is durable.
     /// - Throws: ``ArchiveError`` when the directory cannot be opened or its fsync fails (EINVAL, meaning the file
@@ -55,7 +64,7 @@ final class DirectorySync: @unchecked Sendable {
             syncCount += 1
             lock.unlock()
 
-            let result = Result { try FileSystem.syncDirectoryReportingErrors(directory) }
+            let result = Result { try syncPath(directory) }
 
             lock.lock()
             progress = directories[directory] ?? progress

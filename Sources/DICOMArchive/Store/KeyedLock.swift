@@ -41,12 +41,3 @@ final class KeyedLock: @unchecked Sendable {
         return try await body()
     }
 }
-
-/// Runs blocking file work on a Dispatch queue so the cooperative pool stays free for network I/O.
-func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result { try body() })
-        }
-    }
-}
