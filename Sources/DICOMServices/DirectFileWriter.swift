@@ -40,10 +40,15 @@ final class DirectFileWriter: @unchecked Sendable {
     private var waiters: [(limit: Int, continuation: CheckedContinuation<Void, Never>)] = []
     private var finished = false
 
+    /// Hashes each chunk alongside its write, when given.
+    private let hasher: ConcurrentHasher?
+
     /// A writer to `descriptor`, a new empty file opened with `O_DIRECT` (the caller keeps it, and closes it after
-    /// ``finish()`` or with ``close(afterWrites:)``).
-    init(descriptor: Int32) {
+    /// ``finish()`` or with ``close(afterWrites:)``). `hashing` is given every byte written, in order, a chunk at a
+    /// time while the chunk is written: one hand-over per 256 KiB instead of one per received fragment.
+    init(descriptor: Int32, hashing hasher: ConcurrentHasher? = nil) {
         self.descriptor = descriptor
+        self.hasher = hasher
         chunk = AlignedChunkPool.shared.take()
     }
 
@@ -93,6 +98,7 @@ final class DirectFileWriter: @unchecked Sendable {
         let tail = Data(bytes: chunk + whole, count: filled - whole)
         let tailOffset = off_t(chunkStart + whole)
         if whole > 0 { submit(whole) }
+        if !tail.isEmpty { hasher?.update(tail) }
         await waitUntilInFlight(atMost: 0)
         let failed = failure
         guard failed == 0 else { return failed }
@@ -125,26 +131,31 @@ final class DirectFileWriter: @unchecked Sendable {
         }
     }
 
-    /// Hands the current chunk's first `count` bytes to the writer's queue and takes a fresh chunk (bytes past `count`,
-    /// the last partial block in ``finish()``, are the caller's to write).
+    /// Hands the current chunk's first `count` bytes to the writer's queue (and to the hasher's) and takes a fresh
+    /// chunk (bytes past `count`, the last partial block in ``finish()``, are the caller's to write). The chunk counts
+    /// as in flight until it is both written and hashed, so a hasher that falls behind holds the sender back too.
     private func submit(_ count: Int) {
         let buffer = Chunk(base: chunk), fileOffset = off_t(chunkStart)
         chunkStart += filled
         chunk = AlignedChunkPool.shared.take()
         filled = 0
+        let uses = ChunkUses(hasher == nil ? 1 : 2)
         lock.withLock { inFlight += 1 }
-        queue.async { [self] in
-            defer {
-                AlignedChunkPool.shared.give(buffer.base)
-                let ready = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
-                    inFlight -= 1
-                    let count = inFlight
-                    let ready = waiters.filter { count <= $0.limit }.map(\.continuation)
-                    waiters.removeAll { count <= $0.limit }
-                    return ready
-                }
-                for waiter in ready { waiter.resume() }
+        let done: @Sendable () -> Void = { [self] in
+            guard uses.release() else { return }
+            AlignedChunkPool.shared.give(buffer.base)
+            let ready = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
+                inFlight -= 1
+                let count = inFlight
+                let ready = waiters.filter { count <= $0.limit }.map(\.continuation)
+                waiters.removeAll { count <= $0.limit }
+                return ready
             }
+            for waiter in ready { waiter.resume() }
+        }
+        hasher?.update(UnsafeRawBufferPointer(start: buffer.base, count: count), then: done)
+        queue.async { [self] in
+            defer { done() }
             guard failure == 0 else { return }
             let code = Self.write(UnsafeRawPointer(buffer.base), count: count, to: descriptor, at: fileOffset)
             if code != 0 { lock.withLock { if failureCode == 0 { failureCode = code } } }
@@ -169,8 +180,17 @@ final class DirectFileWriter: @unchecked Sendable {
 }
 
 /// A chunk handed to the writer's queue (owned by the queue until written).
-private struct Chunk: @unchecked Sendable {
+struct Chunk: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
+}
+
+/// How many of a chunk's users (its write, its hash) are not done with it yet.
+private final class ChunkUses: @unchecked Sendable {
+    private let lock = NSLock()
+    private var remaining: Int
+    init(_ count: Int) { remaining = count }
+    /// One user is done; true for the last.
+    func release() -> Bool { lock.withLock { remaining -= 1; return remaining == 0 } }
 }
 
 /// `O_DIRECT` for open(2): Glibc's module map leaves it out (it needs _GNU_SOURCE), and its value depends on the

@@ -75,7 +75,7 @@ final class IncomingDataSet {
         if writingDirectly && Self.writesDirectly, let directIOFlag {
             descriptor = open(path, flags | directIOFlag, 0o644)
             if descriptor >= 0 {
-                direct = DirectFileWriter(descriptor: descriptor)
+                direct = DirectFileWriter(descriptor: descriptor, hashing: hasher)
                 writesDirectlyToDisk = true
             } else if errno == EINVAL {
                 // No direct I/O on this file system; the failed open may have created the file.
@@ -89,7 +89,8 @@ final class IncomingDataSet {
             writeError = writeError ?? DICOMError(.io, "cannot create temporary file \(path): \(String(cString: strerror(errno)))")
             return
         }
-        hasher?.update(header)
+        // Written directly, the writer hashes what it writes, a chunk at a time.
+        if direct == nil { hasher?.update(header) }
         header.withUnsafeBytes { write($0) }
     }
 
@@ -100,7 +101,7 @@ final class IncomingDataSet {
     /// Writes `bytes` (written directly, it returns once few enough chunks wait for the device: a sender faster than
     /// the disk is held back here, suspended rather than blocking a thread).
     func append(_ bytes: ByteBuffer) async {
-        if writeError == nil { hasher?.update(bytes) }
+        if writeError == nil && direct == nil { hasher?.update(bytes) }
         bytes.withUnsafeReadableBytes { write($0) }
         if writeError == nil { byteCount += bytes.readableBytes }
         if let direct { await direct.waitForRoom() }
@@ -198,6 +199,16 @@ final class ConcurrentHasher: @unchecked Sendable {
 
     func update(_ data: Data) {
         queue.async { self.hasher.update(data: data) }
+    }
+
+    /// Hashes the bytes at `bytes` after everything given before, then calls `done` (the caller keeps the memory
+    /// valid until then).
+    func update(_ bytes: UnsafeRawBufferPointer, then done: @escaping @Sendable () -> Void) {
+        let chunk = Chunk(base: UnsafeMutableRawPointer(mutating: bytes.baseAddress!)), count = bytes.count
+        queue.async {
+            self.hasher.update(bufferPointer: UnsafeRawBufferPointer(start: chunk.base, count: count))
+            done()
+        }
     }
 
     /// The digest in lowercase hexadecimal, once the updates given so far are hashed (suspending meanwhile). Call once.

@@ -21,7 +21,7 @@ import Glibc
         return descriptor
     }
 
-    @Test func theFileHoldsExactlyTheBytesGivenWhateverTheirLengthAndFragments() async throws {
+    @Test func theFileHoldsExactlyTheBytesGivenWhateverTheirLengthAndFragmentsAndItsHashIsTheirs() async throws {
         let directory = try TestSupport.temporaryDirectory("direct-writer")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let chunk = DirectFileWriter.chunkSize, block = DirectFileWriter.alignment
@@ -30,7 +30,9 @@ import Glibc
             let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
             let path = directory + "/file-\(length)"
             let descriptor = try Self.openDirect(path)
-            let writer = DirectFileWriter(descriptor: descriptor)
+            // The writer hashes what it writes, a chunk at a time and the tail last.
+            let hasher = ConcurrentHasher()
+            let writer = DirectFileWriter(descriptor: descriptor, hashing: hasher)
             var offset = 0
             while offset < length {
                 // Fragments of every size, as PDVs come: from 1 byte to more than a chunk.
@@ -47,6 +49,7 @@ import Glibc
             let written = try #require(FileManager.default.contents(atPath: path))
             #expect(written.count == length, "length \(length)")
             #expect(written == Data(bytes), "length \(length)")
+            #expect(await hasher.finalize() == lowercaseHex(SHA256.hash(data: bytes)), "length \(length)")
         }
     }
 

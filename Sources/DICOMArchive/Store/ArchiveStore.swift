@@ -231,28 +231,35 @@ public final class ArchiveStore: Sendable {
         do {
             let fault = configuration.writeFault
             let input: String = switch source { case .dataSet(let path), .part10File(let path, _, _): path }
-            written = try await runBlocking { [temporary, header, adopt, knownSHA256, knownLeadingBytes] in
-                let (size, sha256) = if adopt, let knownSHA256, let size = FileSystem.fileSize(temporary) {
-                    (size, knownSHA256)
-                } else if adopt {
-                    try FileSystem.sha256(ofFileAt: temporary)
-                } else {
-                    try FileSystem.writeConcatenation(header: header, contentsOf: input, to: temporary, fault: fault)
-                }
-                let dataSet: DataSet
-                do {
-                    // From the bytes kept in memory when they hold all the metadata (the file was written past the
-                    // page cache: reading it back would go to the disk); else from the file.
-                    if let knownLeadingBytes,
-                       let file = (try? DICOMFile.metadata(fromPrefix: knownLeadingBytes, isWholeFile: knownLeadingBytes.count == size)) ?? nil {
-                        dataSet = file.dataSet
+            if adopt, let knownSHA256, let knownLeadingBytes, let size = FileSystem.fileSize(temporary),
+               let file = (try? DICOMFile.metadata(fromPrefix: knownLeadingBytes, isWholeFile: knownLeadingBytes.count == size)) ?? nil {
+                // Everything is known or in memory: no file to read, so no hand-over to a blocking thread (a stat of
+                // the file just written does not wait for the device).
+                written = (size, knownSHA256, file.dataSet)
+            } else {
+                written = try await runBlocking { [temporary, header, adopt, knownSHA256, knownLeadingBytes] in
+                    let (size, sha256) = if adopt, let knownSHA256, let size = FileSystem.fileSize(temporary) {
+                        (size, knownSHA256)
+                    } else if adopt {
+                        try FileSystem.sha256(ofFileAt: temporary)
                     } else {
-                        dataSet = try DICOMFile(contentsOf: temporary, options: .metadataOnly).dataSet
+                        try FileSystem.writeConcatenation(header: header, contentsOf: input, to: temporary, fault: fault)
                     }
-                } catch {
-                    throw UnreadableDataSet(message: "\(error)")
+                    let dataSet: DataSet
+                    do {
+                        // From the bytes kept in memory when they hold all the metadata (the file was written past the
+                        // page cache: reading it back would go to the disk); else from the file.
+                        if let knownLeadingBytes,
+                           let file = (try? DICOMFile.metadata(fromPrefix: knownLeadingBytes, isWholeFile: knownLeadingBytes.count == size)) ?? nil {
+                            dataSet = file.dataSet
+                        } else {
+                            dataSet = try DICOMFile(contentsOf: temporary, options: .metadataOnly).dataSet
+                        }
+                    } catch {
+                        throw UnreadableDataSet(message: "\(error)")
+                    }
+                    return (size, sha256, dataSet)
                 }
-                return (size, sha256, dataSet)
             }
             temporaryExists = true
         } catch let error as UnreadableDataSet {

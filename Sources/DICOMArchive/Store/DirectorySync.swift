@@ -1,3 +1,4 @@
+import DICOMIO
 import Dispatch
 import Foundation
 #if canImport(Glibc)
@@ -24,7 +25,6 @@ final class DirectorySync: @unchecked Sendable {
 
     private let lock = NSLock()
     private var directories: [String: Progress] = [:]
-    private let queue = DispatchQueue(label: "dicom.archive.directory-sync", attributes: .concurrent)
     /// fsyncs performed, for tests of the grouping.
     private(set) var syncCount = 0
     private let syncPath: @Sendable (String) throws -> Void
@@ -47,7 +47,8 @@ final class DirectorySync: @unchecked Sendable {
             progress.running = true
             directories[directory] = progress
             lock.unlock()
-            if start { queue.async { self.run(directory) } }
+            // A thread of its own for each directory's run of fsyncs, off the cooperative pool (``runBlocking(_:)``).
+            if start { blockingQueue().async { self.run(directory) } }
         }
     }
 
