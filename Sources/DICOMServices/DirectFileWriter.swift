@@ -4,8 +4,14 @@ import Foundation
 import Glibc
 #endif
 
-/// Writes a new file with `O_DIRECT`: the bytes given are gathered into page-aligned chunks, and each full chunk is
-/// written from memory straight to the device on a queue of the writer's own while the caller gathers the next one.
+/// Writes a new file with `O_DIRECT`: the bytes given are gathered into page-aligned chunks and written from memory
+/// straight to the device on a queue of the writer's own while the caller gathers more.
+///
+/// How much goes in one write adapts to the device: whenever no write is in flight and at least ``minimumWrite`` bytes
+/// wait, every whole block gathered so far goes at once; while a write is in flight, bytes gather up to a full
+/// ``chunkSize``. The device starts early on a data set (after 64 KiB, not after a whole chunk), and a sender faster
+/// than the device gets few large writes rather than many small ones (on the VM measured, a 64 KiB `O_DIRECT` write
+/// costs about 0.18 ms and a 512 KiB one 0.53 ms).
 ///
 /// Used for received data sets that the storage handler fsyncs anyway (``StorageHandler/makesFilesDurable``): the data
 /// never enters the page cache, so it is not copied there and then written back, and the handler's fsync has only
@@ -17,8 +23,10 @@ import Glibc
 /// ``waitForRoom()`` (at most ``maximumChunksInFlight`` chunks wait per file after it returns) instead of being
 /// buffered in memory, and other associations' tasks keep the cooperative threads meanwhile.
 final class DirectFileWriter: @unchecked Sendable {
-    /// Bytes per write, a multiple of ``alignment``.
-    static let chunkSize = 256 * 1024
+    /// The most bytes per write, a multiple of ``alignment``.
+    static let chunkSize = 512 * 1024
+    /// The fewest bytes written when the device is idle, a multiple of ``alignment`` (a full chunk is written anyway).
+    static let minimumWrite = 64 * 1024
     /// Buffer address, file offset and length alignment for `O_DIRECT` (the largest logical block size in use).
     static let alignment = 4096
     static let maximumChunksInFlight = 4
@@ -76,6 +84,8 @@ final class DirectFileWriter: @unchecked Sendable {
             offset += n
             if filled == Self.chunkSize { submit(Self.chunkSize) }
         }
+        // The device is idle: give it every whole block gathered so far.
+        if filled >= Self.minimumWrite && chunksInFlight == 0 { submit(filled / Self.alignment * Self.alignment) }
         return 0
     }
 
@@ -131,14 +141,18 @@ final class DirectFileWriter: @unchecked Sendable {
         }
     }
 
-    /// Hands the current chunk's first `count` bytes to the writer's queue (and to the hasher's) and takes a fresh
-    /// chunk (bytes past `count`, the last partial block in ``finish()``, are the caller's to write). The chunk counts
-    /// as in flight until it is both written and hashed, so a hasher that falls behind holds the sender back too.
+    /// Hands the current chunk's first `count` bytes (a multiple of ``alignment``) to the writer's queue (and to the
+    /// hasher's) and takes a fresh chunk, which starts with the bytes past `count` (under a block; in ``finish()``, the
+    /// last partial block, which the caller writes). The chunk counts as in flight until it is both written and
+    /// hashed, so a hasher that falls behind holds the sender back too.
     private func submit(_ count: Int) {
         let buffer = Chunk(base: chunk), fileOffset = off_t(chunkStart)
-        chunkStart += filled
-        chunk = AlignedChunkPool.shared.take()
-        filled = 0
+        let next = AlignedChunkPool.shared.take()
+        let carried = filled - count
+        if carried > 0 { next.copyMemory(from: chunk + count, byteCount: carried) }
+        chunkStart += count
+        chunk = next
+        filled = carried
         let uses = ChunkUses(hasher == nil ? 1 : 2)
         lock.withLock { inFlight += 1 }
         let done: @Sendable () -> Void = { [self] in
@@ -208,7 +222,7 @@ let directIOFlag: Int32? = {
 /// Page-aligned buffers of ``DirectFileWriter/chunkSize`` bytes, kept for reuse: a buffer already touched costs no
 /// page faults when it is filled again.
 final class AlignedChunkPool: @unchecked Sendable {
-    static let shared = AlignedChunkPool(limit: 64)
+    static let shared = AlignedChunkPool(limit: 32)
 
     private let lock = NSLock()
     private var free: [UnsafeMutableRawPointer] = []

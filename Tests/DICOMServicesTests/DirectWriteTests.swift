@@ -53,6 +53,34 @@ import Glibc
         }
     }
 
+    @Test func anIdleDeviceGetsTheWholeBlocksGatheredOnceEnoughWait() async throws {
+        let directory = try TestSupport.temporaryDirectory("direct-writer-early")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/file"
+        let descriptor = try Self.openDirect(path)
+        defer { close(descriptor) }
+        let writer = DirectFileWriter(descriptor: descriptor)
+        let block = DirectFileWriter.alignment
+        // Less than the minimum: nothing is written yet.
+        let first = [UInt8](repeating: 1, count: DirectFileWriter.minimumWrite - 1)
+        #expect(first.withUnsafeBytes { writer.append($0) } == 0)
+        #expect(writer.chunksInFlight == 0)
+        #expect(FileSystemSize.of(path) == 0)
+        // Past it, with no write in flight: every whole block goes, long before a full chunk; the rest waits.
+        let second = [UInt8](repeating: 2, count: 2 * block + 10)
+        #expect(second.withUnsafeBytes { writer.append($0) } == 0)
+        let gathered = first.count + second.count
+        var size = 0
+        for _ in 0..<500 where size == 0 {
+            size = FileSystemSize.of(path)
+            if size == 0 { try await Task.sleep(nanoseconds: 10_000_000) }
+        }
+        #expect(size == gathered / block * block, "the blocks gathered are written before the chunk is full")
+        #expect(await writer.finish() == 0)
+        let written = try #require(FileManager.default.contents(atPath: path))
+        #expect(written == Data(first + second))
+    }
+
     @Test func aFailedWriteIsReportedNotLost() async throws {
         let directory = try TestSupport.temporaryDirectory("direct-writer-fail")
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -143,5 +171,13 @@ import Glibc
         let deadline = ContinuousClock.now + .seconds(10)
         while openOnIt() && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         #expect(!openOnIt(), "a descriptor of the discarded file is still open")
+    }
+}
+
+/// The size of a file (0 when it is missing).
+enum FileSystemSize {
+    static func of(_ path: String) -> Int {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : 0
     }
 }
