@@ -1,4 +1,5 @@
 import DICOMCore
+import DICOMIO
 import Foundation
 import Testing
 @testable import DICOMArchive
@@ -160,5 +161,33 @@ import Testing
         } catch let error as ArchiveError {
             #expect(error.path == missing)
         }
+    }
+
+    @Test func blockingDirectorySyncsAreGroupedAndEachCallerReturnsAfterItsOwn() async throws {
+        let root = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let sync = DirectorySync()
+        let callers = 24
+        // Blocking callers on threads of their own (as inside runBlocking), mixed with suspending ones.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<callers {
+                group.addTask {
+                    try Data([UInt8(n)]).write(to: URL(fileURLWithPath: root + "/f\(n)"))
+                    if n % 3 == 0 {
+                        try await sync.sync(root)
+                    } else {
+                        try await runBlocking { try sync.syncBlocking(root) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect((1...callers).contains(sync.syncCount))
+        // Nothing left running: a later call is served at once by a new fsync.
+        let before = sync.syncCount
+        try await runBlocking { try sync.syncBlocking(root) }
+        #expect(sync.syncCount == before + 1)
+        let missing = root + "/no-such-directory"
+        #expect(throws: ArchiveError.self) { try sync.syncBlocking(missing) }
     }
 }

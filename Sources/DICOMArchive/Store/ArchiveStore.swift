@@ -435,11 +435,13 @@ public final class ArchiveStore: Sendable {
         // (An instance replacing one the index holds is placed first, then indexed: the index does that itself.)
         let directory = (destination as NSString).deletingLastPathComponent
         let placing: @Sendable () async throws -> Void = { [directorySync] in
+            // One thread for the three steps: the directory's fsync is this thread's own when none of that directory
+            // is running, else it waits for the next one (shared with concurrent stores into the directory).
             try await runBlocking {
                 try FileSystem.syncFile(temporary)
                 try FileSystem.move(temporary, to: destination, syncingDirectories: false)
+                try directorySync.syncBlocking(directory)
             }
-            try await directorySync.sync(directory)
         }
         do {
             if let work {
