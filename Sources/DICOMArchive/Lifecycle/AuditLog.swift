@@ -1,3 +1,4 @@
+import DICOMIO
 import DICOMJSON
 import Foundation
 import Logging
@@ -93,10 +94,8 @@ public final class AuditTrail: @unchecked Sendable {
         }
         if !syncScheduled {
             syncScheduled = true
-            Task.detached { [self] in
-                try? await Task.sleep(for: .milliseconds(200))
-                self.sync()
-            }
+            // The fsync on a thread of its own, not on one of the cooperative pool's (``runBlocking(_:)``).
+            blockingQueue().asyncAfter(deadline: .now() + .milliseconds(200)) { [self] in sync() }
         }
     }
 
