@@ -79,6 +79,9 @@ public final class DICOMServer: Sendable {
     ///   - aeTitle: our AE title, the calling AE title of C-MOVE sub-associations (default: the title the peer called).
     ///   - temporaryDirectory: where incoming data sets are streamed before the handler sees them.
     ///   - tls: accept only TLS connections (PS3.15 Annex B.1) with this context.
+    ///   - eventLoopGroup: the loops of the listening channel and of the associations; each association's task runs on
+    ///     its channel's loop (``EventLoopTaskExecutor``), so a group with a loop per expected concurrent association
+    ///     serves best (default ``associationEventLoops``).
     public static func start(host: String = "127.0.0.1", port: Int, policy: AcceptorPolicy = defaultStoragePolicy(),
                              storageHandler: StorageHandler, queryHandler: QueryHandler? = nil, retrieveHandler: RetrieveHandler? = nil,
                              managedObjectHandler: ManagedObjectHandler? = nil,
@@ -87,7 +90,7 @@ public final class DICOMServer: Sendable {
                              aeTitle: AETitle? = nil, timeouts: DICOMServerTimeouts = DICOMServerTimeouts(),
                              temporaryDirectory: String = NSTemporaryDirectory(),
                              tls: DICOMTLS? = nil,
-                             eventLoopGroup: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                             eventLoopGroup: EventLoopGroup = DICOMServer.associationEventLoops,
                              logger: Logger = Logger(label: "dicom.server")) async throws -> DICOMServer {
         let connections = ConnectionRegistry()
         let service = AssociationService(policy: policy, handler: storageHandler, queryHandler: queryHandler,
@@ -108,7 +111,7 @@ public final class DICOMServer: Sendable {
                     let connection = try PDUConnection.install(on: channel, maximumPDULength: inboundLimit, role: .acceptor,
                                                                artim: timeouts.artim, writeStallLimit: timeouts.idle, logger: logger)
                     let id = connections.add(channel)
-                    Task {
+                    Task(executorPreference: EventLoopTaskExecutor(channel.eventLoop)) {
                         await service.serve(connection, peer: channel.remoteAddress?.description ?? "?")
                         connections.remove(id)
                     }
