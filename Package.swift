@@ -64,6 +64,8 @@ let package = Package(
         .target(name: "DICOMArchive", dependencies: [
             "DICOMCore", "DICOMIO", "DICOMJSON", "DICOMNetwork", "DICOMServices", "DICOMCodecs",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Layer 5: patients, orders, Modality Worklist, MPPS and reports.

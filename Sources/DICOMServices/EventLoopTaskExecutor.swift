@@ -3,19 +3,21 @@ import NIOPosix
 
 /// Runs a task's jobs on one event loop: the server runs each association's task on its channel's loop, so that the
 /// PDUs the channel reads resume the task on the thread that read them, and the task's writes reach the socket without
-/// a hand-over to another thread. Structured child tasks (`async let`, task groups) and the default actors the task
+/// a hand-over to another thread. A client does the same with `withTaskExecutorPreference(EventLoopTaskExecutor(loop))`
+/// around its work and ``DICOMClient/connect(host:port:callingAE:calledAE:presentationContexts:roleSelections:userIdentity:asynchronousOperations:maximumPDULength:timeouts:tls:eventLoopGroup:logger:)``
+/// with `eventLoopGroup: loop`, as the archive's forwarder does. Work on the loop must not block. Structured child tasks (`async let`, task groups) and the default actors the task
 /// calls inherit the preference (SE-0417); blocking file work goes to threads of its own either way
 /// (``runBlocking(_:)``, the direct writer's queue).
 ///
 /// Measured with the archive and DCMTK `storescu` (interleaved pairs, medians): one association 1.11× and 1.13× the
 /// instances/s of the cooperative pool; four associations 1.03× with ``DICOMServer/associationEventLoops``, but 0.93×
 /// when they shared the two loops of `MultiThreadedEventLoopGroup.singleton` on the 2-core machine.
-final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
-    let eventLoop: any EventLoop
+public final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
+    public let eventLoop: any EventLoop
 
-    init(_ eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+    public init(_ eventLoop: any EventLoop) { self.eventLoop = eventLoop }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }

@@ -3,6 +3,8 @@ import DICOMNetwork
 import DICOMServices
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 
 /// Where a ``Forwarder`` sends: the destination's AE title and address, and how.
 public struct ForwardDestination: Sendable {
@@ -151,6 +153,15 @@ public struct Forwarder: Sendable {
     }
 
     private func runSender(_ worker: Int) async {
+        // The worker's task and its associations share one event loop (``EventLoopTaskExecutor``): responses resume it
+        // on the thread that read them, and its sends need no hand-over.
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        await withTaskExecutorPreference(EventLoopTaskExecutor(loop)) {
+            await send(worker, on: loop)
+        }
+    }
+
+    private func send(_ worker: Int, on loop: any EventLoop) async {
         let name = destination.aeTitle.value
         var association: Association?
         var proposed: Set<String> = []
@@ -190,7 +201,8 @@ public struct Forwarder: Sendable {
                     association = try await DICOMClient.connect(host: destination.host, port: destination.port,
                                                                 callingAE: destination.callingAE, calledAE: destination.aeTitle,
                                                                 presentationContexts: Self.contexts(for: batch, commit: destination.commit),
-                                                                userIdentity: destination.userIdentity, timeouts: destination.timeouts, tls: destination.tls, logger: logger)
+                                                                userIdentity: destination.userIdentity, timeouts: destination.timeouts, tls: destination.tls,
+                                                                eventLoopGroup: loop, logger: logger)
                     proposed = keys
                     connectionFailures = 0
                     try? await queue.noteLink(destination: name, error: nil)
