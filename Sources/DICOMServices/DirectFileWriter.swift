@@ -53,7 +53,7 @@ final class DirectFileWriter: @unchecked Sendable {
 
     /// A writer to `descriptor`, a new empty file opened with `O_DIRECT` (the caller keeps it, and closes it after
     /// ``finish()`` or with ``close(afterWrites:)``). `hashing` is given every byte written, in order, a chunk at a
-    /// time while the chunk is written: one hand-over per 256 KiB instead of one per received fragment.
+    /// piece at a time while the piece is written: one hand-over per write instead of one per received fragment.
     init(descriptor: Int32, hashing hasher: ConcurrentHasher? = nil) {
         self.descriptor = descriptor
         self.hasher = hasher
