@@ -52,7 +52,7 @@ final class DirectFileWriter: @unchecked Sendable {
     private let hasher: ConcurrentHasher?
 
     /// A writer to `descriptor`, a new empty file opened with `O_DIRECT` (the caller keeps it, and closes it after
-    /// ``finish()`` or with ``close(afterWrites:)``). `hashing` is given every byte written, in order, a chunk at a
+    /// ``finish()`` or with ``close(afterWrites:)``). `hashing` is given every byte written, in order, a
     /// piece at a time while the piece is written: one hand-over per write instead of one per received fragment.
     init(descriptor: Int32, hashing hasher: ConcurrentHasher? = nil) {
         self.descriptor = descriptor
