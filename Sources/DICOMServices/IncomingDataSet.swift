@@ -175,6 +175,9 @@ final class IncomingDataSet {
     /// once, after the last fragment.
     func sha256() async -> String? {
         guard writeError == nil, let hasher else { return nil }
+        // Written directly and closed, every piece is hashed but the last partial block (under 4 KiB): the digest is
+        // ready at once, without a hand-over to the hasher's thread and back.
+        if writesDirectlyToDisk && descriptor < 0 { return hasher.finalizeNow() }
         return await hasher.finalize()
     }
 
@@ -216,6 +219,12 @@ final class ConcurrentHasher: @unchecked Sendable {
         await withCheckedContinuation { continuation in
             queue.async { continuation.resume(returning: lowercaseHex(self.hasher.finalize())) }
         }
+    }
+
+    /// ``finalize()`` on the caller's thread, which waits for the updates still queued: for a caller that knows
+    /// little or nothing is left to hash. Call once.
+    func finalizeNow() -> String {
+        queue.sync { lowercaseHex(hasher.finalize()) }
     }
 }
 

@@ -27,7 +27,17 @@ import Glibc
         let chunk = DirectFileWriter.chunkSize, block = DirectFileWriter.alignment
         var generator = SystemRandomNumberGenerator()
         for length in [0, 1, block - 1, block, block + 1, chunk - 1, chunk, chunk + 1, 3 * chunk + 123, 9 * chunk + block] {
-            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            // Random bytes eight at a time (one call per byte made this test hold a cooperative thread for seconds in
+            // a debug build, starving the suite's network tests of their timers' margins).
+            var bytes = [UInt8](repeating: 0, count: length)
+            bytes.withUnsafeMutableBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    let word = generator.next()
+                    withUnsafeBytes(of: word) { raw.baseAddress!.advanced(by: offset).copyMemory(from: $0.baseAddress!, byteCount: min(8, raw.count - offset)) }
+                    offset += 8
+                }
+            }
             let path = directory + "/file-\(length)"
             let descriptor = try Self.openDirect(path)
             // The writer hashes what it writes, a chunk at a time and the tail last.
