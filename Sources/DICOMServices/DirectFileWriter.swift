@@ -48,12 +48,15 @@ final class DirectFileWriter: @unchecked Sendable {
     private var waiters: [(limit: Int, continuation: CheckedContinuation<Void, Never>)] = []
     private var finished = false
 
-    /// Hashes each chunk alongside its write, when given.
+    /// Hashes each piece written, when given.
     private let hasher: ConcurrentHasher?
 
     /// A writer to `descriptor`, a new empty file opened with `O_DIRECT` (the caller keeps it, and closes it after
-    /// ``finish()`` or with ``close(afterWrites:)``). `hashing` is given every byte written, in order, a
-    /// piece at a time while the piece is written: one hand-over per write instead of one per received fragment.
+    /// ``finish()`` or with ``close(afterWrites:)``). `hashing` is given every byte written, in order, a piece at a
+    /// time: the pieces handed over while the data set arrives are hashed on the caller's thread as they go to the
+    /// writer's queue (measured with one association: 1.10× and 1.04× the instances/s of hashing them on the hasher's
+    /// thread, which needed a wake-up per piece), the last one, from ``finish()``, on the hasher's thread alongside its
+    /// write.
     init(descriptor: Int32, hashing hasher: ConcurrentHasher? = nil) {
         self.descriptor = descriptor
         self.hasher = hasher
@@ -82,10 +85,10 @@ final class DirectFileWriter: @unchecked Sendable {
             (chunk + filled).copyMemory(from: base + offset, byteCount: n)
             filled += n
             offset += n
-            if filled == Self.chunkSize { submit(Self.chunkSize) }
+            if filled == Self.chunkSize { submit(Self.chunkSize, hashingHere: true) }
         }
         // The device is idle: give it every whole block gathered so far.
-        if filled >= Self.minimumWrite && chunksInFlight == 0 { submit(filled / Self.alignment * Self.alignment) }
+        if filled >= Self.minimumWrite && chunksInFlight == 0 { submit(filled / Self.alignment * Self.alignment, hashingHere: true) }
         return 0
     }
 
@@ -145,7 +148,7 @@ final class DirectFileWriter: @unchecked Sendable {
     /// hasher's) and takes a fresh chunk, which starts with the bytes past `count` (under a block; in ``finish()``, the
     /// last partial block, which the caller writes). The chunk counts as in flight until it is both written and
     /// hashed, so a hasher that falls behind holds the sender back too.
-    private func submit(_ count: Int) {
+    private func submit(_ count: Int, hashingHere: Bool = false) {
         let buffer = Chunk(base: chunk), fileOffset = off_t(chunkStart)
         let next = AlignedChunkPool.shared.take()
         let carried = filled - count
@@ -167,7 +170,12 @@ final class DirectFileWriter: @unchecked Sendable {
             }
             for waiter in ready { waiter.resume() }
         }
-        hasher?.update(UnsafeRawBufferPointer(start: buffer.base, count: count), then: done)
+        if let hasher, hashingHere {
+            hasher.updateNow(UnsafeRawBufferPointer(start: buffer.base, count: count))
+            done()
+        } else {
+            hasher?.update(UnsafeRawBufferPointer(start: buffer.base, count: count), then: done)
+        }
         queue.async { [self] in
             defer { done() }
             guard failure == 0 else { return }

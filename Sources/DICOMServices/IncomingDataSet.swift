@@ -221,6 +221,11 @@ final class ConcurrentHasher: @unchecked Sendable {
         }
     }
 
+    /// Hashes `bytes` on the caller's thread, after everything given before.
+    func updateNow(_ bytes: UnsafeRawBufferPointer) {
+        queue.sync { hasher.update(bufferPointer: bytes) }
+    }
+
     /// ``finalize()`` on the caller's thread, which waits for the updates still queued: for a caller that knows
     /// little or nothing is left to hash. Call once.
     func finalizeNow() -> String {
