@@ -170,17 +170,18 @@ final class DirectFileWriter: @unchecked Sendable {
             }
             for waiter in ready { waiter.resume() }
         }
-        if let hasher, hashingHere {
-            hasher.updateNow(UnsafeRawBufferPointer(start: buffer.base, count: count))
-            done()
-        } else {
-            hasher?.update(UnsafeRawBufferPointer(start: buffer.base, count: count), then: done)
-        }
+        // The write first: the device works on the piece while it is hashed (both only read it).
         queue.async { [self] in
             defer { done() }
             guard failure == 0 else { return }
             let code = Self.write(UnsafeRawPointer(buffer.base), count: count, to: descriptor, at: fileOffset)
             if code != 0 { lock.withLock { if failureCode == 0 { failureCode = code } } }
+        }
+        if let hasher, hashingHere {
+            hasher.updateNow(UnsafeRawBufferPointer(start: buffer.base, count: count))
+            done()
+        } else {
+            hasher?.update(UnsafeRawBufferPointer(start: buffer.base, count: count), then: done)
         }
     }
 
