@@ -18,8 +18,8 @@ import Glibc
 /// the file's metadata and the device's cache to flush. On the 2-core VM the archive is measured on, filling new
 /// page-cache pages cost about 1.6 ms of CPU per 0.5 MB written, against 0.15 ms for the same bytes with `O_DIRECT`.
 ///
-/// Nothing here blocks the caller's thread: ``append(_:)`` hands full chunks over and returns, ``waitForRoom()`` and
-/// ``finish()`` suspend until the device has taken enough. A sender faster than the disk is held back by the caller's
+/// Nothing here waits for the device on the caller's thread: ``append(_:)`` hands pieces over (hashing them, when
+/// hashing) and returns, ``waitForRoom()`` and ``finish()`` suspend until the device has taken enough. A sender faster than the disk is held back by the caller's
 /// ``waitForRoom()`` (at most ``maximumChunksInFlight`` chunks wait per file after it returns) instead of being
 /// buffered in memory, and other associations' tasks keep the cooperative threads meanwhile.
 final class DirectFileWriter: @unchecked Sendable {
@@ -42,7 +42,7 @@ final class DirectFileWriter: @unchecked Sendable {
     private let lock = NSLock()
     /// The first write failure (an errno), set on the writer's queue.
     private var failureCode: Int32 = 0
-    /// Chunks handed to the queue and not yet written.
+    /// Pieces handed to the queue and not yet both written and hashed.
     private var inFlight = 0
     /// Callers waiting until at most `limit` chunks are in flight.
     private var waiters: [(limit: Int, continuation: CheckedContinuation<Void, Never>)] = []

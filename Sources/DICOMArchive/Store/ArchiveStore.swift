@@ -231,11 +231,11 @@ public final class ArchiveStore: Sendable {
         do {
             let fault = configuration.writeFault
             let input: String = switch source { case .dataSet(let path), .part10File(let path, _, _): path }
-            if adopt, let knownSHA256, let knownLeadingBytes, let size = FileSystem.fileSize(temporary),
-               let file = (try? DICOMFile.metadata(fromPrefix: knownLeadingBytes, isWholeFile: knownLeadingBytes.count == size)) ?? nil {
+            if adopt, let knownSHA256, let size = FileSystem.fileSize(temporary),
+               let dataSet = Self.metadata(inLeadingBytes: knownLeadingBytes, ofFileOfSize: size) {
                 // Everything is known or in memory: no file to read, so no hand-over to a blocking thread (a stat of
                 // the file just written does not wait for the device).
-                written = (size, knownSHA256, file.dataSet)
+                written = (size, knownSHA256, dataSet)
             } else {
                 written = try await runBlocking { [temporary, header, adopt, knownSHA256, knownLeadingBytes] in
                     let (size, sha256) = if adopt, let knownSHA256, let size = FileSystem.fileSize(temporary) {
@@ -247,14 +247,8 @@ public final class ArchiveStore: Sendable {
                     }
                     let dataSet: DataSet
                     do {
-                        // From the bytes kept in memory when they hold all the metadata (the file was written past the
-                        // page cache: reading it back would go to the disk); else from the file.
-                        if let knownLeadingBytes,
-                           let file = (try? DICOMFile.metadata(fromPrefix: knownLeadingBytes, isWholeFile: knownLeadingBytes.count == size)) ?? nil {
-                            dataSet = file.dataSet
-                        } else {
-                            dataSet = try DICOMFile(contentsOf: temporary, options: .metadataOnly).dataSet
-                        }
+                        dataSet = try Self.metadata(inLeadingBytes: knownLeadingBytes, ofFileOfSize: size)
+                            ?? DICOMFile(contentsOf: temporary, options: .metadataOnly).dataSet
                     } catch {
                         throw UnreadableDataSet(message: "\(error)")
                     }
@@ -390,6 +384,15 @@ public final class ArchiveStore: Sendable {
             throw ArchiveError(.io, "cannot write the converted instance", path: output)
         }
         return try FileSystem.sha256(ofFileAt: output)
+    }
+
+    /// The metadata of a received file from its first bytes kept in memory, when they hold all of it (the file was
+    /// written past the page cache: reading it back would go to the disk); nil when they do not, or were not kept.
+    private static func metadata(inLeadingBytes leadingBytes: Data?, ofFileOfSize size: Int) -> DataSet? {
+        guard let leadingBytes,
+              let file = (try? DICOMFile.metadata(fromPrefix: leadingBytes, isWholeFile: leadingBytes.count == size)) ?? nil
+        else { return nil }
+        return file.dataSet
     }
 
     /// Moves the checked file into place and indexes it, running `work` meanwhile.
