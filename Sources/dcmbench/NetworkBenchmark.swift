@@ -439,11 +439,9 @@ struct UnsyncedStorageHandler: StorageHandler {
     let directory: String
 
     func store(_ instance: ReceivedInstance) async -> DIMSEStatus {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: (try? write(instance)) == nil ? .outOfResources : .success)
-            }
-        }
+        // On a serial queue of its own (`runBlocking`), not `DispatchQueue.global()`, whose threads the cooperative
+        // pool shares.
+        (try? await runBlocking { try write(instance) }) == nil ? .outOfResources : .success
     }
 
     func write(_ instance: ReceivedInstance) throws {

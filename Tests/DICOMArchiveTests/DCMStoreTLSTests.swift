@@ -59,12 +59,13 @@ struct DCMStoreTLSTests {
         try process.run()
         defer { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
         // The first stdout line names the port: "dcmstore listening on port N as AE, archive DIR".
-        // Read on a dispatch thread (blocking reads must not hold the cooperative pool), bounded by the 30 s kill below.
+        // Read on a thread of its own (blocking reads must hold neither the cooperative pool nor `DispatchQueue.global()`,
+        // whose threads it shares), bounded by the 30 s kill below.
         let reader = pipe.fileHandleForReading
         let watchdog = DispatchWorkItem { kill(process.processIdentifier, SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + 30, execute: watchdog)
         let line: String = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            Thread {
                 var bytes = Data()
                 while true {
                     let chunk = reader.availableData
@@ -74,7 +75,7 @@ struct DCMStoreTLSTests {
                 }
                 let text = String(decoding: bytes, as: UTF8.self)
                 continuation.resume(returning: String(text.prefix { $0 != "\n" }))
-            }
+            }.start()
         }
         watchdog.cancel()
         let words = line.split(separator: " ")

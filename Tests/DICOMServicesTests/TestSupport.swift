@@ -110,10 +110,10 @@ enum TestSupport {
 
     /// Reads until EOF (or the receive timeout) on a dispatch thread, so the blocking reads never starve the
     /// cooperative pool the server's tasks run on; returns the bytes and whether EOF was seen.
+    /// Reads on a thread of its own: a blocking read on `DispatchQueue.global()` would hold one of the few threads it
+    /// shares with the cooperative pool (swift-corelibs-libdispatch) for as long as the peer stays silent.
     static func readToEnd(_ fd: Int32) async -> (bytes: [UInt8], eof: Bool) {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: blockingReadToEnd(fd)) }
-        }
+        await onOwnThread { blockingReadToEnd(fd) }
     }
 
     static func blockingReadToEnd(_ fd: Int32) -> (bytes: [UInt8], eof: Bool) {
