@@ -415,7 +415,9 @@ public actor Association {
     }
 
     /// Ends the association after `error` (anything but a missing presentation context) and returns the error to
-    /// report: the acceptor's release, when that is why sending or receiving failed.
+    /// report: the acceptor's release, when that is why sending or receiving failed. An association still established
+    /// (the task was cancelled, a file could not be read in the middle of a message) is aborted with A-ABORT (PS3.8
+    /// §7.3, as DCMTK does after a DIMSE timeout), so that the acceptor sees why it ends; one already closed is closed.
     private func closeAfter(_ error: any Error) async -> any Error {
         if let released = connection.releasedByPeer {
             isOpen = false
@@ -425,7 +427,7 @@ public actor Association {
         if (error as? DICOMServiceError)?.code == .noPresentationContext { return error }
         isOpen = false
         if failure == nil { failure = error }
-        await connection.close()
+        await connection.abort(.serviceUser)
         return error
     }
 

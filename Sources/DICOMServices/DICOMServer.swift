@@ -392,6 +392,9 @@ struct AssociationService: Sendable {
                                 let task = Task {
                                     do {
                                         try await body()
+                                    } catch where Task.isCancelled {
+                                        // The association ended under the operation (the loop cancelled its task):
+                                        // nothing to abort, and the operation logged how far it got.
                                     } catch {
                                         operationLogger.warning("aborting association during a query/retrieve", metadata: ["error": "\(error)"])
                                         await connection.abort(AssociationAbort(source: .serviceProvider, reason: .notSpecified))

@@ -359,17 +359,37 @@ struct QueryRetrieveService: Sendable {
         var readAhead = ReadAhead(paths: instances.map(\.path))
         for (index, instance) in instances.enumerated() {
             if mailbox.isCancelled { cancelled = true; break }
+            // The requestor's association ended (the server cancels the operation's task): nobody to report to.
+            if Task.isCancelled { break }
             readAhead.willSend(index)
             var status: DIMSEStatus?
             do {
                 status = try await association.store(fileAt: instance.path).status
+            } catch where Task.isCancelled {
+                break
             } catch {
                 logger.warning("C-MOVE sub-operation failed", metadata: ["dicom.sopInstance": "\(instance.sopInstanceUID)", "error": "\(error)"])
             }
             progress.record(status, uid: instance.sopInstanceUID)
             if progress.remaining > 0 {
-                try await respond(.move(request), status: .pending, counts: progress.counts, contextID: contextID)
+                do {
+                    try await respond(.move(request), status: .pending, counts: progress.counts, contextID: contextID)
+                } catch {
+                    await association.abort()
+                    throw error
+                }
             }
+        }
+        if Task.isCancelled {
+            // A-ABORT to the destination rather than leaving it to notice the closed connection; the sub-operation
+            // under way, if any, is not answered.
+            await association.abort()
+            let attempted = progress.completed + progress.failed + progress.warning
+            logger.info("C-MOVE stopped: the requestor's association ended",
+                        metadata: ["dicom.destination": "\(destination.aeTitle)", "dicom.attempted": "\(attempted)",
+                                   "dicom.total": "\(instances.count)"])
+            throw DICOMServiceError(.associationClosed,
+                                    "the C-MOVE requestor's association ended after \(attempted) of \(instances.count) sub-operations")
         }
         if cancelled {
             // The instances not attempted count as neither completed nor failed (PS3.4 C.4.2.3.1).

@@ -341,14 +341,14 @@ import Glibc
 }
 
 /// Log lines ("message event state") collected from every logger of a test.
-private final class CapturedLog: @unchecked Sendable {
+final class CapturedLog: @unchecked Sendable {
     private let lock = NSLock()
     private var lines: [String] = []
     func append(_ line: String) { lock.withLock { lines.append(line) } }
     var all: [String] { lock.withLock { lines } }
 }
 
-private struct CapturingLogHandler: LogHandler {
+struct CapturingLogHandler: LogHandler {
     let lines: CapturedLog
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level = .debug
