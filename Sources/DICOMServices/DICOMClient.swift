@@ -417,7 +417,7 @@ public actor Association {
     /// Ends the association after `error` (anything but a missing presentation context) and returns the error to
     /// report: the acceptor's release, when that is why sending or receiving failed. An association still established
     /// (the task was cancelled, a file could not be read in the middle of a message) is aborted with A-ABORT (PS3.8
-    /// §7.3, as DCMTK does after a DIMSE timeout), so that the acceptor sees why it ends; one already closed is closed.
+    /// §7.3), so that the acceptor sees that it ends; one whose connection is already closed (a timeout) stays closed.
     private func closeAfter(_ error: any Error) async -> any Error {
         if let released = connection.releasedByPeer {
             isOpen = false
