@@ -301,6 +301,9 @@ final class PDUConnection: @unchecked Sendable {
     private var machine: UpperLayerStateMachine
     /// Set once an A-ABORT was sent: the channel closes when the peer closes or when ARTIM expires.
     private var lingers = false
+    /// Writes handed to the event loop as tasks and not yet in the pipeline (guarded by ``stateLock``); see
+    /// ``orderedWrite(_:)``.
+    private var queuedWrites = 0
 
     /// Adds the PDU codecs and the stream handler to `channel`'s pipeline (on its event loop).
     ///
@@ -418,8 +421,8 @@ final class PDUConnection: @unchecked Sendable {
                 if action.name == .aa2 { return nil }   // Evt15 in Sta4: nothing to send, the transport closes
             }
             // One hand-off to the event loop and one pass through the pipeline for the whole batch (a write from
-            // outside the loop is a task and a wake-up each); tasks run in order, so the writes keep the machine's order.
-            return channel.writeAndFlush(OutboundPDUs(pdus))
+            // outside the loop is a task and a wake-up each).
+            return orderedWrite(pdus)
         }
         guard let written else { await close(); return }
         if !waitingForWrite {
@@ -437,6 +440,25 @@ final class PDUConnection: @unchecked Sendable {
     }
 
     func send(_ pdu: PDU) async throws { try await send([pdu]) }
+
+    /// Hands `pdus` to the channel's pipeline in the order of the calls, whoever makes them; call with ``stateLock``
+    /// held, right after the machine's transition, so that the bytes on the wire follow the machine.
+    ///
+    /// A write from outside the event loop becomes a task on the loop, whereas one made on the loop enters the pipeline
+    /// at once, ahead of such tasks still queued: an A-ABORT the association's loop sent after an invalid PDU went out
+    /// before the C-STORE-RQ of a C-GET sub-operation that the operation's task had sent first (fuzz-server: P-DATA-TF
+    /// after A-ABORT on the wire). A write on the loop therefore queues too while any task write is pending.
+    private func orderedWrite(_ pdus: [PDU]) -> EventLoopFuture<Void> {
+        let loop = channel.eventLoop
+        if loop.inEventLoop && queuedWrites == 0 { return channel.writeAndFlush(OutboundPDUs(pdus)) }
+        queuedWrites += 1
+        let promise = loop.makePromise(of: Void.self)
+        loop.execute { [self] in
+            stateLock.withLock { queuedWrites -= 1 }
+            channel.writeAndFlush(OutboundPDUs(pdus), promise: promise)
+        }
+        return promise.futureResult
+    }
 
     /// The SHA-256 fingerprint (lower-case hexadecimal of the DER encoding) of the certificate the TLS peer presented
     /// and NIOSSL verified; nil on a plain connection or when the peer sent none.
@@ -623,7 +645,8 @@ final class PDUConnection: @unchecked Sendable {
     /// Writes an A-ABORT, best effort.
     private func sendAbort(_ abort: AssociationAbort) async {
         logger.debug("sending A-ABORT", metadata: ["dicom.abort": "\(abort)"])
-        try? await channel.writeAndFlush(OutboundPDUs([.abort(abort)])).get()
+        let written = stateLock.withLock { orderedWrite([.abort(abort)]) }
+        try? await written.get()
     }
 
     /// Writes an A-ABORT and waits in Sta13 (PS3.8 Table 9-9, AA-1, AA-8): our side of the connection is shut after the

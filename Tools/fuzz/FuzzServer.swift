@@ -123,7 +123,7 @@ let server: DICOMServer = {
                 try seedInstance(patient: patient, study: study, series: series, sop: sop).write(to: URL(fileURLWithPath: path))
                 let result = await store.store(dataSetAt: path, transferSyntaxUID: TransferSyntax.explicitVRLittleEndian.uid,
                                                sopClassUID: "1.2.840.10008.5.1.4.1.1.2", sopInstanceUID: sop, callingAETitle: "SEED")
-                precondition(result.status.category == .success, "seeding the archive failed: \(result)")
+                require(result.status.category == .success, "seeding the archive failed: \(result)")
                 try? FileManager.default.removeItem(atPath: path)
             }
             // A port that was free a moment ago: bound, then closed (connection refused).
@@ -298,6 +298,12 @@ struct Peer {
 
 // MARK: - Oracles on what the server sent
 
+/// A finding, with its message: `fatalError` keeps it in an optimized build, where `precondition` drops it.
+func fail(_ message: @autoclosure () -> String) -> Never { fatalError(message()) }
+
+/// ``fail(_:)`` unless `condition` holds.
+func require(_ condition: Bool, _ message: @autoclosure () -> String) { if !condition { fatalError(message()) } }
+
 /// Whether the complete PDUs in `bytes` include one after which the acceptor sends nothing more (A-ASSOCIATE-RJ,
 /// A-RELEASE-RP, A-ABORT); read from the PDU headers only.
 func endsAssociation(_ bytes: [UInt8]) -> Bool {
@@ -327,26 +333,26 @@ func checkServerOutput(_ bytes: [UInt8]) -> Bool {
             guard let next = try decoder.decode(buffer: &buffer) else { break }
             pdu = next
         } catch {
-            preconditionFailure("the server sent a PDU that does not decode: \(error)")
+            fail("the server sent a PDU that does not decode: \(error)")
         }
-        precondition(finished == nil, "the server sent \(pdu.type) after \(finished.map { "\($0)" } ?? "")")
+        require(finished == nil, "the server sent \(pdu.type) after \(finished.map { "\($0)" } ?? "")")
         switch pdu {
         case .associateAccept(let accept):
-            precondition(accepted == nil, "the server sent a second A-ASSOCIATE-AC")
+            require(accepted == nil, "the server sent a second A-ASSOCIATE-AC")
             accepted = Set(accept.presentationContextResults.filter { $0.result == .acceptance }.map(\.id))
         case .associateReject, .abort:
             finished = pdu.type
         case .releaseResponse:
-            precondition(accepted != nil, "the server sent A-RELEASE-RP before A-ASSOCIATE-AC")
+            require(accepted != nil, "the server sent A-RELEASE-RP before A-ASSOCIATE-AC")
             finished = pdu.type
         case .dataTransfer(let values):
-            guard let accepted else { preconditionFailure("the server sent P-DATA-TF before A-ASSOCIATE-AC") }
+            guard let accepted else { fail("the server sent P-DATA-TF before A-ASSOCIATE-AC") }
             for value in values {
-                precondition(accepted.contains(value.presentationContextID),
+                require(accepted.contains(value.presentationContextID),
                              "the server sent a PDV on presentation context \(value.presentationContextID), not accepted")
             }
         case .associateRequest, .releaseRequest:
-            preconditionFailure("the server sent \(pdu.type)")
+            fail("the server sent \(pdu.type)")
         }
     }
     return accepted != nil
@@ -357,7 +363,7 @@ func checkServerOutput(_ bytes: [UInt8]) -> Bool {
 func encode(_ pdus: [PDU]) -> [UInt8] {
     var bytes: [UInt8] = []
     for pdu in pdus {
-        guard let buffer = try? pdu.encoded() else { preconditionFailure("cannot encode \(pdu.type)") }
+        guard let buffer = try? pdu.encoded() else { fail("cannot encode \(pdu.type)") }
         bytes += buffer.readableBytesView
     }
     return bytes
@@ -368,7 +374,7 @@ let echoSession: (request: [UInt8], echo: [UInt8], release: [UInt8]) = {
                                      presentationContexts: [PresentationContext(id: 1, abstractSyntax: verificationSOPClassUID,
                                                                                 transferSyntaxes: [TransferSyntax.implicitVRLittleEndian.uid])])
     guard let echo = try? PDataFragmenter(maximumPDULength: 16384).pdus(for: CEchoRequest(messageID: 7), presentationContextID: 1) else {
-        preconditionFailure("cannot encode C-ECHO-RQ")
+        fail("cannot encode C-ECHO-RQ")
     }
     return (encode([.associateRequest(request)]), encode(echo), encode([.releaseRequest]))
 }()
@@ -391,22 +397,22 @@ func receivePDU(_ peer: Peer, buffer: inout [UInt8], deadline: ContinuousClock.I
 /// The server still answers: associate, C-ECHO, release, within 5 s.
 func checkAlive(after input: String) {
     let deadline = ContinuousClock.now + .seconds(5)
-    guard let peer = Peer(port: server.port) else { preconditionFailure("server down: cannot connect after \(input)") }
+    guard let peer = Peer(port: server.port) else { fail("server down: cannot connect after \(input)") }
     defer { peer.close() }
     var received: [UInt8] = []
     var end = Peer.End.open
-    precondition(peer.write([echoSession.request[...]], received: &received, end: &end, deadline: deadline), "probe: write timed out")
+    require(peer.write([echoSession.request[...]], received: &received, end: &end, deadline: deadline), "probe: write timed out")
     guard case .associateAccept? = receivePDU(peer, buffer: &received, deadline: deadline) else {
-        preconditionFailure("server no longer accepts a C-ECHO association after \(input)")
+        fail("server no longer accepts a C-ECHO association after \(input)")
     }
-    precondition(peer.write([echoSession.echo[...]], received: &received, end: &end, deadline: deadline), "probe: write timed out")
+    require(peer.write([echoSession.echo[...]], received: &received, end: &end, deadline: deadline), "probe: write timed out")
     guard case .dataTransfer(let values)? = receivePDU(peer, buffer: &received, deadline: deadline),
           let command = values.last, command.isCommand, command.isLastFragment else {
-        preconditionFailure("server does not answer C-ECHO after \(input)")
+        fail("server does not answer C-ECHO after \(input)")
     }
-    precondition(peer.write([echoSession.release[...]], received: &received, end: &end, deadline: deadline), "probe: write timed out")
+    require(peer.write([echoSession.release[...]], received: &received, end: &end, deadline: deadline), "probe: write timed out")
     guard case .releaseResponse? = receivePDU(peer, buffer: &received, deadline: deadline) else {
-        preconditionFailure("server does not answer A-RELEASE-RQ after \(input)")
+        fail("server does not answer A-RELEASE-RQ after \(input)")
     }
 }
 
@@ -415,7 +421,7 @@ func checkSettled(_ what: @autoclosure () -> String) {
     let deadline = ContinuousClock.now + settleBound
     while server.openConnectionCount > 0 {
         if ContinuousClock.now >= deadline {
-            preconditionFailure("hang: \(server.openConnectionCount) association(s) still open \(settleBound) after \(what())")
+            fail("hang: \(server.openConnectionCount) association(s) still open \(settleBound) after \(what())")
         }
         usleep(500)
     }
@@ -488,11 +494,11 @@ func fuzz(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     let plan = Plan(input)
     let port = server.port
     checkSettled("the previous input")
-    guard let peer = Peer(port: port) else { preconditionFailure("server down: cannot connect") }
+    guard let peer = Peer(port: port) else { fail("server down: cannot connect") }
     var received: [UInt8] = []
     var end = Peer.End.open
     let written = peer.write(plan.chunks, received: &received, end: &end, deadline: ContinuousClock.now + .seconds(10))
-    precondition(written, "hang: the server stopped reading for 10 s with \(input.count) bytes of input not yet written")
+    require(written, "hang: the server stopped reading for 10 s with \(input.count) bytes of input not yet written")
     trace("wrote \(plan.chunks.count) chunks; ending \(plan.ending)")
     if plan.ending != .reset {
         peer.readUntilQuiet(received: &received, end: &end, quiet: plan.quiet, deadline: ContinuousClock.now + settleBound)
@@ -502,7 +508,7 @@ func fuzz(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     case .halfClose:
         peer.halfClose()
         peer.drain(received: &received, end: &end, until: ContinuousClock.now + settleBound)
-        precondition(end != .open, "hang: the server neither closed nor reset \(settleBound) after the peer's FIN")
+        require(end != .open, "hang: the server neither closed nor reset \(settleBound) after the peer's FIN")
         peer.close()
     case .close:
         peer.close()
@@ -514,7 +520,7 @@ func fuzz(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
         let timer = max(idle, artim)
         let limit = ContinuousClock.now + .nanoseconds(timer.nanoseconds) + settleBound
         peer.drain(received: &received, end: &end, until: limit)
-        precondition(end != .open, "hang: the server neither closed nor reset the connection within its timer plus \(settleBound)")
+        require(end != .open, "hang: the server neither closed nor reset the connection within its timer plus \(settleBound)")
         peer.close()
     }
     trace("closed; \(received.count) bytes received")
