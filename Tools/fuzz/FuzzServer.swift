@@ -184,6 +184,9 @@ func closedLoopbackPort() throws -> Int {
 struct Peer {
     let fd: Int32
 
+    /// Why the last failed connect failed (`strerror`), for the finding's message.
+    nonisolated(unsafe) static var lastConnectError = ""
+
     init?(port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
@@ -198,7 +201,11 @@ struct Peer {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
             }
         }
-        guard connected else { Glibc.close(fd); return nil }
+        guard connected else {
+            Peer.lastConnectError = String(cString: strerror(errno))
+            Glibc.close(fd)
+            return nil
+        }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         self.fd = fd
     }
@@ -397,7 +404,7 @@ func receivePDU(_ peer: Peer, buffer: inout [UInt8], deadline: ContinuousClock.I
 /// The server still answers: associate, C-ECHO, release, within 5 s.
 func checkAlive(after input: String) {
     let deadline = ContinuousClock.now + .seconds(5)
-    guard let peer = Peer(port: server.port) else { fail("server down: cannot connect after \(input)") }
+    guard let peer = Peer(port: server.port) else { fail("server down: cannot connect (\(Peer.lastConnectError)) after \(input)") }
     defer { peer.close() }
     var received: [UInt8] = []
     var end = Peer.End.open
@@ -494,7 +501,7 @@ func fuzz(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     let plan = Plan(input)
     let port = server.port
     checkSettled("the previous input")
-    guard let peer = Peer(port: port) else { fail("server down: cannot connect") }
+    guard let peer = Peer(port: port) else { fail("server down: cannot connect (\(Peer.lastConnectError))") }
     var received: [UInt8] = []
     var end = Peer.End.open
     let written = peer.write(plan.chunks, received: &received, end: &end, deadline: ContinuousClock.now + .seconds(10))
