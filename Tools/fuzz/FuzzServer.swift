@@ -196,9 +196,24 @@ struct Peer {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = UInt16(port).bigEndian
-        let connected = withUnsafePointer(to: &address) { pointer in
+        var connected = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+        if !connected && errno == EINTR {
+            // A signal (libFuzzer's SIGALRM for -timeout) interrupted the connect, which goes on by itself: wait for
+            // its outcome instead of reporting the server down.
+            var descriptor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            var ready: Int32
+            repeat { ready = poll(&descriptor, 1, 5_000) } while ready < 0 && errno == EINTR
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            if ready > 0, getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 {
+                connected = error == 0
+                errno = error
+            } else if ready == 0 {
+                errno = ETIMEDOUT
             }
         }
         guard connected else {
