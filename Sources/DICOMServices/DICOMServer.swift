@@ -392,9 +392,10 @@ struct AssociationService: Sendable {
                                 let task = Task {
                                     do {
                                         try await body()
-                                    } catch where Task.isCancelled {
-                                        // The association ended under the operation (the loop cancelled its task):
-                                        // nothing to abort, and the operation logged how far it got.
+                                    } catch where Task.isCancelled || (error as? DICOMServiceError)?.code == .associationClosed {
+                                        // The association ended under the operation (the loop cancelled its task, or
+                                        // a response could not be sent): nothing to abort; a C-MOVE logged how far it got.
+                                        operationLogger.debug("query/retrieve ended with its association", metadata: ["error": "\(error)"])
                                     } catch {
                                         operationLogger.warning("aborting association during a query/retrieve", metadata: ["error": "\(error)"])
                                         await connection.abort(AssociationAbort(source: .serviceProvider, reason: .notSpecified))

@@ -356,16 +356,20 @@ struct QueryRetrieveService: Sendable {
             return false
         }
         var cancelled = false
+        // Set when the requestor's association ended (the server cancels the operation's task, or a pending response
+        // cannot be sent): nobody is left to report to.
+        var requestorGone = false
+        var sendError: (any Error)?
         var readAhead = ReadAhead(paths: instances.map(\.path))
         for (index, instance) in instances.enumerated() {
             if mailbox.isCancelled { cancelled = true; break }
-            // The requestor's association ended (the server cancels the operation's task): nobody to report to.
-            if Task.isCancelled { break }
+            if Task.isCancelled { requestorGone = true; break }
             readAhead.willSend(index)
             var status: DIMSEStatus?
             do {
                 status = try await association.store(fileAt: instance.path).status
             } catch where Task.isCancelled {
+                requestorGone = true
                 break
             } catch {
                 logger.warning("C-MOVE sub-operation failed", metadata: ["dicom.sopInstance": "\(instance.sopInstanceUID)", "error": "\(error)"])
@@ -375,19 +379,20 @@ struct QueryRetrieveService: Sendable {
                 do {
                     try await respond(.move(request), status: .pending, counts: progress.counts, contextID: contextID)
                 } catch {
-                    await association.abort()
-                    throw error
+                    (requestorGone, sendError) = (true, error)
+                    break
                 }
             }
         }
-        if Task.isCancelled {
+        if requestorGone {
             // A-ABORT to the destination rather than leaving it to notice the closed connection; the sub-operation
             // under way, if any, is not answered.
             await association.abort()
             let attempted = progress.completed + progress.failed + progress.warning
-            logger.info("C-MOVE stopped: the requestor's association ended",
-                        metadata: ["dicom.destination": "\(destination.aeTitle)", "dicom.attempted": "\(attempted)",
-                                   "dicom.total": "\(instances.count)"])
+            var metadata: Logger.Metadata = ["dicom.destination": "\(destination.aeTitle)", "dicom.attempted": "\(attempted)",
+                                             "dicom.total": "\(instances.count)"]
+            if let sendError { metadata["error"] = "\(sendError)" }
+            logger.info("C-MOVE stopped: the requestor's association ended", metadata: metadata)
             throw DICOMServiceError(.associationClosed,
                                     "the C-MOVE requestor's association ended after \(attempted) of \(instances.count) sub-operations")
         }
