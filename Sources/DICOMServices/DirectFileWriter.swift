@@ -19,9 +19,9 @@ import Glibc
 /// page-cache pages cost about 1.6 ms of CPU per 0.5 MB written, against 0.15 ms for the same bytes with `O_DIRECT`.
 ///
 /// Nothing here waits for the device on the caller's thread: ``append(_:)`` hands pieces over (hashing them, when
-/// hashing) and returns, ``waitForRoom()`` and ``finish()`` suspend until the device has taken enough. A sender faster than the disk is held back by the caller's
-/// ``waitForRoom()`` (at most ``maximumChunksInFlight`` chunks wait per file after it returns) instead of being
-/// buffered in memory, and other associations' tasks keep the cooperative threads meanwhile.
+/// hashing) and returns, ``waitForRoom()`` and ``finish()`` suspend until the device has taken enough. A sender faster
+/// than the disk is held back by the caller's ``waitForRoom()`` (at most ``maximumChunksInFlight`` chunks wait per
+/// file after it returns) instead of being buffered in memory, and the caller's thread serves other work meanwhile.
 final class DirectFileWriter: @unchecked Sendable {
     /// The most bytes per write, a multiple of ``alignment``.
     static let chunkSize = 512 * 1024

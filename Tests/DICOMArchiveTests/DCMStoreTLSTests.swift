@@ -1,3 +1,4 @@
+import DICOMIO
 import Foundation
 import Testing
 
@@ -59,23 +60,21 @@ struct DCMStoreTLSTests {
         try process.run()
         defer { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
         // The first stdout line names the port: "dcmstore listening on port N as AE, archive DIR".
-        // Read on a thread of its own (blocking reads must hold neither the cooperative pool nor `DispatchQueue.global()`,
-        // whose threads it shares), bounded by the 30 s kill below.
+        // Read on a thread of its own (``runBlocking(_:)``: blocking reads must hold neither the cooperative pool nor
+        // `DispatchQueue.global()`, whose threads it shares), bounded by the 30 s kill below.
         let reader = pipe.fileHandleForReading
         let watchdog = DispatchWorkItem { kill(process.processIdentifier, SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + 30, execute: watchdog)
-        let line: String = await withCheckedContinuation { continuation in
-            Thread {
-                var bytes = Data()
-                while true {
-                    let chunk = reader.availableData
-                    if chunk.isEmpty { break }
-                    bytes.append(chunk)
-                    if chunk.contains(UInt8(ascii: "\n")) { break }
-                }
-                let text = String(decoding: bytes, as: UTF8.self)
-                continuation.resume(returning: String(text.prefix { $0 != "\n" }))
-            }.start()
+        let line: String = try await runBlocking {
+            var bytes = Data()
+            while true {
+                let chunk = reader.availableData
+                if chunk.isEmpty { break }
+                bytes.append(chunk)
+                if chunk.contains(UInt8(ascii: "\n")) { break }
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            return String(text.prefix { $0 != "\n" })
         }
         watchdog.cancel()
         let words = line.split(separator: " ")

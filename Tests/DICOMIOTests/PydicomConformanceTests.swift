@@ -18,12 +18,12 @@ struct PydicomConformanceTests {
         "README": "a text file, not DICOM: pydicom with force=True makes elements of its bytes, we reject it",
     ]
 
-    struct Reference: Decodable {
+    struct Reference: Decodable, Sendable {
         let pydicom: String
         let files: [FileResult]
     }
 
-    struct FileResult: Decodable {
+    struct FileResult: Decodable, Sendable {
         let path: String
         let error: String?
         let transfer_syntax: String?
@@ -31,7 +31,7 @@ struct PydicomConformanceTests {
         let dataset: [Element]?
     }
 
-    final class Element: Decodable {
+    final class Element: Decodable, Sendable {
         let tag: String
         let vr: String
         let length: Int?
@@ -149,11 +149,9 @@ struct PydicomConformanceTests {
     @Test func everyFileMatchesPydicom() async throws {
         let files = Self.collectionFiles()
         #expect(files.count > 80, "the pydicom wheel ships about 95 DICOM test files")
-        // pydicom reads the whole collection for seconds: waited for on a thread of its own, not on one of the
-        // cooperative pool's few threads, which the other suites' tasks and timers need meanwhile.
-        let reference = try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try Self.reference(for: files) }) }.start()
-        }
+        // pydicom reads the whole collection for seconds: waited for on a thread of its own (``runBlocking(_:)``), not
+        // on one of the cooperative pool's few threads, which the other suites' tasks and timers need meanwhile.
+        let reference = try await runBlocking { try Self.reference(for: files) }
         #expect(reference.files.count == files.count)
         var compared = 0
         var failures: [String] = []
